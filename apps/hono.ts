@@ -1,0 +1,10 @@
+import { Hono } from 'hono'
+
+// An existing framework, unchanged: a Hono app is an object with fetch(request, env, ctx).
+const app = new Hono<{ Bindings: { GREETING?: string } }>().basePath('/hono')
+
+app.get('/', (c) => c.text('Hello from Hono'))
+app.get('/users/:id', (c) => c.json({ id: c.req.param('id'), greeting: c.env?.GREETING ?? null }))
+app.post('/echo', async (c) => c.json({ received: await c.req.json() }))
+
+export default app

@@ -1,0 +1,58 @@
+import { relative } from 'node:path'
+import { parseArgs } from 'node:util'
+import { MODES, type Mode } from '../config/define.ts'
+import { createGateway, type RouteInfo } from '../gateway/gateway.ts'
+import { LOG_LEVELS, type LogLevel } from '../log/logger.ts'
+import { fail } from './help.ts'
+
+export async function run (argv: string[]): Promise<void> {
+  let values: Record<string, string | undefined>
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        mode: { type: 'string' },
+        'log-level': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }) as { values: Record<string, string | undefined> })
+  } catch (error) {
+    fail(`${(error as Error).message} (see warmgate start --help)`)
+  }
+  const port = values.port === undefined ? undefined : Number(values.port)
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) fail(`--port: expected an integer from 0 to 65535, got '${values.port}'`)
+  const mode = values.mode as Mode | undefined
+  if (mode !== undefined && !MODES.includes(mode)) fail(`--mode: expected one of ${MODES.join(', ')}, got '${mode}'`)
+  const logLevel = values['log-level'] as LogLevel | undefined
+  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) fail(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`)
+
+  const gateway = await createGateway({ configFile: values.config }, { mode, logLevel })
+  const { url } = await gateway.listen({ port, host: values.host })
+  process.stdout.write(`warmgate listening on ${url}\n${formatRoutes(gateway.routes())}\n`)
+
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) {
+      process.stderr.write(`warmgate: ${signal} again, exiting without draining\n`)
+      process.exit(1)
+    }
+    stopping = true
+    process.stdout.write(`warmgate: ${signal}, closing (in-flight requests finish first)\n`)
+    gateway.close().then(() => process.exit(0), (error: unknown) => {
+      process.stderr.write(`warmgate: close failed: ${(error as Error).message}\n`)
+      process.exit(1)
+    })
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+}
+
+export function formatRoutes (routes: RouteInfo[]): string {
+  const rows = [['ROUTE', 'APP', 'MODE', 'WORKERS', 'ENTRY'], ...routes.map(r => [r.route, r.app, r.mode, r.workers, relative(process.cwd(), r.entry) || r.entry])]
+  const widths = rows[0].map((_, col) => Math.max(...rows.map(row => row[col].length)))
+  return rows.map(row => '  ' + row.map((cell, col) => cell.padEnd(widths[col])).join('  ').trimEnd()).join('\n')
+}

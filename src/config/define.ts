@@ -1,0 +1,58 @@
+/** A duration: a number of milliseconds, or a string such as `'30s'`, `'250ms'`, `'2m'`, `'1h'`. */
+export type Duration = number | string
+/** A size: a number of bytes, or a string such as `'1mb'`, `'512kb'`, `'10b'` (1024-based). */
+export type Size = number | string
+
+/** `warm` keeps a pool of worker threads; `inline` runs on the server's event loop; `cold` spawns a process per request. */
+export type Mode = 'warm' | 'inline' | 'cold'
+
+export const MODES: readonly Mode[] = ['warm', 'inline', 'cold']
+
+export interface WorkersConfig {
+  /** Workers started (and their handler imported) before the server reports ready. Default 1. */
+  min?: number
+  /** Most workers the pool grows to under load. Default: the number of CPUs, at least `min`. */
+  max?: number
+}
+
+export interface AppConfig {
+  /** Path prefix: `'/hello'` matches `/hello`, `/hello/` and `/hello/x`. The longest prefix wins. */
+  route: string
+  /** The handler module (`.ts`, `.js`, `.mjs`), relative to the config file. */
+  entry: string
+  mode?: Mode
+  timeout?: Duration
+  workers?: WorkersConfig
+  /** Strings handed to the handler as its `env` argument. */
+  env?: Record<string, string>
+  bodyLimit?: Size
+}
+
+export interface ServerConfig {
+  host?: string
+  port?: number
+  /** Largest request body accepted (413 above it). Default `'1mb'`. */
+  bodyLimit?: Size
+}
+
+export interface DefaultsConfig {
+  mode?: Mode
+  timeout?: Duration
+  workers?: WorkersConfig
+}
+
+export interface GatewayConfig {
+  server?: ServerConfig
+  defaults?: DefaultsConfig
+  apps: Record<string, AppConfig>
+}
+
+/**
+ * Identity function that gives a config file its types. A plain object works just as well.
+ * @example
+ * import { defineConfig } from 'warmgate'
+ * export default defineConfig({ apps: { hello: { route: '/hello', entry: './apps/hello.ts' } } })
+ */
+export function defineConfig (config: GatewayConfig): GatewayConfig {
+  return config
+}

@@ -1,0 +1,50 @@
+import { existsSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { GatewayError } from '../errors.ts'
+import type { GatewayConfig, Mode } from './define.ts'
+import { resolveConfig, type ResolvedConfig } from './resolve.ts'
+import { isPlainObject, validateConfig } from './schema.ts'
+
+/** Files looked for in the working directory when no `--config` is given, in this order. */
+export const CONFIG_FILES = ['gateway.config.ts', 'gateway.config.mjs', 'gateway.config.js']
+
+export function findConfigFile (cwd: string = process.cwd()): string | undefined {
+  for (const name of CONFIG_FILES) {
+    const file = resolve(cwd, name)
+    if (existsSync(file)) return file
+  }
+  return undefined
+}
+
+/** Imports a config file (TypeScript through Node's type stripping), validates it once and resolves it. */
+export async function loadConfigFile (file: string | undefined, options: { mode?: Mode } = {}): Promise<ResolvedConfig> {
+  const path = file === undefined ? findConfigFile() : resolve(file)
+  if (path === undefined || !existsSync(path)) {
+    const what = path ?? `${CONFIG_FILES[0]} in ${process.cwd()}`
+    throw new GatewayError('WG_ERR_CONFIG_NOT_FOUND', `config file not found: ${what}`)
+  }
+  let mod: Record<string, unknown>
+  try {
+    mod = await import(pathToFileURL(path).href)
+  } catch (cause) {
+    throw new GatewayError('WG_ERR_CONFIG_LOAD', `config file ${path} failed to load: ${(cause as Error)?.message ?? String(cause)}`, { cause })
+  }
+  const raw = mod.default
+  if (!isPlainObject(raw)) {
+    throw new GatewayError('WG_ERR_CONFIG_LOAD', `config file ${path} must \`export default\` a config object (use defineConfig from 'warmgate')`)
+  }
+  return checkAndResolve(raw, { baseDir: dirname(path), configFile: path, mode: options.mode })
+}
+
+/** Validates a config object (from a file or from an embedder) and resolves it, or throws every error at once. */
+export function checkAndResolve (raw: unknown, options: { baseDir: string, configFile?: string, mode?: Mode }): ResolvedConfig {
+  const errors = validateConfig(raw)
+  if (errors.length > 0) {
+    const where = options.configFile === undefined ? 'config' : options.configFile
+    const error = new GatewayError('WG_ERR_CONFIG_INVALID', `invalid ${where}:\n  ${errors.join('\n  ')}`)
+    ;(error as GatewayError & { errors: string[] }).errors = errors
+    throw error
+  }
+  return resolveConfig(raw as GatewayConfig, options)
+}

@@ -1,0 +1,139 @@
+import { MODES } from './define.ts'
+import { parseDuration, parseSize } from './units.ts'
+
+/**
+ * Validates a raw config once, at the boundary, and reports every problem at once.
+ * Each message names the key path, what was expected and the value found:
+ * `apps.hello.workers.max: expected a positive integer, got -1`.
+ */
+export function validateConfig (raw: unknown): string[] {
+  const errors: string[] = []
+  const fail = (path: string, expected: string, value: unknown): void => {
+    errors.push(`${path}: expected ${expected}, got ${describe(value)}`)
+  }
+
+  if (!isPlainObject(raw)) {
+    fail('config', 'an object with an `apps` key', raw)
+    return errors
+  }
+  unknownKeys(raw, ['server', 'defaults', 'apps'], '', errors)
+
+  if (raw.server !== undefined) {
+    if (!isPlainObject(raw.server)) fail('server', 'an object', raw.server)
+    else {
+      const server = raw.server
+      unknownKeys(server, ['host', 'port', 'bodyLimit'], 'server.', errors)
+      if (server.host !== undefined && !isNonEmptyString(server.host)) fail('server.host', 'a non-empty string', server.host)
+      if (server.port !== undefined && !(Number.isInteger(server.port) && (server.port as number) >= 0 && (server.port as number) <= 65535)) {
+        fail('server.port', 'an integer from 0 to 65535', server.port)
+      }
+      checkSize(server.bodyLimit, 'server.bodyLimit', fail)
+    }
+  }
+
+  let defaultWorkers: Record<string, unknown> = {}
+  if (raw.defaults !== undefined) {
+    if (!isPlainObject(raw.defaults)) fail('defaults', 'an object', raw.defaults)
+    else {
+      unknownKeys(raw.defaults, ['mode', 'timeout', 'workers'], 'defaults.', errors)
+      checkRuntimeOptions(raw.defaults, 'defaults', fail, errors)
+      if (isPlainObject(raw.defaults.workers)) defaultWorkers = raw.defaults.workers
+    }
+  }
+
+  if (!isPlainObject(raw.apps)) {
+    fail('apps', 'an object of apps ({ name: { route, entry } })', raw.apps)
+    return errors
+  }
+  const names = Object.keys(raw.apps)
+  if (names.length === 0) errors.push('apps: expected at least one app, got none')
+  const routes = new Map<string, string>()
+  for (const name of names) {
+    const app = raw.apps[name]
+    const path = `apps.${name}`
+    if (!isPlainObject(app)) {
+      fail(path, 'an object with `route` and `entry`', app)
+      continue
+    }
+    unknownKeys(app, ['route', 'entry', 'mode', 'timeout', 'workers', 'env', 'bodyLimit'], `${path}.`, errors)
+    if (typeof app.route !== 'string' || !ROUTE_RE.test(app.route)) {
+      fail(`${path}.route`, "a path starting with '/' (no spaces, '?' or '#')", app.route)
+    } else {
+      const route = normalizeRoute(app.route)
+      const owner = routes.get(route)
+      if (owner !== undefined) errors.push(`${path}.route: expected a route no other app has, got '${app.route}' (also the route of app '${owner}')`)
+      else routes.set(route, name)
+    }
+    if (!isNonEmptyString(app.entry)) fail(`${path}.entry`, 'a path to a handler module', app.entry)
+    checkRuntimeOptions(app, path, fail, errors)
+    if (app.env !== undefined) {
+      if (!isPlainObject(app.env)) fail(`${path}.env`, 'an object of strings', app.env)
+      else {
+        for (const [key, value] of Object.entries(app.env)) {
+          if (typeof value !== 'string') fail(`${path}.env.${key}`, 'a string', value)
+        }
+      }
+    }
+    checkSize(app.bodyLimit, `${path}.bodyLimit`, fail)
+    const workers = isPlainObject(app.workers) ? app.workers : {}
+    const min = workers.min ?? defaultWorkers.min
+    const max = workers.max ?? defaultWorkers.max
+    if (Number.isInteger(min) && Number.isInteger(max) && (min as number) > (max as number)) {
+      errors.push(`${path}.workers: expected min <= max, got min ${String(min)} and max ${String(max)}`)
+    }
+  }
+  return errors
+}
+
+/** Routes compare without a trailing slash: `/hello/` and `/hello` are one route. */
+export function normalizeRoute (route: string): string {
+  return route.length > 1 && route.endsWith('/') ? route.replace(/\/+$/, '') || '/' : route
+}
+
+const ROUTE_RE = /^\/[^\s?#]*$/
+
+type Fail = (path: string, expected: string, value: unknown) => void
+
+function checkRuntimeOptions (obj: Record<string, unknown>, path: string, fail: Fail, errors: string[]): void {
+  if (obj.mode !== undefined && !MODES.includes(obj.mode as never)) fail(`${path}.mode`, `one of ${MODES.join(', ')}`, obj.mode)
+  if (obj.timeout !== undefined) {
+    const ms = parseDuration(obj.timeout)
+    if (ms === undefined || ms === 0) fail(`${path}.timeout`, "a positive duration (ms number, or '30s', '250ms')", obj.timeout)
+  }
+  if (obj.workers === undefined) return
+  if (!isPlainObject(obj.workers)) {
+    fail(`${path}.workers`, 'an object ({ min, max })', obj.workers)
+    return
+  }
+  unknownKeys(obj.workers, ['min', 'max'], `${path}.workers.`, errors)
+  const { min, max } = obj.workers
+  if (min !== undefined && !(Number.isInteger(min) && (min as number) >= 0)) fail(`${path}.workers.min`, 'a non-negative integer', min)
+  if (max !== undefined && !(Number.isInteger(max) && (max as number) >= 1)) fail(`${path}.workers.max`, 'a positive integer', max)
+}
+
+function checkSize (value: unknown, path: string, fail: Fail): void {
+  if (value !== undefined && parseSize(value) === undefined) fail(path, "a size (bytes number, or '1mb', '512kb')", value)
+}
+
+function unknownKeys (obj: Record<string, unknown>, known: string[], prefix: string, errors: string[]): void {
+  for (const key of Object.keys(obj)) {
+    if (!known.includes(key)) errors.push(`${prefix}${key}: unknown key (expected one of ${known.join(', ')})`)
+  }
+}
+
+export function isPlainObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function isNonEmptyString (value: unknown): value is string {
+  return typeof value === 'string' && value.trim() !== ''
+}
+
+function describe (value: unknown): string {
+  if (value === undefined) return 'nothing'
+  if (value === null) return 'null'
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+  if (Array.isArray(value)) return 'an array'
+  return `a ${typeof value}`
+}

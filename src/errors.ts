@@ -1,0 +1,61 @@
+/**
+ * The one error type of warmgate. Every error a user or operator can see carries a stable `code`
+ * from the table below and the HTTP status it maps to (fastify's `lib/errors.js` pattern).
+ * Tests assert codes and statuses, never message text.
+ */
+export const ERROR_CODES = {
+  WG_ERR_CONFIG_INVALID: { statusCode: 500, description: 'The configuration failed validation; the message lists every key path.' },
+  WG_ERR_CONFIG_NOT_FOUND: { statusCode: 500, description: 'The configuration file does not exist.' },
+  WG_ERR_CONFIG_LOAD: { statusCode: 500, description: 'The configuration file threw while being imported, or exports no object.' },
+  WG_ERR_ENTRY_NOT_FOUND: { statusCode: 500, description: "An app's entry module does not exist." },
+  WG_ERR_HANDLER_LOAD: { statusCode: 500, description: 'A handler module threw while being imported.' },
+  WG_ERR_HANDLER_INVALID: { statusCode: 500, description: 'A handler module exports neither a fetch object nor a function.' },
+  WG_ERR_HANDLER_THREW: { statusCode: 500, description: 'The handler threw or rejected while answering a request.' },
+  WG_ERR_HANDLER_RESULT: { statusCode: 500, description: 'The handler returned something that is not a Response.' },
+  WG_ERR_MODE_UNAVAILABLE: { statusCode: 500, description: 'The requested mode is not implemented in this version.' },
+  WG_ERR_NOT_FOUND: { statusCode: 404, description: 'No app route matches the request path.' },
+  WG_ERR_BAD_REQUEST: { statusCode: 400, description: 'The request could not be turned into a web Request (bad Host or URL).' },
+  WG_ERR_BODY_TOO_LARGE: { statusCode: 413, description: 'The request body exceeds the body limit.' },
+  WG_ERR_TIMEOUT: { statusCode: 504, description: "The handler did not answer within the app's timeout." },
+  WG_ERR_CLIENT_ABORTED: { statusCode: 499, description: 'The client went away before the response was sent.' },
+  WG_ERR_WORKER_DIED: { statusCode: 502, description: 'The worker thread running the request exited.' },
+  WG_ERR_PROTOCOL: { statusCode: 502, description: 'A worker sent a message that does not follow the wire protocol.' },
+  WG_ERR_RUNTIME_CLOSED: { statusCode: 503, description: 'The runtime is closing or closed and takes no new requests.' },
+  WG_ERR_RUNTIME_DESTROYED: { statusCode: 503, description: 'The runtime was destroyed while the request was in flight.' },
+  WG_ERR_LISTEN: { statusCode: 500, description: 'The server could not listen on the requested address.' },
+} as const
+
+export type ErrorCode = keyof typeof ERROR_CODES
+
+/** Plain-data form of an error, for crossing thread boundaries (structured clone drops `code` and the class). */
+export interface SerializedError {
+  code?: string
+  message: string
+  stack?: string
+}
+
+export class GatewayError extends Error {
+  readonly code: ErrorCode
+  readonly statusCode: number
+
+  constructor (code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'GatewayError'
+    this.code = code
+    this.statusCode = ERROR_CODES[code].statusCode
+  }
+}
+
+export function isGatewayError (value: unknown): value is GatewayError {
+  return value instanceof GatewayError
+}
+
+export function serializeError (error: unknown): SerializedError {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code
+    // The cause (a handler's own throw) is what an operator needs to see, so its stack travels too.
+    const stack = error.cause instanceof Error ? `${error.stack}\nCaused by: ${error.cause.stack}` : error.stack
+    return { code: typeof code === 'string' ? code : undefined, message: error.message, stack }
+  }
+  return { message: String(error) }
+}

@@ -1,0 +1,186 @@
+import { existsSync, statSync } from 'node:fs'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { GatewayConfig, Mode } from '../config/define.ts'
+import { checkAndResolve, loadConfigFile } from '../config/load.ts'
+import type { ResolvedConfig } from '../config/resolve.ts'
+import { GatewayError } from '../errors.ts'
+import { createRequestListener } from '../http/listener.ts'
+import { createLogger, type Logger, type LogLevel } from '../log/logger.ts'
+import { createRuntime } from '../runtime/create-runtime.ts'
+import type { RuntimeStats } from '../runtime/runtime.ts'
+import { errorResponse } from './error-response.ts'
+import { fromWebRequest, toWebResponse } from './fetch-adapter.ts'
+import { clientAborted, MountedApp } from './mounted-app.ts'
+import { Router } from './router.ts'
+
+export interface GatewayOptions {
+  /** Overrides every app's mode (the CLI's `--mode`). */
+  mode?: Mode
+  /** A pino logger to use, or `false` for none. Default: a new one at `logLevel`. */
+  logger?: Logger | false
+  logLevel?: LogLevel
+  /** Directory that relative entry paths of an inline config object are taken from. Default: `process.cwd()`. */
+  baseDir?: string
+}
+
+export interface RouteInfo {
+  route: string
+  app: string
+  mode: Mode
+  /** `min-max` for warm apps, `-` otherwise. */
+  workers: string
+  entry: string
+}
+
+export interface ListenOptions {
+  port?: number
+  host?: string
+}
+
+export interface Gateway {
+  readonly config: ResolvedConfig
+  readonly log: Logger
+  /** A `node:http` request listener, to mount into a server of your own. */
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => void
+  /** Dispatches a web Request without a socket. */
+  fetch (request: Request): Promise<Response>
+  /** Listens on `port`/`host` (default: the config's `server`); resolves with the URL. */
+  listen (options?: ListenOptions): Promise<{ url: string, host: string, port: number }>
+  routes (): RouteInfo[]
+  stats (): Record<string, RuntimeStats>
+  /** Stops accepting, answers what is in flight, stops every worker. Idempotent. */
+  close (): Promise<void>
+}
+
+/**
+ * Creates a gateway and starts every app (warm pools are prewarmed, handlers imported) before resolving,
+ * so a missing entry or a handler that throws at import fails here, not at the first request.
+ * @example
+ * const gw = await createGateway({ apps: { hello: { route: '/hello', entry: './apps/hello.ts' } } })
+ * const { url } = await gw.listen({ port: 0 })
+ * const res = await gw.fetch(new Request('http://local/hello'))
+ * await gw.close()
+ */
+export async function createGateway (config: GatewayConfig | { configFile?: string }, options: GatewayOptions = {}): Promise<Gateway> {
+  const resolved = 'configFile' in config && !('apps' in config)
+    ? await loadConfigFile(config.configFile, { mode: options.mode })
+    : checkAndResolve(config, { baseDir: options.baseDir ?? process.cwd(), mode: options.mode })
+  checkEntries(resolved)
+  const log = options.logger === false
+    ? await createLogger({ level: 'silent', pretty: false })
+    : options.logger ?? await createLogger({ level: options.logLevel })
+
+  const apps: MountedApp[] = []
+  for (const app of resolved.apps) {
+    const appLog = log.child({ app: app.name, mode: app.mode })
+    const runtime = createRuntime(app, {
+      onBackgroundError: (reqId, err) => appLog.error({ reqId, err }, 'ctx.waitUntil promise rejected'),
+      onWorkerLog: (level, message, fields) => appLog[level](fields, message),
+      onWorkerExit: (err) => appLog.warn({ err }, 'worker exited; replacing it'),
+    })
+    apps.push(new MountedApp(app, runtime, appLog))
+  }
+  const started = await Promise.allSettled(apps.map(async (app) => app.runtime.start()))
+  const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected')
+  if (failed !== undefined) {
+    await Promise.all(apps.map(async (app) => app.runtime.destroy()))
+    throw failed.reason
+  }
+  return new GatewayImpl(resolved, apps, log)
+}
+
+function checkEntries (config: ResolvedConfig): void {
+  const missing = config.apps.filter(app => !existsSync(app.entry) || !statSync(app.entry).isFile())
+  if (missing.length > 0) {
+    throw new GatewayError('WG_ERR_ENTRY_NOT_FOUND', missing.map(app => `apps.${app.name}.entry: file not found: ${app.entry}`).join('\n'))
+  }
+}
+
+class GatewayImpl implements Gateway {
+  readonly config: ResolvedConfig
+  readonly log: Logger
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => void
+  readonly #apps: MountedApp[]
+  readonly #router: Router<MountedApp>
+  #server: Server | undefined
+  #fallbackHost: string
+  #closePromise: Promise<void> | undefined
+
+  constructor (config: ResolvedConfig, apps: MountedApp[], log: Logger) {
+    this.config = config
+    this.log = log
+    this.#apps = apps
+    this.#router = new Router(apps.map(app => [app.config.route, app]))
+    this.#fallbackHost = `${config.server.host}:${config.server.port}`
+    this.handler = createRequestListener({ router: this.#router, log, fallbackHost: () => this.#fallbackHost })
+  }
+
+  async fetch (request: Request): Promise<Response> {
+    const req = await fromWebRequest(request)
+    const app = this.#router.match(new URL(req.url).pathname)
+    if (app === undefined) return toWebResponse(errorResponse(404, req.id), req.method, req.id)
+    const controller = new AbortController()
+    const onAbort = (): void => controller.abort(clientAborted())
+    request.signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      return toWebResponse(await app.respond(req, controller), req.method, req.id)
+    } finally {
+      request.signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  listen (options: ListenOptions = {}): Promise<{ url: string, host: string, port: number }> {
+    if (this.#server !== undefined) return Promise.reject(new GatewayError('WG_ERR_LISTEN', 'gateway is already listening'))
+    const host = options.host ?? this.config.server.host
+    const port = options.port ?? this.config.server.port
+    const server = createServer({ keepAliveTimeout: 5000 }, this.handler)
+    this.#server = server
+    return new Promise((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) => {
+        this.#server = undefined
+        reject(new GatewayError('WG_ERR_LISTEN', `cannot listen on ${host}:${port}: ${error.code ?? error.message}`, { cause: error }))
+      })
+      server.listen({ port, host }, () => {
+        const address = server.address() as AddressInfo
+        const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
+        this.#fallbackHost = `${urlHost}:${address.port}`
+        resolve({ url: `http://${urlHost}:${address.port}`, host: address.address, port: address.port })
+      })
+    })
+  }
+
+  routes (): RouteInfo[] {
+    return this.#apps.map(({ config: app }) => ({
+      route: app.route,
+      app: app.name,
+      mode: app.mode,
+      workers: app.mode === 'warm' ? `${app.workers.min}-${app.workers.max}` : '-',
+      entry: app.entry,
+    }))
+  }
+
+  stats (): Record<string, RuntimeStats> {
+    return Object.fromEntries(this.#apps.map(app => [app.config.name, app.runtime.stats()]))
+  }
+
+  close (): Promise<void> {
+    this.#closePromise ??= this.#close()
+    return this.#closePromise
+  }
+
+  async #close (): Promise<void> {
+    const server = this.#server
+    const serverClosed = server === undefined
+      ? Promise.resolve()
+      : new Promise<void>(resolve => server.close(() => resolve()))
+    server?.closeIdleConnections()
+    // In-flight requests finish on the runtimes; then the runtimes stop their workers.
+    await Promise.all(this.#apps.map(async (app) => app.runtime.close()))
+    // Connections still open are idle now, or stuck on a slow client: do not wait for them forever.
+    const grace = setTimeout(() => server?.closeAllConnections(), 5000)
+    server?.closeIdleConnections()
+    await serverClosed
+    clearTimeout(grace)
+  }
+}

@@ -1,0 +1,63 @@
+import type { ResolvedApp } from '../config/resolve.ts'
+import { GatewayError, isGatewayError } from '../errors.ts'
+import type { Logger } from '../log/logger.ts'
+import type { Runtime } from '../runtime/runtime.ts'
+import type { GatewayRequest, GatewayResponse } from '../types.ts'
+import { errorResponse } from './error-response.ts'
+
+/**
+ * An app as the gateway serves it: its resolved config, its runtime, and the cross-cutting behaviour
+ * wrapped around `dispatch` (the timeout, turning errors into responses, logging with the request id).
+ * Everything per-app is computed once here, not per request.
+ */
+export class MountedApp {
+  readonly config: ResolvedApp
+  readonly runtime: Runtime
+  /** Child logger bound to `{ app, mode }` once; requests add `reqId` to each line. */
+  readonly log: Logger
+
+  constructor (config: ResolvedApp, runtime: Runtime, log: Logger) {
+    this.config = config
+    this.runtime = runtime
+    this.log = log
+  }
+
+  /**
+   * Answers a request; never rejects. `controller` is aborted by the front door when the client goes
+   * away; the timeout aborts it too, so the handler's `ctx.signal` sees both.
+   */
+  respond (req: GatewayRequest, controller: AbortController): Promise<GatewayResponse> {
+    const timer = setTimeout(abortOnTimeout, this.config.timeoutMs, controller, this.config.timeoutMs)
+    return this.runtime.dispatch(req, controller.signal).then(
+      (res) => {
+        clearTimeout(timer)
+        return res
+      },
+      (error: unknown) => {
+        clearTimeout(timer)
+        return this.#fail(req, error)
+      },
+    )
+  }
+
+  #fail (req: GatewayRequest, error: unknown): GatewayResponse {
+    const status = isGatewayError(error) ? error.statusCode : 500
+    const code = isGatewayError(error) ? error.code : 'WG_ERR_HANDLER_THREW'
+    if (code === 'WG_ERR_CLIENT_ABORTED') {
+      this.log.info({ reqId: req.id, code }, 'client went away before the response')
+    } else {
+      // The cause's stack is the handler's own; the GatewayError's is ours.
+      const cause = (error as { cause?: unknown })?.cause
+      this.log.error({ reqId: req.id, code, err: error, cause: cause instanceof Error ? cause : undefined }, `request failed: ${(error as Error)?.message ?? String(error)}`)
+    }
+    return errorResponse(status, req.id)
+  }
+}
+
+function abortOnTimeout (controller: AbortController, ms: number): void {
+  controller.abort(new GatewayError('WG_ERR_TIMEOUT', `handler did not answer within ${ms} ms`))
+}
+
+export function clientAborted (): GatewayError {
+  return new GatewayError('WG_ERR_CLIENT_ABORTED', 'client closed the connection')
+}

@@ -1,0 +1,76 @@
+// Shared by the main thread (inline mode) and warm workers: imports nothing from either side.
+import type { Mode } from '../config/define.ts'
+import { GatewayError } from '../errors.ts'
+import type { FetchHandler, GatewayResponse, HandlerContext, HandlerEnv } from '../types.ts'
+
+/** The request fields a handler call needs; a `GatewayRequest` is one, and so is a decoded wire message. */
+export interface HandlerCall {
+  id: string
+  method: string
+  url: string
+  headers: string[]
+  body: Uint8Array | null
+}
+
+/** Tracks `ctx.waitUntil` promises so that a runtime can wait for them before it stops. */
+export type WaitUntilSink = (promise: Promise<unknown>) => void
+
+/**
+ * Builds the web `Request`, calls the handler and reads its `Response` into plain data.
+ * Throws a `GatewayError` (400 bad request, 500 handler threw or returned no Response).
+ */
+export async function invokeHandler (
+  handler: FetchHandler,
+  call: HandlerCall,
+  env: HandlerEnv,
+  mode: Mode,
+  signal: AbortSignal,
+  waitUntil: WaitUntilSink,
+): Promise<GatewayResponse> {
+  const request = createWebRequest(call, signal)
+  const ctx: HandlerContext = { requestId: call.id, mode, signal, waitUntil }
+  let result: unknown
+  try {
+    result = await handler(request, env, ctx)
+  } catch (cause) {
+    throw new GatewayError('WG_ERR_HANDLER_THREW', `handler threw: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+  }
+  return readWebResponse(result)
+}
+
+export function createWebRequest (call: HandlerCall, signal: AbortSignal): Request {
+  const pairs: [string, string][] = []
+  const raw = call.headers
+  for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i], raw[i + 1]])
+  // The fetch spec forbids a body on GET and HEAD; HTTP does not. Such a body is dropped (README: handler contract).
+  const hasBody = call.body !== null && call.body.byteLength > 0 && call.method !== 'GET' && call.method !== 'HEAD'
+  try {
+    return new Request(call.url, {
+      method: call.method,
+      headers: pairs,
+      body: hasBody ? call.body as Uint8Array<ArrayBuffer> : undefined,
+      signal,
+    })
+  } catch (cause) {
+    throw new GatewayError('WG_ERR_BAD_REQUEST', `cannot build a Request for ${call.method} ${call.url}: ${(cause as Error).message}`, { cause })
+  }
+}
+
+export async function readWebResponse (result: unknown): Promise<GatewayResponse> {
+  if (!(result instanceof Response)) {
+    const found = result === null ? 'null' : typeof result === 'object' ? `an object (${result.constructor?.name ?? 'Object'})` : typeof result
+    throw new GatewayError('WG_ERR_HANDLER_RESULT', `handler must return a Response, returned ${found}`)
+  }
+  const headers: string[] = []
+  // Iterating Headers yields each Set-Cookie on its own (fetch spec "sort and combine"); others come joined by ", ".
+  for (const [name, value] of result.headers) headers.push(name, value)
+  let body: Uint8Array | null = null
+  if (result.body !== null) {
+    try {
+      body = new Uint8Array(await result.arrayBuffer())
+    } catch (cause) {
+      throw new GatewayError('WG_ERR_HANDLER_THREW', `reading the response body failed: ${(cause as Error).message}`, { cause })
+    }
+  }
+  return { status: result.status, statusText: result.statusText, headers, body }
+}

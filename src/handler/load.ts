@@ -1,0 +1,35 @@
+// Shared by the main thread (inline mode) and warm workers: imports nothing from either side.
+import { pathToFileURL } from 'node:url'
+import { GatewayError } from '../errors.ts'
+import type { FetchHandler } from '../types.ts'
+
+/**
+ * Imports a handler module and returns its fetch function.
+ * Accepts `export default fn` and `export default { fetch }` (Cloudflare Workers / Deno / Hono convention).
+ */
+export async function loadHandler (entry: string): Promise<FetchHandler> {
+  let mod: Record<string, unknown>
+  try {
+    mod = await import(pathToFileURL(entry).href)
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause)
+    throw new GatewayError('WG_ERR_HANDLER_LOAD', `handler module ${entry} threw while being imported: ${reason}`, { cause })
+  }
+  const exported = mod.default
+  if (typeof exported === 'function') return exported as FetchHandler
+  if (typeof exported === 'object' && exported !== null && typeof (exported as { fetch?: unknown }).fetch === 'function') {
+    const app = exported as { fetch: FetchHandler }
+    // Bound once here, not per request: Hono's fetch reads `this`.
+    return app.fetch.bind(app)
+  }
+  throw new GatewayError('WG_ERR_HANDLER_INVALID', `handler module ${entry} must default-export a function (request, env, ctx) => Response or an object with a fetch method; found ${describeExports(mod)}`)
+}
+
+function describeExports (mod: Record<string, unknown>): string {
+  const names = Object.keys(mod).filter(name => name !== 'default')
+  const named = names.length === 0 ? 'no named exports' : `named exports: ${names.join(', ')}`
+  if (!('default' in mod) || mod.default === undefined) return `no default export (${named})`
+  const value = mod.default
+  const kind = value === null ? 'null' : typeof value === 'object' ? 'an object without a fetch method' : `a ${typeof value}`
+  return `a default export that is ${kind} (${named})`
+}

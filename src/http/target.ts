@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto'
+
+/** A valid incoming `x-request-id` is kept (so ids follow a request across proxies); anything else is replaced. */
+const REQUEST_ID_RE = /^[A-Za-z0-9._:\-]{1,128}$/
+
+export function pickRequestId (incoming: string | string[] | undefined): string {
+  return typeof incoming === 'string' && REQUEST_ID_RE.test(incoming) ? incoming : randomUUID()
+}
+
+// RFC 9110 §7.2 / RFC 3986 §3.2.2: reg-name or IP-literal, optional port. Anything else (a '/', '@', space)
+// could change the URL the handler sees, so it is a 400.
+const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-_~!$&'()*+,;=%]+)(?::\d{1,5})?$/
+
+export interface RequestTarget {
+  /** The absolute URL the handler's `Request` gets. */
+  url: string
+  /** The path as the handler will see it (dot segments resolved), used for routing. */
+  pathname: string
+}
+
+/**
+ * Turns a request line's target and Host header into the absolute URL a web `Request` needs, or
+ * `undefined` when they cannot form one (400). The WHATWG URL parser runs only when the raw target could
+ * be changed by it in a way that matters for routing (dot segments, `%2e`, backslashes, absolute-form):
+ * parsing every URL costs more than the rest of routing.
+ */
+export function requestTarget (rawUrl: string, host: string | undefined, fallbackHost: string, secure: boolean): RequestTarget | undefined {
+  const authority = host === undefined || host === '' ? fallbackHost : host
+  if (!HOST_RE.test(authority)) return undefined
+  const origin = (secure ? 'https://' : 'http://') + authority
+  if (rawUrl.charCodeAt(0) === 47 /* / */ && !NEEDS_PARSE_RE.test(rawUrl)) {
+    const query = rawUrl.indexOf('?')
+    return { url: origin + rawUrl, pathname: query === -1 ? rawUrl : rawUrl.slice(0, query) }
+  }
+  try {
+    // Origin-form targets keep the Host; an absolute-form target (RFC 9112 §3.2.2) carries its own.
+    const parsed = rawUrl.charCodeAt(0) === 47 ? new URL(origin + rawUrl) : new URL(rawUrl)
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return undefined
+    return { url: parsed.href, pathname: parsed.pathname }
+  } catch {
+    return undefined
+  }
+}
+
+// `/.` (dot segments), `%2e` (encoded dots count as dots in URL path parsing), `\` (a slash in http URLs),
+// and `//` at the start (would read as an authority).
+const NEEDS_PARSE_RE = /\/\.|%2e|\\|^\/\//i

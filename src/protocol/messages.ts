@@ -1,0 +1,86 @@
+/**
+ * The main ⇄ worker wire protocol of warm mode. Pure data, no I/O.
+ *
+ * Messages travel in batches (one `postMessage` carries every message queued in one event-loop turn):
+ * the per-message cost of a MessagePort hop is what makes a worker slower than inline, so the shapes are
+ * flat arrays with a numeric tag rather than objects with string keys. Errors cross as plain
+ * `{ code, message, stack }` because structured clone drops an Error's `code` and class.
+ */
+import type { MessagePort } from 'node:worker_threads'
+import type { SerializedError } from '../errors.ts'
+
+/** Bumped on any change to the shapes below; the worker states it in its `READY` message. */
+export const PROTOCOL_VERSION = 1
+
+// main → worker
+export const REQUEST = 1
+export const ABORT = 2
+export const STOP = 3
+// worker → main
+export const RESPONSE = 11
+export const FAILURE = 12
+export const READY = 13
+export const LOAD_FAILED = 14
+export const LOG = 15
+
+/** `[REQUEST, seq, id, method, url, headers, body]` — seq is the runtime's own key, id the public request id. */
+export type RequestMessage = [typeof REQUEST, number, string, string, string, string[], Uint8Array | null]
+export type AbortMessage = [typeof ABORT, number]
+export type StopMessage = [typeof STOP]
+export type ToWorker = RequestMessage | AbortMessage | StopMessage
+
+/** `[RESPONSE, seq, status, statusText, headers, body]` */
+export type ResponseMessage = [typeof RESPONSE, number, number, string, string[], Uint8Array | null]
+export type FailureMessage = [typeof FAILURE, number, SerializedError]
+export type ReadyMessage = [typeof READY, number]
+export type LoadFailedMessage = [typeof LOAD_FAILED, SerializedError]
+/** A log line from a worker, carrying the bindings as data: `[LOG, level, message, fields]`. */
+export type LogMessage = [typeof LOG, 'warn' | 'error', string, Record<string, unknown>]
+export type FromWorker = ResponseMessage | FailureMessage | ReadyMessage | LoadFailedMessage | LogMessage
+
+/** What piscina hands each worker's long-running serve task. */
+export interface ServeTask {
+  version: number
+  port: MessagePort
+  entry: string
+  env: Readonly<Record<string, string>>
+}
+
+/**
+ * Collects messages and sends them as one batch at the end of the current event-loop turn.
+ * Bodies are transferred, never copied: each must own its whole ArrayBuffer.
+ */
+export class Outbox<T> {
+  #queue: T[] = []
+  #transfer: ArrayBuffer[] = []
+  #scheduled = false
+  readonly #send: (batch: T[], transfer: ArrayBuffer[]) => void
+
+  constructor (send: (batch: T[], transfer: ArrayBuffer[]) => void) {
+    this.#send = send
+  }
+
+  push (message: T, body?: Uint8Array | null): void {
+    this.#queue.push(message)
+    if (body != null && body.byteLength > 0) this.#transfer.push(body.buffer as ArrayBuffer)
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      // setImmediate, not queueMicrotask: every socket read of one poll phase lands in the same batch.
+      setImmediate(this.#flush)
+    }
+  }
+
+  #flush = (): void => {
+    this.#scheduled = false
+    const batch = this.#queue
+    const transfer = this.#transfer
+    this.#queue = []
+    this.#transfer = []
+    this.#send(batch, transfer)
+  }
+}
+
+/** True when a body's bytes are its whole ArrayBuffer, so the buffer can be transferred without taking other data along. */
+export function ownsBuffer (body: Uint8Array): boolean {
+  return body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer
+}

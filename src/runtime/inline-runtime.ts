@@ -1,0 +1,61 @@
+import type { ResolvedApp } from '../config/resolve.ts'
+import { invokeHandler } from '../handler/invoke.ts'
+import { loadHandler } from '../handler/load.ts'
+import { primeWebClasses } from '../handler/prime.ts'
+import type { FetchHandler, GatewayRequest, GatewayResponse } from '../types.ts'
+import { BaseRuntime, onAbort } from './runtime.ts'
+
+export interface RuntimeHooks {
+  /** Receives a rejected `ctx.waitUntil` promise, to log it with the request id. */
+  onBackgroundError (requestId: string, error: unknown): void
+}
+
+/**
+ * mod_python's model: the handler runs on the server's own event loop. The speed reference for the
+ * other modes; a synchronous handler blocks every other request while it runs.
+ */
+export class InlineRuntime extends BaseRuntime {
+  readonly mode = 'inline' as const
+  readonly #app: ResolvedApp
+  readonly #hooks: RuntimeHooks
+  #handler: FetchHandler | undefined
+  readonly #background = new Set<Promise<unknown>>()
+
+  constructor (app: ResolvedApp, hooks: RuntimeHooks) {
+    super()
+    this.#app = app
+    this.#hooks = hooks
+  }
+
+  protected async onStart (): Promise<void> {
+    this.#handler = await loadHandler(this.#app.entry)
+    await primeWebClasses()
+  }
+
+  protected onDispatch (req: GatewayRequest, signal: AbortSignal): Promise<GatewayResponse> {
+    const handler = this.#handler as FetchHandler
+    return new Promise<GatewayResponse>((resolve, reject) => {
+      // The handler keeps running after an abort (it sees ctx.signal); the caller gets its answer now.
+      const done = onAbort(signal, reject)
+      const waitUntil = (promise: Promise<unknown>): void => this.#track(req.id, promise)
+      invokeHandler(handler, req, this.#app.env, 'inline', signal, waitUntil).then(
+        (res) => { done(); resolve(res) },
+        (error: unknown) => { done(); reject(error) },
+      )
+    })
+  }
+
+  #track (requestId: string, promise: Promise<unknown>): void {
+    const tracked = Promise.resolve(promise).catch((error: unknown) => this.#hooks.onBackgroundError(requestId, error))
+    this.#background.add(tracked)
+    void tracked.finally(() => this.#background.delete(tracked))
+  }
+
+  protected async onClose (): Promise<void> {
+    await Promise.all(this.#background)
+  }
+
+  protected async onDestroy (): Promise<void> {
+    // Nothing to stop: handlers on the main thread cannot be preempted (see README, inline mode).
+  }
+}

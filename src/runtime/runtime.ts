@@ -1,0 +1,132 @@
+import type { Mode } from '../config/define.ts'
+import { GatewayError } from '../errors.ts'
+import type { GatewayRequest, GatewayResponse } from '../types.ts'
+
+export interface RuntimeStats {
+  readonly mode: Mode
+  readonly inFlight: number
+  readonly completed: number
+  readonly failed: number
+  /** Live workers (warm mode); 0 for modes without workers. */
+  readonly workers: number
+}
+
+/** The one seam every mode implements (ARCHITECTURE.md). */
+export interface Runtime {
+  readonly mode: Mode
+  /** Preload / prewarm. Idempotent: concurrent calls share one promise. */
+  start (): Promise<void>
+  /** Answers one request. Rejects with a `GatewayError` (and promptly when `signal` aborts). */
+  dispatch (req: GatewayRequest, signal: AbortSignal): Promise<GatewayResponse>
+  /** Stops taking requests, drains those in flight, then stops. Idempotent, shared promise. */
+  close (): Promise<void>
+  /** Stops now; in-flight requests fail with `WG_ERR_RUNTIME_DESTROYED`. */
+  destroy (reason?: Error): Promise<void>
+  stats (): RuntimeStats
+}
+
+type State = 'idle' | 'starting' | 'ready' | 'closing' | 'closed'
+
+/**
+ * Owns the lifecycle state machine (idle → starting → ready → closing → closed), in-flight counting for
+ * drains, and idempotent start/close/destroy (undici's DispatcherBase pattern). Modes implement the hooks.
+ */
+export abstract class BaseRuntime implements Runtime {
+  abstract readonly mode: Mode
+  #state: State = 'idle'
+  #startPromise: Promise<void> | undefined
+  #closePromise: Promise<void> | undefined
+  #destroyPromise: Promise<void> | undefined
+  #inFlight = 0
+  #completed = 0
+  #failed = 0
+  #drained: (() => void) | undefined
+
+  protected abstract onStart (): Promise<void>
+  protected abstract onDispatch (req: GatewayRequest, signal: AbortSignal): Promise<GatewayResponse>
+  /** Called once nothing is in flight. */
+  protected abstract onClose (): Promise<void>
+  /** Called at most once; must make every pending dispatch settle. */
+  protected abstract onDestroy (reason: Error): Promise<void>
+  protected workerCount (): number { return 0 }
+
+  start (): Promise<void> {
+    if (this.#startPromise === undefined) {
+      this.#state = 'starting'
+      this.#startPromise = this.onStart().then(
+        () => { if (this.#state === 'starting') this.#state = 'ready' },
+        async (error: unknown) => {
+          await this.destroy(error as Error)
+          throw error
+        },
+      )
+    }
+    return this.#startPromise
+  }
+
+  dispatch (req: GatewayRequest, signal: AbortSignal): Promise<GatewayResponse> {
+    if (this.#state !== 'ready') {
+      return Promise.reject(new GatewayError('WG_ERR_RUNTIME_CLOSED', `${this.mode} runtime is ${this.#state}, not ready`))
+    }
+    this.#inFlight++
+    return this.onDispatch(req, signal).then(this.#onSettled, this.#onFailed)
+  }
+
+  #onSettled = (res: GatewayResponse): GatewayResponse => {
+    this.#completed++
+    this.#leave()
+    return res
+  }
+
+  #onFailed = (error: unknown): never => {
+    this.#failed++
+    this.#leave()
+    throw error
+  }
+
+  #leave (): void {
+    if (--this.#inFlight === 0 && this.#drained !== undefined) this.#drained()
+  }
+
+  close (): Promise<void> {
+    if (this.#closePromise === undefined) {
+      this.#closePromise = (async () => {
+        if (this.#startPromise !== undefined) await this.#startPromise.catch(() => {})
+        if (this.#state === 'closed') return
+        this.#state = 'closing'
+        if (this.#inFlight > 0) await new Promise<void>(resolve => { this.#drained = resolve })
+        await this.onClose()
+        this.#state = 'closed'
+      })()
+    }
+    return this.#closePromise
+  }
+
+  destroy (reason?: Error): Promise<void> {
+    if (this.#destroyPromise === undefined) {
+      this.#state = 'closed'
+      const error = new GatewayError('WG_ERR_RUNTIME_DESTROYED', `${this.mode} runtime destroyed${reason === undefined ? '' : `: ${reason.message}`}`, { cause: reason })
+      this.#destroyPromise = this.onDestroy(error)
+      // A close() waiting for a drain must not wait for requests that destroy() has failed.
+      this.#drained?.()
+    }
+    return this.#destroyPromise
+  }
+
+  stats (): RuntimeStats {
+    return { mode: this.mode, inFlight: this.#inFlight, completed: this.#completed, failed: this.#failed, workers: this.workerCount() }
+  }
+}
+
+/** A promise that rejects with `signal.reason` when it aborts; the listener is removed by `done()`. */
+export function onAbort (signal: AbortSignal, reject: (reason: unknown) => void): () => void {
+  if (signal.aborted) {
+    reject(signal.reason)
+    return noop
+  }
+  const listener = (): void => reject(signal.reason)
+  signal.addEventListener('abort', listener, { once: true })
+  return () => signal.removeEventListener('abort', listener)
+}
+
+function noop (): void {}
