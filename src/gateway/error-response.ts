@@ -1,17 +1,20 @@
 import { STATUS_CODES } from 'node:http'
+import { ERROR_CODES, type ErrorCode } from '../errors.ts'
 import type { GatewayResponse } from '../types.ts'
 
 const encoder = new TextEncoder()
 
 /**
- * A short plain-text answer for a status the gateway produced itself. It never carries handler output,
- * a message or a stack (those go to the log, with the request id the body names).
+ * A short plain-text answer for an error the gateway produced itself, with the status its code maps to.
+ * It never carries handler output, a message or a stack: those go to the log, under the request id that
+ * the body names.
  */
-export function errorResponse (status: number, requestId: string): GatewayResponse {
-  const reason = STATUS_CODES[status] ?? 'Error'
+export function errorResponse (code: ErrorCode, requestId: string): GatewayResponse {
+  const status = ERROR_CODES[code].statusCode
+  const reason = status === 499 ? 'Client Closed Request' : (STATUS_CODES[status] ?? 'Error')
   return {
     status,
-    statusText: status === 499 ? 'Client Closed Request' : reason,
+    statusText: reason,
     headers: ['content-type', 'text/plain; charset=utf-8'],
     body: encoder.encode(`${status} ${reason} (request ${requestId})\n`),
   }

@@ -119,7 +119,7 @@ class GatewayImpl implements Gateway {
   async fetch (request: Request): Promise<Response> {
     const req = await fromWebRequest(request)
     const app = this.#router.match(new URL(req.url).pathname)
-    if (app === undefined) return toWebResponse(errorResponse(404, req.id), req.method, req.id)
+    if (app === undefined) return toWebResponse(errorResponse('WG_ERR_NOT_FOUND', req.id), req.method, req.id)
     const controller = new AbortController()
     const onAbort = (): void => controller.abort(clientAborted())
     request.signal.addEventListener('abort', onAbort, { once: true })

@@ -41,7 +41,6 @@ export class MountedApp {
   }
 
   #fail (req: GatewayRequest, error: unknown): GatewayResponse {
-    const status = isGatewayError(error) ? error.statusCode : 500
     const code = isGatewayError(error) ? error.code : 'WG_ERR_HANDLER_THREW'
     if (code === 'WG_ERR_CLIENT_ABORTED') {
       this.log.info({ reqId: req.id, code }, 'client went away before the response')
@@ -50,7 +49,7 @@ export class MountedApp {
       const cause = (error as { cause?: unknown })?.cause
       this.log.error({ reqId: req.id, code, err: error, cause: cause instanceof Error ? cause : undefined }, `request failed: ${(error as Error)?.message ?? String(error)}`)
     }
-    return errorResponse(status, req.id)
+    return errorResponse(code, req.id)
   }
 }
 

@@ -33,9 +33,9 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
       if (app === undefined) log.info(fields, 'request')
       else app.log.info(fields, 'request')
     }
-    if (target === undefined) return finish(errorResponse(400, id))
+    if (target === undefined) return finish(errorResponse('WG_ERR_BAD_REQUEST', id))
     app = router.match(target.pathname)
-    if (app === undefined) return finish(errorResponse(404, id))
+    if (app === undefined) return finish(errorResponse('WG_ERR_NOT_FOUND', id))
     const mounted = app
 
     const controller = new AbortController()
@@ -44,7 +44,7 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
     })
     readBody(req, mounted.config.bodyLimit).then((body) => {
       if (body === 'too-large') {
-        const tooLarge = errorResponse(413, id)
+        const tooLarge = errorResponse('WG_ERR_BODY_TOO_LARGE', id)
         tooLarge.headers.push('connection', 'close') // the rest of the body is not read: the connection cannot be reused
         return finish(tooLarge)
       }
@@ -53,7 +53,7 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
       return mounted.respond(request, controller).then(finish)
     }).catch((error: unknown) => {
       mounted.log.error({ reqId: id, err: error }, 'writing the response failed')
-      if (!res.headersSent) finish(errorResponse(500, id))
+      if (!res.headersSent) finish(errorResponse('WG_ERR_HANDLER_THREW', id))
       else res.destroy()
     })
   }

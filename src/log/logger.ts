@@ -1,6 +1,6 @@
-import { pino, type Logger, type LoggerOptions } from 'pino'
+import { pino, type Logger as PinoLogger, type LoggerOptions } from 'pino'
 
-export type { Logger }
+export type Logger = PinoLogger
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
