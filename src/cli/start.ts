@@ -24,7 +24,9 @@ export async function run (argv: string[]): Promise<void> {
     fail(`${(error as Error).message} (see warmgate start --help)`)
   }
   const port = values.port === undefined ? undefined : Number(values.port)
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) fail(`--port: expected an integer from 0 to 65535, got '${values.port}'`)
+  if (port !== undefined && !(/^\d{1,5}$/.test(values.port as string) && port <= 65535)) fail(`--port: expected an integer from 0 to 65535, got '${values.port}'`)
+  // An empty host would make Node listen on every interface: never by accident.
+  if (values.host !== undefined && values.host.trim() === '') fail("--host: expected an address such as 127.0.0.1 or ::1, got ''")
   const mode = values.mode as Mode | undefined
   if (mode !== undefined && !MODES.includes(mode)) fail(`--mode: expected one of ${MODES.join(', ')}, got '${mode}'`)
   const logLevel = values['log-level'] as LogLevel | undefined

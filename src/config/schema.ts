@@ -56,8 +56,8 @@ export function validateConfig (raw: unknown): string[] {
       continue
     }
     unknownKeys(app, ['route', 'entry', 'mode', 'timeout', 'workers', 'env', 'bodyLimit'], `${path}.`, errors)
-    if (typeof app.route !== 'string' || !ROUTE_RE.test(app.route)) {
-      fail(`${path}.route`, "a path starting with '/' (no spaces, '?' or '#')", app.route)
+    if (typeof app.route !== 'string' || !ROUTE_RE.test(app.route) || DOT_SEGMENT_RE.test(app.route)) {
+      fail(`${path}.route`, "a path starting with '/' (no spaces, '?', '#', '//' or dot segments)", app.route)
     } else {
       const route = normalizeRoute(app.route)
       const owner = routes.get(route)
@@ -91,6 +91,11 @@ export function normalizeRoute (route: string): string {
 }
 
 const ROUTE_RE = /^\/[^\s?#]*$/
+// Request paths are matched after dot segments are resolved, so a route with one could never match.
+const DOT_SEGMENT_RE = /\/\.\.?(?:\/|$)|\/\/./
+
+/** setTimeout's ceiling (2^31 - 1 ms, ~24.8 days): a longer delay fires after 1 ms instead. */
+export const MAX_TIMEOUT_MS = 2_147_483_647
 
 type Fail = (path: string, expected: string, value: unknown) => void
 
@@ -98,7 +103,7 @@ function checkRuntimeOptions (obj: Record<string, unknown>, path: string, fail: 
   if (obj.mode !== undefined && !MODES.includes(obj.mode as never)) fail(`${path}.mode`, `one of ${MODES.join(', ')}`, obj.mode)
   if (obj.timeout !== undefined) {
     const ms = parseDuration(obj.timeout)
-    if (ms === undefined || ms === 0) fail(`${path}.timeout`, "a positive duration (ms number, or '30s', '250ms')", obj.timeout)
+    if (ms === undefined || ms === 0 || ms > MAX_TIMEOUT_MS) fail(`${path}.timeout`, "a positive duration of at most 24 days (ms number, or '30s', '250ms')", obj.timeout)
   }
   if (obj.workers === undefined) return
   if (!isPlainObject(obj.workers)) {

@@ -131,9 +131,11 @@ class GatewayImpl implements Gateway {
   }
 
   listen (options: ListenOptions = {}): Promise<{ url: string, host: string, port: number }> {
-    if (this.#server !== undefined) return Promise.reject(new GatewayError('WG_ERR_LISTEN', 'gateway is already listening'))
     const host = options.host ?? this.config.server.host
     const port = options.port ?? this.config.server.port
+    if (host.trim() === '') return Promise.reject(new GatewayError('WG_ERR_LISTEN', 'listen: host must be an address (an empty host would listen on every interface)'))
+    if (!Number.isInteger(port) || port < 0 || port > 65535) return Promise.reject(new GatewayError('WG_ERR_LISTEN', `listen: port must be an integer from 0 to 65535, got ${String(port)}`))
+    if (this.#server !== undefined) return Promise.reject(new GatewayError('WG_ERR_LISTEN', 'gateway is already listening'))
     const server = createServer({ keepAliveTimeout: 5000 }, this.handler)
     this.#server = server
     return new Promise((resolve, reject) => {

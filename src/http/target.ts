@@ -26,7 +26,7 @@ export interface RequestTarget {
  */
 export function requestTarget (rawUrl: string, host: string | undefined, fallbackHost: string, secure: boolean): RequestTarget | undefined {
   const authority = host === undefined || host === '' ? fallbackHost : host
-  if (!HOST_RE.test(authority)) return undefined
+  if (!HOST_RE.test(authority) || !validPort(authority)) return undefined
   const origin = (secure ? 'https://' : 'http://') + authority
   if (rawUrl.charCodeAt(0) === 47 /* / */ && !NEEDS_PARSE_RE.test(rawUrl)) {
     const query = rawUrl.indexOf('?')
@@ -43,5 +43,12 @@ export function requestTarget (rawUrl: string, host: string | undefined, fallbac
 }
 
 // `/.` (dot segments), `%2e` (encoded dots count as dots in URL path parsing), `\` (a slash in http URLs),
-// and `//` at the start (would read as an authority).
-const NEEDS_PARSE_RE = /\/\.|%2e|\\|^\/\//i
+// `#` (a fragment is not part of the path), and `//` at the start (would read as an authority).
+const NEEDS_PARSE_RE = /\/\.|%2e|\\|#|^\/\//i
+
+function validPort (authority: string): boolean {
+  const colon = authority.lastIndexOf(':')
+  if (colon === -1 || authority.endsWith(']')) return true
+  const port = authority.slice(colon + 1)
+  return port === '' || Number(port) <= 65535
+}

@@ -112,7 +112,10 @@ export class WarmRuntime extends BaseRuntime {
       }
       port1.on('message', (batch: FromWorker[]) => this.#onMessages(worker, batch, onLoad))
       pool.run(task, { transferList: [port2 as never], signal: worker.kill.signal }).then(
-        () => this.#onExit(worker, undefined, onLoad),
+        (loadError: SerializedError | undefined) => {
+          if (loadError !== undefined) onLoad(loadError)
+          this.#onExit(worker, undefined, onLoad)
+        },
         (error: Error) => this.#onExit(worker, error, onLoad),
       )
     })

@@ -1,6 +1,6 @@
 // Worker side of warm mode: runs inside a piscina thread. Imports only protocol/, handler/ and errors.ts,
 // never main-side modules.
-import { serializeError } from '../errors.ts'
+import { serializeError, type SerializedError } from '../errors.ts'
 import { invokeHandler } from '../handler/invoke.ts'
 import { loadHandler } from '../handler/load.ts'
 import { primeWebClasses } from '../handler/prime.ts'
@@ -16,15 +16,17 @@ import type { FetchHandler } from '../types.ts'
  * `piscina.run()` (one task per request costs ~2× the hop, PERF-NOTES.md); piscina owns thread
  * creation, resource limits and termination.
  */
-export default async function serve (task: ServeTask): Promise<void> {
+export default async function serve (task: ServeTask): Promise<SerializedError | undefined> {
   const port = task.port
   let handler: FetchHandler
   try {
     handler = await loadHandler(task.entry)
   } catch (error) {
-    port.postMessage([[LOAD_FAILED, serializeError(error)]])
+    // Returned as the task's result as well: the port and piscina's own channel are not ordered together.
+    const serialized = serializeError(error)
+    port.postMessage([[LOAD_FAILED, serialized]])
     port.close()
-    return
+    return serialized
   }
 
   await primeWebClasses()
@@ -85,6 +87,7 @@ export default async function serve (task: ServeTask): Promise<void> {
   })
   port.postMessage([[READY, PROTOCOL_VERSION]])
   await done
+  return undefined
 }
 
 let strayHandlersInstalled = false
