@@ -70,6 +70,11 @@ export class Outbox<T> {
     }
   }
 
+  /** Sends what is queued now (before a port closes, so nothing queued is lost). */
+  flush (): void {
+    if (this.#queue.length > 0) this.#flush()
+  }
+
   #flush = (): void => {
     this.#scheduled = false
     const batch = this.#queue

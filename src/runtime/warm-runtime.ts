@@ -1,4 +1,4 @@
-import { MessageChannel, type MessagePort } from 'node:worker_threads'
+import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import type { ResolvedApp } from '../config/resolve.ts'
 import { GatewayError, type ErrorCode, type SerializedError } from '../errors.ts'
@@ -10,7 +10,8 @@ import type { GatewayRequest, GatewayResponse } from '../types.ts'
 import type { RuntimeHooks } from './inline-runtime.ts'
 import { BaseRuntime } from './runtime.ts'
 
-const WORKER_FILE = new URL('./warm.worker.ts', import.meta.url).href
+// A CommonJS shim (see the file): piscina require()s a worker file first, and require(esm) is unsafe to terminate.
+const WORKER_FILE = new URL('./warm.worker.cjs', import.meta.url).href
 
 export interface WarmRuntimeHooks extends RuntimeHooks {
   /** A log line a worker sent (its bindings travel as data, never as a logger object). */
@@ -163,6 +164,10 @@ export class WarmRuntime extends BaseRuntime {
 
   #onExit (worker: WarmWorker, error: Error | undefined, onLoad: (error?: SerializedError) => void): void {
     worker.exited = true
+    // The port and piscina's channel are not ordered together: read what the worker sent before it ended.
+    for (let m = receiveMessageOnPort(worker.port); m !== undefined; m = receiveMessageOnPort(worker.port)) {
+      this.#onMessages(worker, m.message as FromWorker[], onLoad)
+    }
     onLoad({ code: 'WG_ERR_HANDLER_LOAD', message: `worker for ${this.#app.entry} exited during start-up${error === undefined ? '' : `: ${error.message}`}`, stack: error?.stack })
     const index = this.#workers.indexOf(worker)
     if (index !== -1) this.#workers.splice(index, 1)
@@ -236,6 +241,7 @@ export class WarmRuntime extends BaseRuntime {
 
   /** A worker failed to start: requests waiting for one get the cause unless another is on its way. */
   #onSpawnFailed (error: Error): void {
+    if (this.#closing) return // a worker stopped by close() while starting is not a failure
     this.#hooks.onWorkerLog('error', 'starting a worker failed', { err: { message: error.message, stack: error.stack } })
     if (this.#workers.length === 0 && this.#starting === 0) this.#wakeWaiting(error)
   }

@@ -45,6 +45,7 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
   const maybeStop = (): void => {
     if (stopping && inFlight.size === 0) {
       void Promise.all(background).then(() => {
+        outbox.flush()
         port.close()
         stopped()
       })
