@@ -77,6 +77,7 @@ export class Outbox<T> {
 
   #flush = (): void => {
     this.#scheduled = false
+    if (this.#queue.length === 0) return // flushed early by flush()
     const batch = this.#queue
     const transfer = this.#transfer
     this.#queue = []

@@ -10,6 +10,9 @@ import {
 } from '../protocol/messages.ts'
 import type { FetchHandler } from '../types.ts'
 
+/** How long a batch may run handlers before the worker lets finished responses out (ms). */
+const YIELD_AFTER_MS = 0.5
+
 /**
  * piscina task that owns its thread for the worker's whole life: it imports the handler once, then
  * answers requests arriving on its own MessagePort until told to stop. Requests do not go through
@@ -43,7 +46,7 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
   onStrayErrors(log)
 
   const maybeStop = (): void => {
-    if (stopping && inFlight.size === 0) {
+    if (stopping && inFlight.size === 0 && queue.length === 0) {
       void Promise.all(background).then(() => {
         outbox.flush()
         port.close()
@@ -77,15 +80,48 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
     )
   }
 
+  // Requests of a batch start one after another in one macrotask while they are quick, so their responses
+  // leave together. Once the batch has used YIELD_AFTER_MS of CPU (a synchronous, CPU-bound handler), the
+  // worker yields a macrotask: the finished responses complete and leave before the next request's work,
+  // instead of every response of the batch waiting for the whole batch (measured: cpu app 1.72x -> see README).
+  const queue: RequestMessage[] = []
+  let draining = false
+  const drain = (): void => {
+    outbox.flush()
+    const started = performance.now()
+    while (queue.length > 0) {
+      run(queue.shift() as RequestMessage)
+      if (queue.length > 0 && performance.now() - started > YIELD_AFTER_MS) {
+        setImmediate(drain)
+        return
+      }
+    }
+    draining = false
+    maybeStop()
+  }
+
   port.on('message', (batch: ToWorker[]) => {
     for (const message of batch) {
       switch (message[0]) {
-        case REQUEST: run(message); break
-        case ABORT: inFlight.get(message[1])?.abort(); break
-        case STOP: stopping = true; maybeStop(); break
+        case REQUEST: queue.push(message); break
+        case ABORT: abort(message[1]); break
+        case STOP: stopping = true; break
       }
     }
+    if (!draining && queue.length > 0) {
+      draining = true
+      drain()
+    }
+    maybeStop()
   })
+
+  const abort = (seq: number): void => {
+    const controller = inFlight.get(seq)
+    if (controller !== undefined) return controller.abort()
+    // Not started yet: the main side has already answered it, so it never runs.
+    const index = queue.findIndex(message => message[1] === seq)
+    if (index !== -1) queue.splice(index, 1)
+  }
   port.postMessage([[READY, PROTOCOL_VERSION]])
   await done
   return undefined

@@ -55,6 +55,20 @@ describe('warm runtime', () => {
     expect(threads.has(0)).toBe(false)
   })
 
+  it('sends each CPU-bound response as soon as it is ready, not after the rest of its batch', async (t) => {
+    const h = await openGateway(warm(t), { apps: { busy: { route: '/busy', entry: handler('busy-stamped.ts'), workers: { min: 1, max: 1 } } } })
+    // Four at once through gateway.fetch reach the one worker in one batch; each holds the thread 100 ms.
+    const arrivals: number[] = []
+    const replies = await Promise.all([1, 2, 3, 4].map(async () => {
+      const res = await h.fetch('/busy?ms=100')
+      arrivals.push(Date.now())
+      return await res.json() as { startedAt: number }
+    }))
+    const lastStart = Math.max(...replies.map(reply => reply.startedAt))
+    // Had the batch run back to back before anything was sent, the first answer would come after the last start.
+    expect(Math.min(...arrivals)).toBeLessThan(lastStart)
+  })
+
   it('closes promptly and logs no errors when closed while the pool is still growing', async () => {
     // In a child process: stopping workers that are still loading can abort the process (Node 24.9).
     const source = `
