@@ -14,5 +14,22 @@ export async function createLogger (options: { level?: LogLevel, pretty?: boolea
   const pretty = options.pretty ?? process.stdout.isTTY === true
   if (!pretty) return pino(config)
   const { default: createPretty } = await import('pino-pretty')
-  return pino(config, createPretty({ colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid', sync: true }))
+  return pino(config, createPretty({
+    colorize: true,
+    translateTime: 'HH:MM:ss.l',
+    // One line per request in a terminal; the bound fields go into the line instead of below it.
+    ignore: 'pid,app,mode,reqId,method,path,status,ms',
+    messageFormat: formatLine,
+    sync: true,
+  }))
+}
+
+/** `[hello warm] GET /hello 200 1.2 ms  (req 5972f814-…)` for access lines; other lines keep their message. */
+export function formatLine (log: Record<string, unknown>, messageKey: string): string {
+  const where = log.app === undefined ? '' : `[${String(log.app)} ${String(log.mode)}] `
+  const what = log[messageKey] === 'request'
+    ? `${String(log.method)} ${String(log.path)} ${String(log.status)} ${String(log.ms)} ms`
+    : String(log[messageKey] ?? '')
+  const id = log.reqId === undefined ? '' : `  (req ${String(log.reqId)})`
+  return `${where}${what}${id}`
 }
