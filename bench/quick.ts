@@ -3,6 +3,9 @@
 //   npm run bench:quick -- [--rounds 3] [--duration 5] [--warmup 2] [--json FILE] [--log-level warn|silent|info]
 //                          [--only hello,cpu] [--skip-control] [--settle 20] [--cpu-prof]
 //
+// BENCH_NODE_FLAGS="--max-semi-space-size=4": Node/V8 flags for every gateway process, inline and warm alike
+// (to measure a deployment knob such as the main isolate's young-generation size; see README, Performance).
+//
 // --settle S: before each run, wait up to S seconds for the machine to be quiet (< 0.15 cores busy), since
 // other work on a small machine moves the numbers more than anything measured here. Runs are never dropped.
 //

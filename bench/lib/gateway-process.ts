@@ -35,7 +35,8 @@ export async function startGateway (spec: GatewaySpec, timeoutMs = 30_000): Prom
   const script = spec.mode === 'bare' ? BARE : SERVE
   const args = spec.mode === 'bare' ? [] : ['--app', spec.app, '--mode', spec.mode, '--log-level', spec.logLevel]
   if (spec.workers !== undefined) args.push('--min', String(spec.workers.min), '--max', String(spec.workers.max))
-  const nodeArgs: string[] = []
+  // The same flags for every mode, so that a knob measured here never favours one side.
+  const nodeArgs: string[] = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)
   if (spec.cpuProfDir !== undefined) {
     mkdirSync(spec.cpuProfDir, { recursive: true })
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${spec.cpuProfDir}`)
