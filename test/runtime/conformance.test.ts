@@ -9,12 +9,10 @@ describe.each(MODES)('%s runtime', (mode) => {
   for (const group of BEHAVIOUR) {
     describe(group.title, () => {
       for (const behaviour of group.cases) {
+        // A mode that cannot pass a case declares why (behaviour.case.ts); the reason shows in the test name.
         const reason = behaviour.skip?.[mode]
-        if (reason !== undefined) {
-          it.skip(`${behaviour.name} (${mode} cannot: ${reason})`, () => {})
-        } else {
-          it(behaviour.name, async ({ onTestFinished }) => behaviour.run({ mode, defer: (fn) => onTestFinished(async () => { await fn() }) }))
-        }
+        const name = reason === undefined ? behaviour.name : `${behaviour.name} (${mode} cannot: ${reason})`
+        it.skipIf(reason !== undefined)(name, async ({ onTestFinished }) => behaviour.run({ mode, defer: (fn) => onTestFinished(async () => { await fn() }) }))
       }
     })
   }
