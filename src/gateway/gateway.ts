@@ -9,6 +9,7 @@ import { createRequestListener } from '../http/listener.ts'
 import { createLogger, type Logger, type LogLevel } from '../log/logger.ts'
 import { createRuntime } from '../runtime/create-runtime.ts'
 import type { RuntimeStats } from '../runtime/runtime.ts'
+import type { GatewayResponse } from '../types.ts'
 import { errorResponse } from './error-response.ts'
 import { fromWebRequest, toWebResponse } from './fetch-adapter.ts'
 import { clientAborted, MountedApp } from './mounted-app.ts'
@@ -117,17 +118,29 @@ class GatewayImpl implements Gateway {
   }
 
   async fetch (request: Request): Promise<Response> {
+    const started = performance.now()
     const req = await fromWebRequest(request)
-    const app = this.#router.match(new URL(req.url).pathname)
-    if (app === undefined) return toWebResponse(errorResponse('WG_ERR_NOT_FOUND', req.id), req.method, req.id)
-    const controller = new AbortController()
-    const onAbort = (): void => controller.abort(clientAborted())
-    request.signal.addEventListener('abort', onAbort, { once: true })
-    try {
-      return toWebResponse(await app.respond(req, controller), req.method, req.id)
-    } finally {
-      request.signal.removeEventListener('abort', onAbort)
+    const pathname = new URL(req.url).pathname
+    const app = this.#router.match(pathname)
+    let res: GatewayResponse
+    if (app === undefined) {
+      res = errorResponse('WG_ERR_NOT_FOUND', req.id)
+    } else if (req.body !== null && req.body.byteLength > app.config.bodyLimit) {
+      res = errorResponse('WG_ERR_BODY_TOO_LARGE', req.id)
+    } else {
+      const controller = new AbortController()
+      const onAbort = (): void => controller.abort(clientAborted())
+      request.signal.addEventListener('abort', onAbort, { once: true })
+      try {
+        res = await app.respond(req, controller)
+      } finally {
+        request.signal.removeEventListener('abort', onAbort)
+      }
     }
+    // The same access line as the HTTP front door writes.
+    const fields = { reqId: req.id, method: req.method, path: pathname, status: res.status, ms: Math.round((performance.now() - started) * 100) / 100 }
+    ;(app?.log ?? this.log).info(fields, 'request')
+    return toWebResponse(res, req.method, req.id)
   }
 
   listen (options: ListenOptions = {}): Promise<{ url: string, host: string, port: number }> {
