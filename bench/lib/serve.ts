@@ -4,6 +4,7 @@
 // Everything else it writes to stdout is pino's JSON log (at the chosen level). SIGTERM/SIGINT close it.
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { fixYoungGeneration } from '../../src/cli/heap.ts'
 import { createGateway, type AppConfig, type Mode } from '../../src/index.ts'
 import type { LogLevel } from '../../src/log/logger.ts'
 
@@ -38,6 +39,8 @@ async function main (): Promise<void> {
   }
   if (mode === 'warm') appConfig.workers = { min: Number(values.min ?? 1), max: Number(values.max ?? values.min ?? 1) }
 
+  // As the warmgate CLI runs it (src/cli/start.ts): every mode, the same heap setting.
+  fixYoungGeneration()
   const gateway = await createGateway({ apps: { [app]: appConfig } }, { logLevel: values['log-level'] as LogLevel })
   const { url } = await gateway.listen({ host: '127.0.0.1', port: 0 })
   process.stdout.write(JSON.stringify({ [READY_KEY]: true, url, pid: process.pid, routes: gateway.routes() }) + '\n')

@@ -4,6 +4,7 @@ import { MODES, type Mode } from '../config/define.ts'
 import { createGateway, type RouteInfo } from '../gateway/gateway.ts'
 import { LOG_LEVELS, type LogLevel } from '../log/logger.ts'
 import { fail } from './help.ts'
+import { fixYoungGeneration } from './heap.ts'
 
 export async function run (argv: string[]): Promise<void> {
   let values: Record<string, string | undefined>
@@ -32,6 +33,7 @@ export async function run (argv: string[]): Promise<void> {
   const logLevel = values['log-level'] as LogLevel | undefined
   if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) fail(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`)
 
+  fixYoungGeneration()
   const gateway = await createGateway({ configFile: values.config }, { mode, logLevel })
   const { url } = await gateway.listen({ port, host: values.host })
   process.stdout.write(`warmgate listening on ${url}\n${formatRoutes(gateway.routes())}\n`)
