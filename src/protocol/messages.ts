@@ -85,8 +85,3 @@ export class Outbox<T> {
     this.#send(batch, transfer)
   }
 }
-
-/** True when a body's bytes are its whole ArrayBuffer, so the buffer can be transferred without taking other data along. */
-export function ownsBuffer (body: Uint8Array): boolean {
-  return body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer
-}

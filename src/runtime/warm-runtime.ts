@@ -36,7 +36,6 @@ class WarmWorker {
   readonly kill = new AbortController()
   inFlight = 0
   ready = false
-  exited = false
 
   constructor (port: MessagePort) {
     this.port = port
@@ -163,7 +162,6 @@ export class WarmRuntime extends BaseRuntime {
   }
 
   #onExit (worker: WarmWorker, error: Error | undefined, onLoad: (error?: SerializedError) => void): void {
-    worker.exited = true
     // The port and piscina's channel are not ordered together: read what the worker sent before it ended.
     for (let m = receiveMessageOnPort(worker.port); m !== undefined; m = receiveMessageOnPort(worker.port)) {
       this.#onMessages(worker, m.message as FromWorker[], onLoad)
