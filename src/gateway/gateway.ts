@@ -6,7 +6,7 @@ import { checkAndResolve, loadConfigFile } from '../config/load.ts'
 import type { ResolvedConfig } from '../config/resolve.ts'
 import { GatewayError } from '../errors.ts'
 import { createRequestListener } from '../http/listener.ts'
-import { createLogger, type Logger, type LogLevel } from '../log/logger.ts'
+import { createLogger, logAccess, type Logger, type LogLevel } from '../log/logger.ts'
 import { createRuntime } from '../runtime/create-runtime.ts'
 import type { RuntimeStats } from '../runtime/runtime.ts'
 import type { GatewayResponse } from '../types.ts'
@@ -138,8 +138,7 @@ class GatewayImpl implements Gateway {
       }
     }
     // The same access line as the HTTP front door writes.
-    const fields = { reqId: req.id, method: req.method, path: pathname, status: res.status, ms: Math.round((performance.now() - started) * 100) / 100 }
-    ;(app?.log ?? this.log).info(fields, 'request')
+    logAccess(app?.log ?? this.log, req.id, req.method, pathname, res.status, started)
     return toWebResponse(res, req.method, req.id)
   }
 

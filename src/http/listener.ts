@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http'
 import { errorResponse } from '../gateway/error-response.ts'
 import { clientAborted, type MountedApp } from '../gateway/mounted-app.ts'
 import type { Router } from '../gateway/router.ts'
-import type { Logger } from '../log/logger.ts'
+import { logAccess, type Logger } from '../log/logger.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
 import { readBody } from './body.ts'
 import { pickRequestId, requestTarget } from './target.ts'
@@ -29,9 +29,7 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
     let app: MountedApp | undefined
     const finish = (response: GatewayResponse): void => {
       writeResponse(req, res, id, response)
-      const fields = { reqId: id, method: req.method, path: target?.pathname ?? req.url, status: response.status, ms: Math.round((performance.now() - started) * 100) / 100 }
-      if (app === undefined) log.info(fields, 'request')
-      else app.log.info(fields, 'request')
+      logAccess(app?.log ?? log, id, req.method, target?.pathname ?? req.url, response.status, started)
     }
     if (target === undefined) return finish(errorResponse('WG_ERR_BAD_REQUEST', id))
     app = router.match(target.pathname)

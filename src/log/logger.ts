@@ -33,3 +33,8 @@ export function formatLine (log: Record<string, unknown>, messageKey: string): s
   const id = log.reqId === undefined ? '' : `  (req ${String(log.reqId)})`
   return `${where}${what}${id}`
 }
+
+/** The one access line per request, written by every front door (HTTP listener, `gateway.fetch`). */
+export function logAccess (log: Logger, reqId: string, method: string | undefined, path: string | undefined, status: number, started: number): void {
+  log.info({ reqId, method, path, status, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request')
+}
