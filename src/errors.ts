@@ -22,6 +22,16 @@ export const ERROR_CODES = {
   WG_ERR_PROTOCOL: { statusCode: 502, description: 'A worker sent a message that does not follow the wire protocol.' },
   WG_ERR_RUNTIME_CLOSED: { statusCode: 503, description: 'The runtime is closing or closed and takes no new requests.' },
   WG_ERR_RUNTIME_DESTROYED: { statusCode: 503, description: 'The runtime was destroyed while the request was in flight.' },
+  WG_ERR_SCRIPT_NOT_FOUND: { statusCode: 404, description: 'No CGI script matches the request path inside the app directory (no process was spawned).' },
+  WG_ERR_SCRIPT_FORBIDDEN: { statusCode: 403, description: 'The CGI script path names a file that is not an executable regular file, or leaves the app directory.' },
+  WG_ERR_SPAWN: { statusCode: 502, description: 'The CGI script or cold-mode runner could not be started.' },
+  WG_ERR_CGI_EMPTY_OUTPUT: { statusCode: 502, description: 'The CGI process exited without writing a byte to stdout.' },
+  WG_ERR_CGI_NO_HEADERS: { statusCode: 502, description: 'The CGI output has no header block, or it never ended with a blank line.' },
+  WG_ERR_CGI_BAD_STATUS: { statusCode: 502, description: 'The CGI Status header (or nph- status line) is not a 3-digit code from 100 to 599.' },
+  WG_ERR_CGI_NO_CONTENT_TYPE: { statusCode: 502, description: 'The CGI response has a body but no Content-Type (RFC 3875 §6.3.1).' },
+  WG_ERR_CGI_HEADER_TOO_LARGE: { statusCode: 502, description: 'The CGI header block is larger than 64 KiB.' },
+  WG_ERR_REDIRECT_LOOP: { statusCode: 502, description: 'A CGI local redirect (Location: /path) chain exceeded 10 hops.' },
+  WG_ERR_OVERLOADED: { statusCode: 503, description: "The app's process limit (concurrency) and wait queue are full; retry after Retry-After seconds." },
   WG_ERR_LISTEN: { statusCode: 500, description: 'The server could not listen on the requested address.' },
 } as const
 

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream'
 import type { Mode } from './config/define.ts'
 
 /**
@@ -13,6 +14,16 @@ export interface GatewayRequest {
   /** Headers as received, flat: `[name, value, name, value, …]`; repeated headers stay separate. */
   readonly headers: string[]
   readonly body: Uint8Array | null
+  /** The connection it came over; absent for `gateway.fetch` (no socket). CGI's REMOTE_ADDR and friends. */
+  readonly connection?: ConnectionInfo
+}
+
+export interface ConnectionInfo {
+  readonly remoteAddress: string
+  readonly remotePort: number
+  /** `'1.1'`, `'1.0'`. */
+  readonly httpVersion: string
+  readonly secure: boolean
 }
 
 export interface GatewayResponse {
@@ -21,7 +32,13 @@ export interface GatewayResponse {
   statusText: string
   /** Flat `[name, value, …]`; each `Set-Cookie` is its own pair. */
   headers: string[]
-  body: Uint8Array | null
+  /**
+   * Bytes, nothing, or (cold and cgi apps) the process's stdout, streamed with backpressure. A stream
+   * that errors, or ends short of a declared `Content-Length`, makes the front door close the connection.
+   */
+  body: Uint8Array | null | Readable
+  /** RFC 3875 §6.2.2: a CGI local redirect the gateway must serve instead (path and query). */
+  localRedirect?: string
 }
 
 /** The third argument of every handler. */

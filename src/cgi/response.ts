@@ -76,8 +76,25 @@ const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'tra
  * for await (const chunk of child.stdout) if ((outcome = parser.push(chunk)) !== null) break
  * outcome ??= parser.end()
  */
-export function createCgiResponseParser (options: { maxHeaderBytes?: number } = {}): CgiResponseParser {
+export interface CgiResponseParserOptions {
+  /** Default 64 KiB. */
+  maxHeaderBytes?: number
+  /**
+   * RFC 3875 §6.3.1: a body needs `Content-Type` (default true). Cold mode's own runner turns it off:
+   * a handler's Response without one passes through as it does in the other modes.
+   */
+  requireContentType?: boolean
+  /**
+   * RFC 3875 §5: an `nph-` script writes an HTTP status line (`HTTP/1.1 200 OK`) before its headers;
+   * it is checked and becomes the status. Implies `requireContentType: false`.
+   */
+  nph?: boolean
+}
+
+export function createCgiResponseParser (options: CgiResponseParserOptions = {}): CgiResponseParser {
   const max = options.maxHeaderBytes ?? DEFAULT_MAX_CGI_HEADER_BYTES
+  const nph = options.nph === true
+  const requireContentType = !nph && options.requireContentType !== false
   let buffer = new Uint8Array(Math.min(max, 1024))
   let length = 0 // header bytes buffered so far
   let lineStart = 0 // index where the current (unfinished) line starts
@@ -117,10 +134,10 @@ export function createCgiResponseParser (options: { maxHeaderBytes?: number } = 
         // RFC 3875 §6.3: lines end in NL; a line of "" or "\r" is the blank line that ends the block,
         // so LF, CRLF and a mix of both are accepted.
         if (lineLength === 0 || (lineLength === 1 && buffer[lineStart] === CR)) {
-          const result = interpret(decodeLines(buffer.subarray(0, lineStart)))
+          const result = interpret(decodeLines(buffer.subarray(0, lineStart)), nph)
           if (!result.ok) return settle(result)
           const body = chunk.subarray(i + 1)
-          if (!needsContentType(result.head)) return settle({ ok: true, head: result.head, body })
+          if (!requireContentType || !needsContentType(result.head)) return settle({ ok: true, head: result.head, body })
           if (body.length > 0) {
             return settle({ ok: false, reason: 'no-content-type', message: 'the script sent a body without Content-Type' })
           }
@@ -158,7 +175,17 @@ function decodeLines (block: Uint8Array): string[] {
 
 type Interpreted = { ok: true, head: CgiResponseHead } | { ok: false, reason: CgiResponseFailureReason, message: string }
 
-function interpret (lines: string[]): Interpreted {
+// RFC 9112 §4 status-line; RFC 3875 §5 lets an NPH script answer HTTP/1.0 or HTTP/1.1.
+const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/
+
+function interpret (lines: string[], nph: boolean): Interpreted {
+  let statusLine: string | undefined
+  if (nph) {
+    statusLine = lines.shift()
+    const match = statusLine === undefined ? null : STATUS_LINE.exec(statusLine)
+    if (match === null) return { ok: false, reason: 'bad-status', message: 'the nph- script did not start with an HTTP/1.x status line' }
+    lines.unshift(`Status: ${match[1]}${match[2] === undefined ? '' : ` ${match[2]}`}`)
+  }
   // RFC 3875 §6.2: every response has at least one CGI field.
   if (lines.length === 0) return { ok: false, reason: 'no-header-block', message: 'the CGI header block is empty' }
   const dropped: CgiDroppedHeader[] = []

@@ -8,6 +8,9 @@ export type Mode = 'warm' | 'inline' | 'cold'
 
 export const MODES: readonly Mode[] = ['warm', 'inline', 'cold']
 
+/** What runs an app: a handler module in one of the modes, or a directory of CGI executables. */
+export type AppKind = Mode | 'cgi'
+
 export interface WorkersConfig {
   /** Workers started (and their handler imported) before the server reports ready. Default 1. */
   min?: number
@@ -18,14 +21,25 @@ export interface WorkersConfig {
 export interface AppConfig {
   /** Path prefix: `'/hello'` matches `/hello`, `/hello/` and `/hello/x`. The longest prefix wins. */
   route: string
-  /** The handler module (`.ts`, `.js`, `.mjs`), relative to the config file. */
-  entry: string
+  /** The handler module (`.ts`, `.js`, `.mjs`), relative to the config file. Either `entry` or `cgi`. */
+  entry?: string
+  /** A directory of CGI/1.1 executables (any language), relative to the config file. Either `entry` or `cgi`. */
+  cgi?: string
+  /** Not allowed with `cgi`. */
   mode?: Mode
   timeout?: Duration
   workers?: WorkersConfig
-  /** Strings handed to the handler as its `env` argument. */
+  /** Strings handed to the handler as its `env` argument (cold and cgi: also set in the process environment). */
   env?: Record<string, string>
   bodyLimit?: Size
+  /** Cold and cgi: names of the gateway's own environment variables a child may see (besides `PATH`). */
+  passEnv?: string[]
+  /** Cgi: pass `Authorization` / `Proxy-Authorization` as `HTTP_*` variables. Default false (cold: always true). */
+  passAuthorization?: boolean
+  /** Cold and cgi: most live processes at once. Default 32. */
+  concurrency?: number
+  /** Cold and cgi: most requests waiting for a process slot; beyond it, 503 + Retry-After. Default 256. */
+  queue?: number
 }
 
 export interface ServerConfig {

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
-import type { GatewayConfig, Mode } from './define.ts'
+import type { AppKind, GatewayConfig, Mode } from './define.ts'
 import { normalizeRoute } from './schema.ts'
 import { parseDuration, parseSize } from './units.ts'
 
@@ -8,13 +8,17 @@ export interface ResolvedApp {
   readonly name: string
   /** Normalized: no trailing slash, except the root route `/`. */
   readonly route: string
-  /** Absolute path of the handler module. */
+  /** Absolute path of the handler module, or of the CGI directory when `mode` is `'cgi'`. */
   readonly entry: string
-  readonly mode: Mode
+  readonly mode: AppKind
   readonly timeoutMs: number
   readonly workers: { readonly min: number, readonly max: number }
   readonly env: Readonly<Record<string, string>>
   readonly bodyLimit: number
+  readonly passEnv: readonly string[]
+  readonly passAuthorization: boolean
+  readonly concurrency: number
+  readonly queue: number
 }
 
 export interface ResolvedConfig {
@@ -39,6 +43,8 @@ export const DEFAULTS = Object.freeze({
   mode: 'warm' as Mode,
   timeoutMs: 30_000,
   workersMin: 1,
+  concurrency: 32,
+  queue: 256,
 })
 
 /** Applies defaults and makes paths absolute. Expects a config that passed `validateConfig`. */
@@ -49,15 +55,21 @@ export function resolveConfig (config: GatewayConfig, options: ResolveOptions): 
   const apps = Object.entries(config.apps).map(([name, app]): ResolvedApp => {
     const min = app.workers?.min ?? defaults.workers?.min ?? DEFAULTS.workersMin
     const max = app.workers?.max ?? defaults.workers?.max ?? Math.max(min, availableParallelism())
+    const cgi = app.cgi !== undefined
     return Object.freeze({
       name,
       route: normalizeRoute(app.route),
-      entry: resolvePath(options.baseDir, app.entry),
-      mode: options.mode ?? app.mode ?? defaults.mode ?? DEFAULTS.mode,
+      entry: resolvePath(options.baseDir, (cgi ? app.cgi : app.entry) as string),
+      // --mode picks how handler modules run; a CGI directory has only one way to run.
+      mode: cgi ? 'cgi' : options.mode ?? app.mode ?? defaults.mode ?? DEFAULTS.mode,
       timeoutMs: parseDuration(app.timeout) ?? parseDuration(defaults.timeout) ?? DEFAULTS.timeoutMs,
       workers: Object.freeze({ min, max: Math.max(min, max) }),
       env: Object.freeze({ ...app.env }),
       bodyLimit: parseSize(app.bodyLimit) ?? serverBodyLimit,
+      passEnv: Object.freeze([...(app.passEnv ?? [])]),
+      passAuthorization: app.passAuthorization ?? false,
+      concurrency: app.concurrency ?? DEFAULTS.concurrency,
+      queue: app.queue ?? DEFAULTS.queue,
     })
   })
   return Object.freeze({

@@ -55,7 +55,7 @@ export function validateConfig (raw: unknown): string[] {
       fail(path, 'an object with `route` and `entry`', app)
       continue
     }
-    unknownKeys(app, ['route', 'entry', 'mode', 'timeout', 'workers', 'env', 'bodyLimit'], `${path}.`, errors)
+    unknownKeys(app, ['route', 'entry', 'cgi', 'mode', 'timeout', 'workers', 'env', 'bodyLimit', 'passEnv', 'passAuthorization', 'concurrency', 'queue'], `${path}.`, errors)
     if (typeof app.route !== 'string' || !ROUTE_RE.test(app.route) || DOT_SEGMENT_RE.test(app.route)) {
       fail(`${path}.route`, "a path starting with '/' (no spaces, '?', '#', '//' or dot segments)", app.route)
     } else {
@@ -64,7 +64,22 @@ export function validateConfig (raw: unknown): string[] {
       if (owner !== undefined) errors.push(`${path}.route: expected a route no other app has, got '${app.route}' (also the route of app '${owner}')`)
       else routes.set(route, name)
     }
-    if (!isNonEmptyString(app.entry)) fail(`${path}.entry`, 'a path to a handler module', app.entry)
+    if (app.cgi !== undefined) {
+      if (!isNonEmptyString(app.cgi)) fail(`${path}.cgi`, 'a path to a directory of CGI scripts', app.cgi)
+      if (app.entry !== undefined) errors.push(`${path}: expected either \`entry\` (a handler module) or \`cgi\` (a directory of scripts), got both`)
+      if (app.mode !== undefined) errors.push(`${path}.mode: expected no mode for a cgi app (its scripts always run one process per request), got ${describe(app.mode)}`)
+    } else if (!isNonEmptyString(app.entry)) fail(`${path}.entry`, 'a path to a handler module (or `cgi`: a directory of scripts)', app.entry)
+    if (app.passEnv !== undefined && !(Array.isArray(app.passEnv) && app.passEnv.every(name => typeof name === 'string' && ENV_NAME_RE.test(name)))) {
+      fail(`${path}.passEnv`, 'an array of environment variable names', app.passEnv)
+    }
+    if (app.passAuthorization !== undefined && typeof app.passAuthorization !== 'boolean') fail(`${path}.passAuthorization`, 'true or false', app.passAuthorization)
+    for (const key of ['concurrency', 'queue'] as const) {
+      const value = app[key]
+      const least = key === 'queue' ? 0 : 1
+      if (value !== undefined && !(Number.isInteger(value) && (value as number) >= least && (value as number) <= 100_000)) {
+        fail(`${path}.${key}`, `an integer from ${least} to 100000`, value)
+      }
+    }
     checkRuntimeOptions(app, path, fail, errors)
     if (app.env !== undefined) {
       if (!isPlainObject(app.env)) fail(`${path}.env`, 'an object of strings', app.env)
@@ -91,6 +106,7 @@ export function normalizeRoute (route: string): string {
 }
 
 const ROUTE_RE = /^\/[^\s?#]*$/
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/
 // Request paths are matched after dot segments are resolved, so a route with one could never match.
 const DOT_SEGMENT_RE = /\/\.\.?(?:\/|$)|\/\/./
 

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { GatewayConfig, Mode } from '../config/define.ts'
+import type { AppKind, GatewayConfig, Mode } from '../config/define.ts'
 import { checkAndResolve, loadConfigFile } from '../config/load.ts'
 import type { ResolvedConfig } from '../config/resolve.ts'
 import { GatewayError } from '../errors.ts'
@@ -9,9 +9,12 @@ import { createRequestListener } from '../http/listener.ts'
 import { createLogger, logAccess, type Logger, type LogLevel } from '../log/logger.ts'
 import { createRuntime } from '../runtime/create-runtime.ts'
 import type { RuntimeStats } from '../runtime/runtime.ts'
+import { createSpawner } from '../spawn/create-spawner.ts'
+import type { Spawner } from '../spawn/spawner.ts'
 import type { GatewayResponse } from '../types.ts'
 import { errorResponse } from './error-response.ts'
 import { fromWebRequest, toWebResponse } from './fetch-adapter.ts'
+import { followLocalRedirects } from './local-redirect.ts'
 import { clientAborted, MountedApp } from './mounted-app.ts'
 import { Router } from './router.ts'
 
@@ -28,7 +31,7 @@ export interface GatewayOptions {
 export interface RouteInfo {
   route: string
   app: string
-  mode: Mode
+  mode: AppKind
   /** `min-max` for warm apps, `-` otherwise. */
   workers: string
   entry: string
@@ -73,9 +76,13 @@ export async function createGateway (config: GatewayConfig | { configFile?: stri
     : options.logger ?? await createLogger({ level: options.logLevel })
 
   const apps: MountedApp[] = []
+  // One spawner for every cold and cgi app (helper-spawner.ts: one small process forks them all).
+  const spawner = resolved.apps.some(app => app.mode === 'cold' || app.mode === 'cgi') ? await createSpawner(log) : undefined
   for (const app of resolved.apps) {
     const appLog = log.child({ app: app.name, mode: app.mode })
     const runtime = createRuntime(app, {
+      spawner: spawner as Spawner,
+      log: appLog,
       onBackgroundError: (reqId, err) => appLog.error({ reqId, err }, 'ctx.waitUntil promise rejected'),
       onWorkerLog: (level, message, fields) => appLog[level](fields, message),
       onWorkerExit: (err) => appLog.warn({ err }, 'worker exited; replacing it'),
@@ -86,15 +93,18 @@ export async function createGateway (config: GatewayConfig | { configFile?: stri
   const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected')
   if (failed !== undefined) {
     await Promise.all(apps.map(async (app) => app.runtime.destroy()))
+    await spawner?.close()
     throw failed.reason
   }
-  return new GatewayImpl(resolved, apps, log)
+  return new GatewayImpl(resolved, apps, log, spawner)
 }
 
 function checkEntries (config: ResolvedConfig): void {
-  const missing = config.apps.filter(app => !existsSync(app.entry) || !statSync(app.entry).isFile())
+  const missing = config.apps.filter(app => !existsSync(app.entry) || (app.mode === 'cgi' ? !statSync(app.entry).isDirectory() : !statSync(app.entry).isFile()))
   if (missing.length > 0) {
-    throw new GatewayError('WG_ERR_ENTRY_NOT_FOUND', missing.map(app => `apps.${app.name}.entry: file not found: ${app.entry}`).join('\n'))
+    throw new GatewayError('WG_ERR_ENTRY_NOT_FOUND', missing.map(app => app.mode === 'cgi'
+      ? `apps.${app.name}.cgi: directory not found: ${app.entry}`
+      : `apps.${app.name}.entry: file not found: ${app.entry}`).join('\n'))
   }
 }
 
@@ -107,11 +117,13 @@ class GatewayImpl implements Gateway {
   #server: Server | undefined
   #fallbackHost: string
   #closePromise: Promise<void> | undefined
+  readonly #spawner: Spawner | undefined
 
-  constructor (config: ResolvedConfig, apps: MountedApp[], log: Logger) {
+  constructor (config: ResolvedConfig, apps: MountedApp[], log: Logger, spawner: Spawner | undefined) {
     this.config = config
     this.log = log
     this.#apps = apps
+    this.#spawner = spawner
     this.#router = new Router(apps.map(app => [app.config.route, app]))
     this.#fallbackHost = `${config.server.host}:${config.server.port}`
     this.handler = createRequestListener({ router: this.#router, log, fallbackHost: () => this.#fallbackHost })
@@ -131,11 +143,17 @@ class GatewayImpl implements Gateway {
       const controller = new AbortController()
       const onAbort = (): void => controller.abort(clientAborted())
       request.signal.addEventListener('abort', onAbort, { once: true })
+      const stopListening = (): void => request.signal.removeEventListener('abort', onAbort)
       try {
         res = await app.respond(req, controller)
-      } finally {
-        request.signal.removeEventListener('abort', onAbort)
+        if (res.localRedirect !== undefined) res = await followLocalRedirects(res, req, app, this.#router, controller)
+      } catch (error) {
+        stopListening()
+        throw error
       }
+      // A streamed body still has a process behind it, which the caller's abort must stop.
+      if (res.body === null || res.body instanceof Uint8Array) stopListening()
+      else res.body.once('close', stopListening)
     }
     // The same access line as the HTTP front door writes.
     logAccess(app?.log ?? this.log, req.id, req.method, pathname, res.status, started)
@@ -191,6 +209,7 @@ class GatewayImpl implements Gateway {
     server?.closeIdleConnections()
     // In-flight requests finish on the runtimes; then the runtimes stop their workers.
     await Promise.all(this.#apps.map(async (app) => app.runtime.close()))
+    await this.#spawner?.close()
     // Connections still open are idle now, or stuck on a slow client: do not wait for them forever.
     const grace = setTimeout(() => server?.closeAllConnections(), 5000)
     server?.closeIdleConnections()

@@ -1,5 +1,5 @@
 import type { ResolvedApp } from '../config/resolve.ts'
-import { GatewayError, isGatewayError } from '../errors.ts'
+import { ERROR_CODES, GatewayError, isGatewayError } from '../errors.ts'
 import type { Logger } from '../log/logger.ts'
 import type { Runtime } from '../runtime/runtime.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
@@ -30,7 +30,9 @@ export class MountedApp {
     const timer = setTimeout(abortOnTimeout, this.config.timeoutMs, controller, this.config.timeoutMs)
     return this.runtime.dispatch(req, controller.signal).then(
       (res) => {
-        clearTimeout(timer)
+        // A streamed body (cold, cgi) is still the request's work: the timeout covers it until it ends.
+        if (res.body === null || res.body instanceof Uint8Array) clearTimeout(timer)
+        else res.body.once('close', () => clearTimeout(timer))
         return res
       },
       (error: unknown) => {
@@ -44,6 +46,9 @@ export class MountedApp {
     const code = isGatewayError(error) ? error.code : 'WG_ERR_HANDLER_THREW'
     if (code === 'WG_ERR_CLIENT_ABORTED') {
       this.log.info({ reqId: req.id, code }, 'client went away before the response')
+    } else if (ERROR_CODES[code].statusCode < 500) {
+      // The request's fault (no such script, traversal): worth a line, not a stack.
+      this.log.warn({ reqId: req.id, code }, `request refused: ${(error as Error).message}`)
     } else {
       // The cause's stack is the handler's own; the GatewayError's is ours.
       const cause = (error as { cause?: unknown })?.cause

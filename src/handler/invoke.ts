@@ -26,7 +26,7 @@ export async function invokeHandler (
   mode: Mode,
   signal: AbortSignal,
   waitUntil: WaitUntilSink,
-): Promise<GatewayResponse> {
+): Promise<BufferedResponse> {
   const request = createWebRequest(call, signal)
   const ctx: HandlerContext = { requestId: call.id, mode, signal, waitUntil }
   let result: unknown
@@ -76,7 +76,10 @@ export function createWebRequest (call: HandlerCall, signal: AbortSignal): Reque
   }
 }
 
-export async function readWebResponse (result: unknown): Promise<GatewayResponse> {
+/** A response read whole (warm and inline mode). */
+export type BufferedResponse = GatewayResponse & { body: Uint8Array | null }
+
+export async function readWebResponse (result: unknown): Promise<BufferedResponse> {
   if (!(result instanceof Response)) {
     const found = result === null ? 'null' : typeof result === 'object' ? `an object (${result.constructor?.name ?? 'Object'})` : typeof result
     throw new GatewayError('WG_ERR_HANDLER_RESULT', `handler must return a Response, returned ${found}`)

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { STATUS_CODES } from 'node:http'
+import type { Readable } from 'node:stream'
 import { errorResponse } from '../gateway/error-response.ts'
+import { followLocalRedirects } from '../gateway/local-redirect.ts'
 import { clientAborted, type MountedApp } from '../gateway/mounted-app.ts'
 import type { Router } from '../gateway/router.ts'
 import { logAccess, type Logger } from '../log/logger.ts'
@@ -47,8 +49,17 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
         return finish(tooLarge)
       }
       if (body === 'aborted') return
-      const request: GatewayRequest = { id, method: req.method as string, url: target.url, headers: req.rawHeaders, body }
-      return mounted.respond(request, controller).then(finish)
+      const request: GatewayRequest = {
+        id,
+        method: req.method as string,
+        url: target.url,
+        headers: req.rawHeaders,
+        body,
+        connection: { remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0, httpVersion: req.httpVersion, secure },
+      }
+      return mounted.respond(request, controller)
+        .then(res => res.localRedirect === undefined ? res : followLocalRedirects(res, request, mounted, router, controller))
+        .then(finish)
     }).catch((error: unknown) => {
       mounted.log.error({ reqId: id, err: error }, 'writing the response failed')
       if (!res.headersSent) finish(errorResponse('WG_ERR_HANDLER_THREW', id))
@@ -61,31 +72,85 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
 const FRAMING = new Set(['content-length', 'transfer-encoding'])
 
 function writeResponse (req: IncomingMessage, res: ServerResponse, id: string, response: GatewayResponse): void {
-  if (res.destroyed || res.headersSent) return
   const { status, body } = response
+  if (res.destroyed || res.headersSent) {
+    if (body !== null && !(body instanceof Uint8Array)) body.destroy()
+    return
+  }
   const out: string[] = []
   const raw = response.headers
   let handlerLength: string | undefined
   let hasRequestId = false
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]
-    if (FRAMING.has(name)) {
-      if (name === 'content-length') handlerLength = raw[i + 1]
+    // Handlers give lower-case names (web Headers); CGI scripts give any case.
+    const lower = name.toLowerCase()
+    if (FRAMING.has(lower)) {
+      if (lower === 'content-length') handlerLength = raw[i + 1]
       continue
     }
-    if (name === 'x-request-id') hasRequestId = true
+    if (lower === 'x-request-id') hasRequestId = true
     out.push(name, raw[i + 1])
   }
   if (!hasRequestId) out.push('x-request-id', id)
   // RFC 9110 §8.6: no Content-Length in 1xx/204; 304 carries no body. HEAD: the length GET would have.
   const bodyless = status === 204 || status === 304 || (status >= 100 && status < 200)
   if (!bodyless) {
-    if (body !== null) out.push('content-length', String(body.byteLength))
-    else if (req.method === 'HEAD' && handlerLength !== undefined) out.push('content-length', handlerLength)
+    if (body instanceof Uint8Array) out.push('content-length', String(body.byteLength))
+    else if (body !== null) {
+      // Streamed: the script's own length when it gave one, else chunked (HTTP/1.1) or close-delimited.
+      if (handlerLength !== undefined) out.push('content-length', handlerLength)
+    } else if (req.method === 'HEAD' && handlerLength !== undefined) out.push('content-length', handlerLength)
     else out.push('content-length', '0')
   }
   const reason = response.statusText !== '' ? response.statusText : (STATUS_CODES[status] ?? '')
   res.writeHead(status, reason, out)
-  if (body === null || bodyless || req.method === 'HEAD') res.end()
-  else res.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength))
+  if (body === null || bodyless || req.method === 'HEAD') {
+    if (body !== null && !(body instanceof Uint8Array)) body.destroy()
+    res.end()
+  } else if (body instanceof Uint8Array) res.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength))
+  else streamBody(res, body, handlerLength === undefined ? undefined : Number(handlerLength))
+}
+
+/**
+ * Copies a process's stdout to the client with backpressure (the script blocks on a full pipe, the
+ * gateway holds at most a chunk or two). A declared Content-Length is a promise: more is cut off, less
+ * closes the connection, since a short body would desync the next response on a keep-alive connection.
+ */
+function streamBody (res: ServerResponse, body: Readable, declared: number | undefined): void {
+  let sent = 0
+  const done = (): void => {
+    body.off('data', onData)
+    body.off('end', onEnd)
+    res.off('drain', onDrain)
+  }
+  const onData = (chunk: Buffer): void => {
+    if (declared !== undefined && sent + chunk.byteLength >= declared) {
+      res.end(chunk.subarray(0, declared - sent))
+      sent = declared
+      done()
+      body.destroy()
+      return
+    }
+    sent += chunk.byteLength
+    if (!res.write(chunk)) body.pause()
+  }
+  const onDrain = (): void => { body.resume() }
+  const onEnd = (): void => {
+    done()
+    if (declared !== undefined && sent < declared) res.destroy()
+    else res.end()
+  }
+  body.on('data', onData)
+  body.once('end', onEnd)
+  body.once('error', () => {
+    done()
+    res.destroy()
+  })
+  res.on('drain', onDrain)
+  res.once('close', () => {
+    done()
+    if (!body.destroyed) body.destroy()
+  })
+  body.resume()
 }

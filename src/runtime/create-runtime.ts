@@ -1,15 +1,22 @@
 import type { ResolvedApp } from '../config/resolve.ts'
 import { GatewayError } from '../errors.ts'
+import { CgiRuntime } from './cgi-runtime.ts'
+import { ColdRuntime } from './cold-runtime.ts'
 import { InlineRuntime } from './inline-runtime.ts'
+import type { ProcessRuntimeHooks } from './process-runtime.ts'
 import type { Runtime } from './runtime.ts'
 import { WarmRuntime, type WarmRuntimeHooks } from './warm-runtime.ts'
 
-/** The runtime registry: one `<Mode>Runtime` per mode; a mode not built yet says so with a suggestion. */
-export function createRuntime (app: ResolvedApp, hooks: WarmRuntimeHooks): Runtime {
+export type RuntimeHooks = WarmRuntimeHooks & ProcessRuntimeHooks
+
+/** The runtime registry: one `<Mode>Runtime` per mode, and one for CGI directories. */
+export function createRuntime (app: ResolvedApp, hooks: RuntimeHooks): Runtime {
   switch (app.mode) {
     case 'warm': return new WarmRuntime(app, hooks)
     case 'inline': return new InlineRuntime(app, hooks)
+    case 'cold': return new ColdRuntime(app, hooks)
+    case 'cgi': return new CgiRuntime(app, hooks)
     default:
-      throw new GatewayError('WG_ERR_MODE_UNAVAILABLE', `apps.${app.name}.mode: '${app.mode}' is not available in this version of warmgate; use 'warm' or 'inline'`)
+      throw new GatewayError('WG_ERR_MODE_UNAVAILABLE', `apps.${app.name}.mode: '${String(app.mode)}' is not a mode of this version of warmgate`)
   }
 }

@@ -1,19 +1,19 @@
-import type { Mode } from '../config/define.ts'
+import type { AppKind } from '../config/define.ts'
 import { GatewayError } from '../errors.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
 
 export interface RuntimeStats {
-  readonly mode: Mode
+  readonly mode: AppKind
   readonly inFlight: number
   readonly completed: number
   readonly failed: number
-  /** Live workers (warm mode); 0 for modes without workers. */
+  /** Live workers (warm mode), or live processes (cold and cgi); 0 for inline. */
   readonly workers: number
 }
 
 /** The one seam every mode implements (ARCHITECTURE.md). */
 export interface Runtime {
-  readonly mode: Mode
+  readonly mode: AppKind
   /** Preload / prewarm. Idempotent: concurrent calls share one promise. */
   start (): Promise<void>
   /** Answers one request. Rejects with a `GatewayError` (and promptly when `signal` aborts). */
@@ -32,7 +32,7 @@ type State = 'idle' | 'starting' | 'ready' | 'closing' | 'closed'
  * drains, and idempotent start/close/destroy (undici's DispatcherBase pattern). Modes implement the hooks.
  */
 export abstract class BaseRuntime implements Runtime {
-  abstract readonly mode: Mode
+  abstract readonly mode: AppKind
   #state: State = 'idle'
   #startPromise: Promise<void> | undefined
   #closePromise: Promise<void> | undefined

@@ -1,0 +1,206 @@
+import { createCgiResponseParser, type CgiResponseFailureReason } from '../cgi/response.ts'
+import { type ErrorCode, GatewayError } from '../errors.ts'
+import type { Logger } from '../log/logger.ts'
+import type { CgiChild, ExitStatus, SpawnSpec, Spawner } from '../spawn/spawner.ts'
+import type { GatewayResponse } from '../types.ts'
+import { onAbort } from './runtime.ts'
+
+export interface ExchangeOptions {
+  readonly spawner: Spawner
+  /** The app's logger; lines add `reqId`. */
+  readonly log: Logger
+  readonly reqId: string
+  /** RFC 3875 §5 non-parsed-header script (`nph-` name). */
+  readonly nph?: boolean
+  /** The process is cold mode's runner: it may speak the `@warmgate` stderr protocol (cold.runner.ts). */
+  readonly runner?: boolean
+  /** Told about the process as soon as it runs (the runtime tracks it until it exits). */
+  readonly onChild?: (child: CgiChild) => void
+}
+
+/** stderr kept per request; the rest is counted and drained, never buffered. */
+const STDERR_CAP = 64 * 1024
+/** Prefix of the runner's structured stderr lines (cold.runner.ts writes them). */
+export const RUNNER_LINE = '@warmgate '
+/** Exit codes of the runner that mean "the handler failed", not "the process broke". */
+export const RUNNER_EXIT: Readonly<Record<number, ErrorCode>> = { 70: 'WG_ERR_HANDLER_THREW', 71: 'WG_ERR_HANDLER_RESULT', 72: 'WG_ERR_HANDLER_LOAD', 73: 'WG_ERR_HANDLER_INVALID' }
+
+const FAILURE_CODES: Readonly<Record<CgiResponseFailureReason, ErrorCode>> = {
+  'empty-output': 'WG_ERR_CGI_EMPTY_OUTPUT',
+  'no-header-block': 'WG_ERR_CGI_NO_HEADERS',
+  'header-too-large': 'WG_ERR_CGI_HEADER_TOO_LARGE',
+  'bad-status': 'WG_ERR_CGI_BAD_STATUS',
+  'no-content-type': 'WG_ERR_CGI_NO_CONTENT_TYPE',
+}
+
+/**
+ * Runs one CGI process for one request: spawns it, parses the head of its stdout (RFC 3875 §6), and
+ * answers with a response whose body is the rest of stdout, streamed (the caller reads it with
+ * backpressure). `signal` (client gone, timeout) kills the process group at any phase: before the
+ * head it rejects with the signal's reason, after it the body stream errors.
+ */
+export async function runCgi (spec: SpawnSpec, signal: AbortSignal, options: ExchangeOptions): Promise<GatewayResponse> {
+  signal.throwIfAborted()
+  const stderr = new StderrLog(options)
+  const child = await options.spawner.spawn(spec, stderr.push)
+  options.onChild?.(child)
+  void child.exited.then(stderr.finish)
+  if (signal.aborted) {
+    child.kill()
+    throw signal.reason
+  }
+  return readHead(child, signal, stderr, options)
+}
+
+function readHead (child: CgiChild, signal: AbortSignal, stderr: StderrLog, options: ExchangeOptions): Promise<GatewayResponse> {
+  const { stdout } = child
+  const parser = createCgiResponseParser({ nph: options.nph, requireContentType: options.runner !== true })
+  return new Promise<GatewayResponse>((resolve, reject) => {
+    let streaming = false
+    const stopAbort = onAbort(signal, (reason) => {
+      child.kill()
+      if (streaming) stdout.destroy(reason as Error)
+      else {
+        detach()
+        stdout.destroy()
+        reject(reason)
+      }
+    })
+    // The abort listener stays until the process is gone and its output read: a client that leaves
+    // mid-body must still kill it.
+    void Promise.all([child.exited, new Promise(resolve => stdout.once('close', resolve))]).then(stopAbort)
+
+    const detach = (): void => {
+      stdout.off('data', onData)
+      stdout.off('end', onEnd)
+      stdout.off('error', onError)
+    }
+    const settle = (outcome: ReturnType<typeof parser.end>, ended: boolean): void => {
+      detach()
+      if (!outcome.ok) {
+        child.kill()
+        stdout.destroy()
+        void failure(child, outcome.reason, outcome.message, stderr, options).then(reject)
+        return
+      }
+      const { head } = outcome
+      for (const dropped of head.dropped) {
+        options.log.warn({ reqId: options.reqId, reason: dropped.reason, line: dropped.line.slice(0, 200) }, 'dropped a header line from the script')
+      }
+      let body: GatewayResponse['body']
+      if (ended) body = outcome.body.byteLength > 0 ? outcome.body : null
+      else {
+        streaming = true
+        stdout.pause()
+        if (outcome.body.byteLength > 0) stdout.unshift(outcome.body)
+        body = stdout
+      }
+      const res: GatewayResponse = { status: head.status, statusText: head.statusText, headers: head.headers, body }
+      if (head.localRedirect !== undefined) res.localRedirect = head.localRedirect
+      resolve(res)
+    }
+    const onData = (chunk: Buffer): void => {
+      const outcome = parser.push(chunk)
+      if (outcome !== null) settle(outcome, false)
+    }
+    const onEnd = (): void => settle(parser.end(), true)
+    const onError = (error: Error): void => {
+      detach()
+      child.kill()
+      reject(new GatewayError('WG_ERR_CGI_NO_HEADERS', `reading the script's stdout failed: ${error.message}`, { cause: error }))
+    }
+    stdout.on('data', onData)
+    stdout.on('end', onEnd)
+    stdout.on('error', onError)
+  })
+}
+
+/** The error for output that cannot be a response; an empty output of the runner says why it exited. */
+async function failure (child: CgiChild, reason: CgiResponseFailureReason, message: string, stderr: StderrLog, options: ExchangeOptions): Promise<GatewayError> {
+  if (reason === 'empty-output') {
+    const status = await child.exited
+    await stderr.drained
+    const runnerCode = options.runner === true && status.code !== null ? RUNNER_EXIT[status.code] : undefined
+    if (runnerCode !== undefined) {
+      const reported = stderr.runnerError
+      const cause = reported === undefined ? undefined : Object.assign(new Error(reported.message), { stack: reported.stack })
+      return new GatewayError(runnerCode, reported?.message ?? `the handler failed (runner exit ${status.code})`, { cause })
+    }
+    return new GatewayError('WG_ERR_CGI_EMPTY_OUTPUT', `the process ${describeExit(status)} without writing a response`)
+  }
+  return new GatewayError(FAILURE_CODES[reason], message)
+}
+
+function describeExit (status: ExitStatus): string {
+  return status.signal !== null ? `was killed by ${status.signal}` : `exited with code ${status.code}`
+}
+
+interface RunnerError { message: string, stack?: string }
+
+/**
+ * The script's stderr, logged line by line with the request id at warn level (RFC 3875 leaves stderr to
+ * the server; like lighttpd we log it). Capped per request; never part of a response.
+ */
+class StderrLog {
+  readonly #options: ExchangeOptions
+  #pending = ''
+  #kept = 0
+  #dropped = 0
+  runnerError: RunnerError | undefined
+  #resolveDrained!: () => void
+  readonly drained = new Promise<void>(resolve => { this.#resolveDrained = resolve })
+
+  constructor (options: ExchangeOptions) {
+    this.#options = options
+  }
+
+  push = (chunk: Buffer): void => {
+    if (this.#kept >= STDERR_CAP) {
+      this.#dropped += chunk.byteLength
+      return
+    }
+    const room = STDERR_CAP - this.#kept
+    const text = chunk.toString('utf8', 0, Math.min(room, chunk.byteLength))
+    this.#kept += Math.min(room, chunk.byteLength)
+    this.#dropped += Math.max(0, chunk.byteLength - room)
+    const lines = (this.#pending + text).split('\n')
+    this.#pending = lines.pop() as string
+    for (const line of lines) this.#line(line)
+  }
+
+  finish = (): void => {
+    // 'exit' can come before the last stderr bytes; give the pipe one turn to deliver them.
+    setImmediate(() => {
+      if (this.#pending !== '') this.#line(this.#pending)
+      this.#pending = ''
+      if (this.#dropped > 0) this.#options.log.warn({ reqId: this.#options.reqId, droppedBytes: this.#dropped }, `script stderr over ${STDERR_CAP} bytes; the rest was not logged`)
+      this.#resolveDrained()
+    })
+  }
+
+  #line (raw: string): void {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
+    const { log, reqId } = this.#options
+    if (this.#options.runner === true && line.startsWith(RUNNER_LINE)) {
+      const report = parseRunnerLine(line)
+      if (report !== undefined) {
+        if (report.fatal === true) this.runnerError = { message: report.msg, stack: report.stack }
+        else log[report.level]({ reqId, err: report.stack === undefined ? undefined : { message: report.msg, stack: report.stack } }, report.msg)
+        return
+      }
+    }
+    if (line !== '') log.warn({ reqId, stderr: line }, 'script stderr')
+  }
+}
+
+interface RunnerReport { level: 'error' | 'warn' | 'info', msg: string, stack?: string, fatal?: boolean }
+
+function parseRunnerLine (line: string): RunnerReport | undefined {
+  try {
+    const report = JSON.parse(line.slice(RUNNER_LINE.length)) as RunnerReport
+    if (typeof report.msg !== 'string' || !['error', 'warn', 'info'].includes(report.level)) return undefined
+    return report
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs'
+import { buildCgiEnvironment } from '../cgi/environment.ts'
+import type { ResolvedApp } from '../config/resolve.ts'
+import type { GatewayRequest } from '../types.ts'
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+/** RFC 3875 §4.1.17 SERVER_SOFTWARE. */
+export const SERVER_SOFTWARE = `warmgate/${version}`
+
+/** Where a request's script sits, as RFC 3875 §4.1 describes it. */
+export interface ScriptPlace {
+  scriptName: string
+  pathInfo: string
+  scriptFilename: string
+  documentRoot: string
+  passAuthorization: boolean
+}
+
+/** The URL's path, without re-encoding it (`new URL` would). */
+export function pathOf (url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2)
+  if (start === -1) return '/'
+  const end = url.slice(start).search(/[?#]/)
+  return end === -1 ? url.slice(start) : url.slice(start, start + end)
+}
+
+/**
+ * The child's whole environment: the app's `env`, then PATH and `passEnv` from the gateway's own
+ * environment, then the request meta-variables (which nothing before can override).
+ */
+export function cgiEnvironment (app: ResolvedApp, req: GatewayRequest, place: ScriptPlace): Record<string, string> {
+  const connection = req.connection
+  const meta = buildCgiEnvironment({
+    method: req.method,
+    url: req.url,
+    headers: req.headers,
+    bodyLength: req.body?.byteLength ?? null,
+    scriptName: place.scriptName,
+    pathInfo: place.pathInfo,
+    scriptFilename: place.scriptFilename,
+    documentRoot: place.documentRoot,
+    // gateway.fetch has no socket: the caller is this process.
+    httpVersion: connection?.httpVersion ?? '1.1',
+    remoteAddress: connection?.remoteAddress ?? '127.0.0.1',
+    remotePort: connection?.remotePort ?? 0,
+    https: connection?.secure ?? req.url.startsWith('https:'),
+    serverSoftware: SERVER_SOFTWARE,
+    gatewayEnv: process.env,
+    passEnv: app.passEnv,
+    passAuthorization: place.passAuthorization,
+  })
+  return { ...app.env, ...meta }
+}

@@ -1,0 +1,41 @@
+import { realpath, stat } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { GatewayError } from '../errors.ts'
+import type { CgiChild } from '../spawn/spawner.ts'
+import type { GatewayRequest, GatewayResponse } from '../types.ts'
+import { runCgi } from './cgi-exchange.ts'
+import { cgiEnvironment, pathOf } from './cgi-request.ts'
+import { findScript } from './cgi-script.ts'
+import { ProcessRuntime } from './process-runtime.ts'
+
+/** A directory of CGI/1.1 executables in any language (lighttpd's mod_cgi, Apache's ScriptAlias). */
+export class CgiRuntime extends ProcessRuntime {
+  readonly mode = 'cgi' as const
+  #root = ''
+
+  protected async onStart (): Promise<void> {
+    const info = await stat(this.app.entry).catch(() => undefined)
+    if (info === undefined || !info.isDirectory()) {
+      throw new GatewayError('WG_ERR_ENTRY_NOT_FOUND', `apps.${this.app.name}.cgi: directory not found: ${this.app.entry}`)
+    }
+    this.#root = await realpath(this.app.entry)
+  }
+
+  protected async run (req: GatewayRequest, signal: AbortSignal, track: (child: CgiChild) => void): Promise<GatewayResponse> {
+    const found = await findScript(this.#root, this.app.route, pathOf(req.url))
+    if (!found.ok) throw new GatewayError(found.code, found.reason)
+    const { script } = found
+    const env = cgiEnvironment(this.app, req, {
+      scriptName: script.scriptName,
+      pathInfo: script.pathInfo,
+      scriptFilename: script.filename,
+      documentRoot: this.#root,
+      passAuthorization: this.app.passAuthorization,
+    })
+    return runCgi(
+      { file: script.filename, args: [], env, cwd: dirname(script.filename), stdin: req.body },
+      signal,
+      { spawner: this.hooks.spawner, log: this.hooks.log, reqId: req.id, nph: script.nph, onChild: track },
+    )
+  }
+}

@@ -1,0 +1,78 @@
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { GatewayError } from '../errors.ts'
+import type { CgiChild, SpawnSpec } from '../spawn/spawner.ts'
+import type { GatewayRequest, GatewayResponse } from '../types.ts'
+import { runCgi } from './cgi-exchange.ts'
+import { cgiEnvironment, pathOf } from './cgi-request.ts'
+import { ProcessRuntime } from './process-runtime.ts'
+
+const RUNNER = fileURLToPath(new URL('./cold.runner.ts', import.meta.url))
+/**
+ * Node's on-disk compile cache (`module.enableCompileCache`): the handler's .ts files are type-stripped
+ * and compiled once, then every later process loads the cached code (~190 → ~80 ms in PERF-NOTES).
+ * Nothing else survives between requests.
+ */
+export const COMPILE_CACHE = join(tmpdir(), 'warmgate-compile-cache')
+
+/**
+ * Cold mode: every request starts a fresh Node process running cold.runner.ts, which speaks CGI/1.1
+ * with us exactly as any CGI script would, and calls the handler module the other modes call.
+ */
+export class ColdRuntime extends ProcessRuntime {
+  readonly mode = 'cold' as const
+
+  /** Imports the handler once in a throw-away process, so a broken module fails at start-up as in the other modes. */
+  protected async onStart (): Promise<void> {
+    const env = this.#baseEnv()
+    env.WARMGATE_CHECK = '1'
+    const controller = new AbortController()
+    const timer = setTimeout(() => controller.abort(new GatewayError('WG_ERR_HANDLER_LOAD', `handler module ${this.app.entry} did not finish loading within ${this.app.timeoutMs} ms`)), this.app.timeoutMs)
+    try {
+      const res = await runCgi(this.#spec(env, null), controller.signal, { spawner: this.hooks.spawner, log: this.hooks.log, reqId: 'start-up', runner: true })
+      throw new GatewayError('WG_ERR_HANDLER_LOAD', `the cold runner answered a start-up check with status ${res.status}`)
+    } catch (error) {
+      // The check writes nothing and exits 0: that is the one good outcome.
+      if ((error as GatewayError).code === 'WG_ERR_CGI_EMPTY_OUTPUT' && /code 0\b/.test((error as Error).message)) return
+      throw error
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  protected run (req: GatewayRequest, signal: AbortSignal, track: (child: CgiChild) => void): Promise<GatewayResponse> {
+    const env = { ...this.#baseEnv(), ...cgiEnvironment(this.app, req, {
+      scriptName: this.app.route === '/' ? '' : this.app.route,
+      pathInfo: safeDecode(pathOf(req.url).slice(this.app.route === '/' ? 0 : this.app.route.length)),
+      scriptFilename: this.app.entry,
+      documentRoot: dirname(this.app.entry),
+      // The handler is the app's own code, as in warm and inline mode: it sees every header.
+      passAuthorization: true,
+    }) }
+    env.WARMGATE_REQUEST_ID = req.id
+    env.WARMGATE_APP_ENV = JSON.stringify(this.app.env)
+    return runCgi(this.#spec(env, req.body), signal, { spawner: this.hooks.spawner, log: this.hooks.log, reqId: req.id, runner: true, onChild: track })
+  }
+
+  #baseEnv (): Record<string, string> {
+    const env: Record<string, string> = { NODE_COMPILE_CACHE: COMPILE_CACHE }
+    for (const name of ['PATH', ...this.app.passEnv]) {
+      const value = process.env[name]
+      if (value !== undefined) env[name] = value
+    }
+    return env
+  }
+
+  #spec (env: Record<string, string>, stdin: Uint8Array | null): SpawnSpec {
+    return { file: process.execPath, args: [RUNNER, this.app.entry], env, cwd: dirname(this.app.entry), stdin }
+  }
+}
+
+function safeDecode (path: string): string {
+  try {
+    return decodeURIComponent(path)
+  } catch {
+    return path
+  }
+}

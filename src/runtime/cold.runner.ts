@@ -1,0 +1,180 @@
+// Cold mode's runner: one process, one request, CGI/1.1 in and out (RFC 3875). It is also a plain
+// CGI script: `node cold.runner.ts handler.ts` works under any CGI host (lighttpd's mod_cgi in the
+// benchmark). Kept to what one request needs: every import here is start-up time of every request.
+// Imports nothing from the gateway's main side (ARCHITECTURE.md), only the handler-side modules.
+import { readSync, writeSync } from 'node:fs'
+import { createWebRequest } from '../handler/invoke.ts'
+import { loadHandler } from '../handler/load.ts'
+import type { HandlerContext, HandlerEnv } from '../types.ts'
+
+// Exit codes the gateway maps to its error codes (cgi-exchange.ts RUNNER_EXIT), written with no output.
+const EXIT_THREW = 70
+const EXIT_RESULT = 71
+const EXIT_LOAD = 72
+const EXIT_INVALID = 73
+
+const env = process.env
+const entry = process.argv[2]
+
+/** One structured line on stderr that the gateway logs at `level` (cgi-exchange.ts RUNNER_LINE). */
+function report (level: 'error' | 'warn', msg: string, error?: unknown, fatal?: boolean): void {
+  const stack = error instanceof Error ? error.stack : undefined
+  try {
+    writeSync(2, `@warmgate ${JSON.stringify({ level, msg, stack, fatal })}\n`)
+  } catch {}
+}
+
+function fail (code: number, msg: string, error?: unknown): never {
+  report('error', msg, error, true)
+  process.exit(code)
+}
+
+/** RFC 3875 §4.1: the request as the meta-variables describe it. */
+function requestFromEnvironment (): { id: string, method: string, url: string, headers: string[], body: Uint8Array | null } {
+  const headers: string[] = []
+  for (const name in env) {
+    // RFC 3875 §4.1.18: HTTP_* are the request's header fields, `-` written as `_`.
+    if (name.startsWith('HTTP_')) headers.push(name.slice(5).toLowerCase().replaceAll('_', '-'), env[name] as string)
+  }
+  if (env.CONTENT_TYPE !== undefined && env.CONTENT_TYPE !== '') headers.push('content-type', env.CONTENT_TYPE)
+  const length = Number(env.CONTENT_LENGTH ?? '')
+  if (length > 0) headers.push('content-length', String(length))
+  const scheme = env.HTTPS === 'on' ? 'https' : 'http'
+  const host = env.HTTP_HOST ?? `${env.SERVER_NAME ?? 'localhost'}:${env.SERVER_PORT ?? '80'}`
+  const query = env.QUERY_STRING ?? ''
+  const target = env.REQUEST_URI ?? `${env.SCRIPT_NAME ?? ''}${env.PATH_INFO ?? ''}${query === '' ? '' : `?${query}`}`
+  return {
+    id: env.WARMGATE_REQUEST_ID ?? env.HTTP_X_REQUEST_ID ?? crypto.randomUUID(),
+    method: env.REQUEST_METHOD ?? 'GET',
+    url: `${scheme}://${host}${target}`,
+    headers,
+    body: length > 0 ? readBody(length) : null,
+  }
+}
+
+/** RFC 3875 §4.2: exactly CONTENT_LENGTH bytes of stdin, read before the handler runs. */
+function readBody (length: number): Uint8Array {
+  const body = new Uint8Array(length)
+  let offset = 0
+  while (offset < length) {
+    let n: number
+    try {
+      n = readSync(0, body, offset, length - offset, null)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') continue
+      throw error
+    }
+    if (n === 0) break
+    offset += n
+  }
+  return offset === length ? body : body.subarray(0, offset)
+}
+
+/** Sync writes: the process has nothing else to do, and a full pipe is the backpressure we want. */
+function write (data: string | Uint8Array): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data
+  let offset = 0
+  while (offset < bytes.byteLength) {
+    try {
+      offset += writeSync(1, bytes, offset)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') continue
+      throw error
+    }
+  }
+}
+
+function head (response: Response, length: number | undefined): string {
+  let text = `Status: ${response.status}${response.statusText === '' ? '' : ` ${response.statusText}`}\r\n`
+  for (const [name, value] of response.headers) {
+    if (name === 'content-length' || name === 'transfer-encoding') continue
+    text += `${name}: ${value}\r\n`
+  }
+  if (length !== undefined) text += `content-length: ${length}\r\n`
+  return `${text}\r\n`
+}
+
+async function main (): Promise<void> {
+  if (entry === undefined) fail(64, 'usage: node cold.runner.ts <handler module>')
+  let handler
+  try {
+    handler = await loadHandler(entry)
+  } catch (error) {
+    fail((error as { code?: string }).code === 'WG_ERR_HANDLER_INVALID' ? EXIT_INVALID : EXIT_LOAD, (error as Error).message, (error as { cause?: unknown }).cause ?? error)
+  }
+  // Start-up check (ColdRuntime.start): the module loads and exports a handler; no request to serve.
+  if (env.WARMGATE_CHECK === '1') process.exit(0)
+
+  const appEnv = JSON.parse(env.WARMGATE_APP_ENV ?? '{}') as HandlerEnv
+  const call = requestFromEnvironment()
+  delete env.WARMGATE_APP_ENV
+  delete env.WARMGATE_REQUEST_ID
+
+  // The gateway sends SIGTERM when the client leaves or the timeout passes: that is ctx.signal.
+  const controller = new AbortController()
+  process.once('SIGTERM', () => controller.abort(new Error('the gateway stopped this request (client gone or timeout)')))
+  const pending: Promise<unknown>[] = []
+  const ctx: HandlerContext = {
+    requestId: call.id,
+    mode: 'cold',
+    signal: controller.signal,
+    waitUntil: (promise) => { pending.push(Promise.resolve(promise)) },
+  }
+
+  let response: unknown
+  try {
+    response = await handler(createWebRequest(call, controller.signal), appEnv, ctx)
+  } catch (error) {
+    fail(EXIT_THREW, `handler threw: ${error instanceof Error ? error.message : String(error)}`, error)
+  }
+  if (!(response instanceof Response)) fail(EXIT_RESULT, 'handler must return a Response')
+  await writeResponse(response, call.method === 'HEAD')
+
+  if (pending.length > 0) {
+    // The response is complete once stdout is closed; background work then runs to its end.
+    process.stdout.end()
+    for (const result of await Promise.allSettled(pending)) {
+      if (result.status === 'rejected') report('error', `ctx.waitUntil promise rejected: ${(result.reason as Error)?.message ?? String(result.reason)}`, result.reason)
+    }
+  }
+  process.exit(0)
+}
+
+/**
+ * A body that is already complete is sent with its Content-Length, as the other modes do; one that
+ * is still being produced is streamed as it comes (the gateway frames it), never buffered whole.
+ */
+async function writeResponse (response: Response, isHead: boolean): Promise<void> {
+  if (response.body === null) return write(head(response, undefined))
+  if (isHead) {
+    const bytes = new Uint8Array(await response.arrayBuffer())
+    return write(head(response, bytes.byteLength))
+  }
+  const reader = response.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  let read = reader.read()
+  for (;;) {
+    // A chunk that is not ready within one turn means the body is being produced: stop waiting.
+    const next = await Promise.race([read, new Promise<null>(resolve => setImmediate(resolve, null))])
+    if (next === null) break
+    if (next.done) {
+      write(head(response, size))
+      for (const chunk of chunks) write(chunk)
+      return
+    }
+    chunks.push(next.value)
+    size += next.value.byteLength
+    read = reader.read()
+  }
+  write(head(response, undefined))
+  for (const chunk of chunks) write(chunk)
+  for (;;) {
+    const { done, value } = await read
+    if (done) return
+    write(value)
+    read = reader.read()
+  }
+}
+
+main().catch((error: unknown) => fail(EXIT_THREW, `cold runner failed: ${(error as Error)?.message ?? String(error)}`, error))

@@ -1,0 +1,71 @@
+import type { ResolvedApp } from '../config/resolve.ts'
+import type { Logger } from '../log/logger.ts'
+import type { CgiChild, Spawner } from '../spawn/spawner.ts'
+import type { GatewayRequest, GatewayResponse } from '../types.ts'
+import { ProcessSlots } from './process-slots.ts'
+import { BaseRuntime } from './runtime.ts'
+
+export interface ProcessRuntimeHooks {
+  /** The gateway's spawner (shared by every cold and cgi app). */
+  readonly spawner: Spawner
+  readonly log: Logger
+}
+
+/**
+ * What cold mode and cgi apps share: one process per request, at most `concurrency` alive (the rest
+ * queue), every child tracked until it has exited so that close() drains them and destroy() kills them.
+ */
+export abstract class ProcessRuntime extends BaseRuntime {
+  protected readonly app: ResolvedApp
+  protected readonly hooks: ProcessRuntimeHooks
+  readonly #slots: ProcessSlots
+  readonly #children = new Set<CgiChild>()
+
+  constructor (app: ResolvedApp, hooks: ProcessRuntimeHooks) {
+    super()
+    this.app = app
+    this.hooks = hooks
+    this.#slots = new ProcessSlots(app.concurrency, app.queue)
+  }
+
+  /** Runs one request in its own process; `track` must be handed to `runCgi` as `onChild`. */
+  protected abstract run (req: GatewayRequest, signal: AbortSignal, track: (child: CgiChild) => void): Promise<GatewayResponse>
+
+  protected async onDispatch (req: GatewayRequest, signal: AbortSignal): Promise<GatewayResponse> {
+    await this.#slots.acquire(signal)
+    let spawned = false
+    const track = (child: CgiChild): void => {
+      spawned = true
+      this.#children.add(child)
+      void child.exited.then(() => {
+        this.#children.delete(child)
+        this.#slots.release()
+      })
+    }
+    try {
+      return await this.run(req, signal, track)
+    } finally {
+      if (!spawned) this.#slots.release()
+    }
+  }
+
+  protected async onClose (): Promise<void> {
+    // Requests are answered; their processes may still be streaming or finishing ctx.waitUntil work.
+    // They get the app's timeout to end on their own, then the group is killed.
+    if (this.#children.size === 0) return
+    const all = Promise.all([...this.#children].map(async (child) => child.exited))
+    const timer = setTimeout(() => { for (const child of this.#children) child.kill() }, this.app.timeoutMs)
+    await all
+    clearTimeout(timer)
+  }
+
+  protected async onDestroy (): Promise<void> {
+    const children = [...this.#children]
+    for (const child of children) child.kill()
+    await Promise.all(children.map(async (child) => child.exited))
+  }
+
+  protected workerCount (): number {
+    return this.#children.size
+  }
+}
