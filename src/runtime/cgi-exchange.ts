@@ -112,6 +112,8 @@ function readHead (child: CgiChild, signal: AbortSignal, stderr: StderrLog, opti
     stdout.on('data', onData)
     stdout.on('end', onEnd)
     stdout.on('error', onError)
+    // The spawner hands stdout over paused; a 'data' listener alone does not restart a paused stream.
+    stdout.resume()
   })
 }
 

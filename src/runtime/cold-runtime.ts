@@ -69,9 +69,11 @@ export class ColdRuntime extends ProcessRuntime {
   }
 }
 
+/** RFC 3875 §4.1.5: PATH_INFO is decoded; bytes an environment cannot hold (NUL) leave it as sent. */
 function safeDecode (path: string): string {
   try {
-    return decodeURIComponent(path)
+    const decoded = decodeURIComponent(path)
+    return decoded.includes('\0') ? path : decoded
   } catch {
     return path
   }

@@ -87,7 +87,8 @@ function write (data: string | Uint8Array): void {
 function head (response: Response, length: number | undefined): string {
   let text = `Status: ${response.status}${response.statusText === '' ? '' : ` ${response.statusText}`}\r\n`
   for (const [name, value] of response.headers) {
-    if (name === 'content-length' || name === 'transfer-encoding') continue
+    // A body-less response keeps the length it declares (a HEAD answer: the length GET would have).
+    if ((name === 'content-length' && length !== undefined) || name === 'transfer-encoding') continue
     text += `${name}: ${value}\r\n`
   }
   if (length !== undefined) text += `content-length: ${length}\r\n`

@@ -3,7 +3,7 @@ import type { Mode } from '../../src/index.ts'
 import { BEHAVIOUR } from './behaviour.case.ts'
 
 // Every runtime runs the one behaviour suite; what only one mode does lives in <mode>-runtime.test.ts.
-const MODES = ['warm', 'inline'] as const satisfies readonly Mode[]
+const MODES = ['warm', 'inline', 'cold'] as const satisfies readonly Mode[]
 
 describe.each(MODES)('%s runtime', (mode) => {
   for (const group of BEHAVIOUR) {

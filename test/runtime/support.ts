@@ -52,7 +52,8 @@ export interface Harness extends Started {
   /** One HTTP exchange through `agent`, bounded and read to the end. */
   send (path: string, options?: SendOptions): Promise<Reply>
   /** One socketless exchange through `gateway.fetch`, bounded. */
-  fetch (path: string, init?: RequestInit): Promise<Response>
+  /** `ms` bounds the exchange (default 5 s). */
+  fetch (path: string, init?: RequestInit & { ms?: number }): Promise<Response>
 }
 
 /**
@@ -116,8 +117,8 @@ export function send (agent: Agent, base: string, path: string, options: SendOpt
   })())
 }
 
-export function fetchVia (gateway: Gateway, path: string, init?: RequestInit): Promise<Response> {
-  return within(5000, `gateway.fetch ${init?.method ?? 'GET'} ${path}`, gateway.fetch(new Request(`http://local${path}`, init)))
+export function fetchVia (gateway: Gateway, path: string, init?: RequestInit & { ms?: number }): Promise<Response> {
+  return within(init?.ms ?? 5000, `gateway.fetch ${init?.method ?? 'GET'} ${path}`, gateway.fetch(new Request(`http://local${path}`, init)))
 }
 
 export interface RawReply {

@@ -77,7 +77,8 @@ export const connectionCases: BehaviourCase[] = [
     async run (ctx) {
       const h = await openGateway(ctx, CONFIG)
       const bodies = await Promise.all(Array.from({ length: CONCURRENT }, async (_, i) => {
-        const res = await h.fetch(`/reflect/concurrent/${i}?raw`, { method: 'POST', body: `payload ${i}` })
+        // As for HTTP above: 200 cold starts take seconds on two cores.
+        const res = await h.fetch(`/reflect/concurrent/${i}?raw`, { method: 'POST', body: `payload ${i}`, ms: 20_000 })
         return { i, status: res.status, body: await res.text() }
       }))
       for (const { i, status, body } of bodies) expect({ status, body }, `request ${i}`).toEqual({ status: 200, body: `payload ${i}` })

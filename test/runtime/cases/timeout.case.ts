@@ -23,6 +23,7 @@ function reportOf (h: Harness, route: string, key: string, state: SlowReport['st
 export const timeoutCases: BehaviourCase[] = [
   {
     name: "a handler still busy at the app's timeout gets a prompt 504 and its ctx.signal aborts",
+    skip: { cold: 'the fixture keeps state between requests, and a cold process lives for one request (cold-runtime.test.ts covers it with files)' },
     async run (ctx) {
       const h = await openGateway(ctx, CONFIG)
       const started = performance.now()
@@ -42,6 +43,7 @@ export const timeoutCases: BehaviourCase[] = [
   },
   {
     name: 'a client that goes away mid-request aborts ctx.signal',
+    skip: { cold: 'the fixture keeps state between requests, and a cold process lives for one request (cold-runtime.test.ts covers it with files)' },
     async run (ctx) {
       const h = await openGateway(ctx, CONFIG)
       const started = performance.now()
