@@ -22,7 +22,7 @@ export class CgiRuntime extends ProcessRuntime {
   }
 
   protected async run (req: GatewayRequest, signal: AbortSignal, track: (child: CgiChild) => void): Promise<GatewayResponse> {
-    const found = await findScript(this.#root, this.app.route, pathOf(req.url))
+    const found = findScript(this.#root, this.app.route, pathOf(req.url))
     if (!found.ok) throw new GatewayError(found.code, found.reason)
     const { script } = found
     const env = cgiEnvironment(this.app, req, {

@@ -1,0 +1,317 @@
+"""warmgate's spawn helper: starts CGI processes for the gateway (helper-spawner.ts speaks to it).
+
+Why a separate, small process (PERF-NOTES "Cold path"):
+- speed: Node forks its whole (large) process for every child; this helper uses posix_spawn, which glibc
+  implements with CLONE_VFORK, from a process of a few MB;
+- reaping: it makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so a script's background
+  grandchild, orphaned when the script exits, is re-parented here and reaped, not left a zombie under a
+  PID 1 that does not reap (as in many containers).
+
+Protocol. Control: JSON lines on stdin (commands) and stdout (events). Data: the gateway connects to the
+helper's Unix socket once for the child's stdout and, when there is a request body, once more for its
+stdin; each connection's first line is "<id> out" or "<id> in". The connection itself becomes the
+child's fd 1 (or fd 0), so output goes straight from the script to the gateway, never through here.
+
+  gateway -> helper: {"t":"spawn","id":1,"file":..,"args":[..],"env":{..},"cwd":..,"stdin":false}
+                     {"t":"kill","id":1}
+  helper -> gateway: {"t":"ready"}  {"t":"spawned","id":1,"pid":123}
+                     {"t":"failed","id":1,"error":"ENOENT","message":".."}
+                     {"t":"stderr","id":1,"data":"<latin-1 text>"}  {"t":"exit","id":1,"code":0,"signal":null}
+"""
+import ctypes
+import errno
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+
+KILL_GRACE = float(os.environ.get('WARMGATE_KILL_GRACE_MS', '2000')) / 1000
+STDERR_CAP = 64 * 1024
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def prctl(option, value):
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: orphans go to PID 1 as usual
+
+
+class Job:
+    __slots__ = ('id', 'spec', 'out', 'inp', 'pid', 'err', 'err_kept', 'err_dropped', 'exited', 'stderr_open')
+
+    def __init__(self, job_id):
+        self.id = job_id
+        self.spec = None
+        self.out = None
+        self.inp = None
+        self.pid = None
+        self.err = None
+        self.err_kept = 0
+        self.err_dropped = 0
+        self.exited = None
+        self.stderr_open = False
+
+
+class Helper:
+    def __init__(self, path):
+        self.sel = selectors.DefaultSelector()
+        self.jobs = {}
+        self.by_pid = {}
+        self.kill_at = {}  # pgid -> time to send SIGKILL
+        self.out = sys.stdout.buffer
+        self.inbuf = b''
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(path)
+        self.server.listen(1024)
+        self.server.setblocking(False)
+        self.sel.register(self.server, selectors.EVENT_READ, ('accept', None))
+        os.set_blocking(0, False)
+        self.sel.register(0, selectors.EVENT_READ, ('control', None))
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.sel.register(wake_r, selectors.EVENT_READ, ('wake', None))
+        self.devnull = os.open(os.devnull, os.O_RDWR)
+
+    def send(self, message):
+        try:
+            self.out.write(json.dumps(message, separators=(',', ':')).encode() + b'\n')
+            self.out.flush()
+        except BrokenPipeError:
+            raise SystemExit(self.shutdown())  # the gateway is gone
+
+    def job(self, job_id):
+        job = self.jobs.get(job_id)
+        if job is None:
+            job = self.jobs[job_id] = Job(job_id)
+        return job
+
+    def run(self):
+        self.send({'t': 'ready'})
+        while True:
+            timeout = None
+            if self.kill_at:
+                timeout = max(0.0, min(self.kill_at.values()) - time.monotonic())
+            for key, _ in self.sel.select(timeout):
+                kind, data = key.data
+                if kind == 'accept':
+                    self.accept()
+                elif kind == 'control':
+                    if not self.control():
+                        return self.shutdown()
+                elif kind == 'conn':
+                    self.first_line(key.fileobj, data)
+                elif kind == 'stderr':
+                    self.stderr(data)
+                elif kind == 'wake':
+                    try:
+                        while os.read(key.fd, 512):
+                            pass
+                    except BlockingIOError:
+                        pass
+            self.reap()
+            self.escalate()
+
+    def accept(self):
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except BlockingIOError:
+                return
+            conn.setblocking(False)
+            self.sel.register(conn, selectors.EVENT_READ, ('conn', None))
+
+    def first_line(self, conn, state):
+        # Peek, then take exactly the line: what follows it belongs to the child, never to us.
+        try:
+            data = conn.recv(64, socket.MSG_PEEK)
+            end = data.find(b'\n')
+            if not data or (end == -1 and len(data) >= 64):
+                raise ConnectionError
+            if end == -1:
+                return
+            line = conn.recv(end + 1)[:-1]
+        except BlockingIOError:
+            return
+        except OSError:
+            self.sel.unregister(conn)
+            conn.close()
+            return
+        self.sel.unregister(conn)
+        conn.setblocking(True)
+        try:
+            job_id, role = line.decode().split(' ')
+            job = self.job(int(job_id))
+        except ValueError:
+            conn.close()
+            return
+        if role == 'out':
+            job.out = conn
+        else:
+            job.inp = conn
+        self.maybe_spawn(job)
+
+    def control(self):
+        try:
+            chunk = os.read(0, 65536)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            return False  # the gateway is gone
+        self.inbuf += chunk
+        while b'\n' in self.inbuf:
+            line, self.inbuf = self.inbuf.split(b'\n', 1)
+            message = json.loads(line)
+            if message['t'] == 'spawn':
+                job = self.job(message['id'])
+                job.spec = message
+                self.maybe_spawn(job)
+            elif message['t'] == 'kill':
+                job = self.jobs.get(message['id'])
+                if job is not None and job.pid is not None and job.exited is None:
+                    self.kill_group(job.pid)
+        return True
+
+    def maybe_spawn(self, job):
+        spec = job.spec
+        if spec is None or job.out is None or (spec['stdin'] and job.inp is None):
+            return
+        err_r, err_w = os.pipe()
+        stdin_fd = job.inp.fileno() if job.inp is not None else self.devnull
+        try:
+            # Single-threaded, so changing our own cwd just before the spawn is safe; posix_spawn has
+            # no portable chdir action.
+            os.chdir(spec['cwd'])
+            pid = os.posix_spawn(spec['file'], [spec['file']] + spec['args'], spec['env'], file_actions=[
+                (os.POSIX_SPAWN_DUP2, stdin_fd, 0),
+                (os.POSIX_SPAWN_DUP2, job.out.fileno(), 1),
+                (os.POSIX_SPAWN_DUP2, err_w, 2),
+            ], setpgroup=0, setsigdef=(signal.SIGCHLD, signal.SIGPIPE, signal.SIGTERM, signal.SIGINT))
+        except OSError as error:
+            os.close(err_r)
+            os.close(err_w)
+            self.close_conns(job)
+            del self.jobs[job.id]
+            self.send({'t': 'failed', 'id': job.id, 'error': errno.errorcode.get(error.errno, 'EIO'), 'message': error.strerror or str(error)})
+            return
+        finally:
+            os.chdir('/')
+        os.close(err_w)
+        self.close_conns(job)  # the child holds them now; ours would keep the gateway from seeing EOF
+        job.pid = pid
+        job.err = err_r
+        job.stderr_open = True
+        os.set_blocking(err_r, False)
+        self.sel.register(err_r, selectors.EVENT_READ, ('stderr', job))
+        self.by_pid[pid] = job
+        self.send({'t': 'spawned', 'id': job.id, 'pid': pid})
+
+    def close_conns(self, job):
+        for conn in (job.out, job.inp):
+            if conn is not None:
+                conn.close()
+        job.out = job.inp = None
+
+    def stderr(self, job):
+        try:
+            chunk = os.read(job.err, 65536)
+        except BlockingIOError:
+            return
+        if chunk:
+            room = STDERR_CAP - job.err_kept
+            if room > 0:
+                self.send({'t': 'stderr', 'id': job.id, 'data': chunk[:room].decode('latin-1')})
+                job.err_kept += min(room, len(chunk))
+            job.err_dropped += max(0, len(chunk) - max(room, 0))
+            return
+        self.sel.unregister(job.err)
+        os.close(job.err)
+        job.stderr_open = False
+        self.finish(job)
+
+    def reap(self):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            job = self.by_pid.pop(pid, None)
+            if job is None:
+                continue  # an orphaned grandchild, re-parented to us: reaped, nothing to report
+            job.exited = status
+            # The leader is gone; anything left in its group (a background grandchild) goes too.
+            self.kill_group(pid)
+            self.finish(job)
+
+    def finish(self, job):
+        # Report the exit once stderr is drained too, so the gateway has every line before the exit.
+        if job.exited is None or job.stderr_open:
+            return
+        status = job.exited
+        code = os.waitstatus_to_exitcode(status)
+        message = {'t': 'exit', 'id': job.id, 'code': code if code >= 0 else None,
+                   'signal': signal.Signals(-code).name if code < 0 else None}
+        if job.err_dropped:
+            message['dropped'] = job.err_dropped
+        self.send(message)
+        del self.jobs[job.id]
+
+    def kill_group(self, pgid):
+        try:
+            os.killpg(pgid, signal.SIGTERM)
+        except OSError:
+            return
+        self.kill_at.setdefault(pgid, time.monotonic() + KILL_GRACE)
+
+    def escalate(self):
+        now = time.monotonic()
+        for pgid, deadline in list(self.kill_at.items()):
+            if deadline <= now:
+                del self.kill_at[pgid]
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+    def shutdown(self):
+        """Kills every group still alive and reaps everything before exiting: nothing outlives us."""
+        groups = set(self.kill_at) | {job.pid for job in self.jobs.values() if job.pid is not None and job.exited is None}
+        for pgid in groups:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except OSError:
+                pass
+        signal.signal(signal.SIGALRM, on_alarm)
+        signal.alarm(5)  # bound the wait: a process in uninterruptible sleep must not hang the gateway's exit
+        try:
+            while True:
+                os.waitpid(-1, 0)
+        except (ChildProcessError, InterruptedError):
+            pass
+        return 0
+
+
+def on_alarm(*_):
+    raise InterruptedError
+
+
+def main():
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    helper = Helper(sys.argv[1])
+    # The gateway died without closing our stdin: the kernel tells us, and we clean up the same way.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(helper.shutdown()))
+    prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    helper.run()
+
+
+if __name__ == '__main__':
+    main()
