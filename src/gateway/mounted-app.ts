@@ -54,7 +54,10 @@ export class MountedApp {
       const cause = (error as { cause?: unknown })?.cause
       this.log.error({ reqId: req.id, code, err: error, cause: cause instanceof Error ? cause : undefined }, `request failed: ${(error as Error)?.message ?? String(error)}`)
     }
-    return errorResponse(code, req.id)
+    const res = errorResponse(code, req.id)
+    // RFC 9110 §10.2.3: tell the client when a full process limit is worth retrying.
+    if (code === 'WG_ERR_OVERLOADED') res.headers.push('retry-after', '1')
+    return res
   }
 }
 
