@@ -42,6 +42,9 @@ export class HelperSpawner implements Spawner {
   #dead: Error | undefined
   readonly ready: Promise<void>
 
+  /** Set once the helper has exited; a new one must be started for further spawns. */
+  get dead (): boolean { return this.#dead !== undefined }
+
   constructor (python: string) {
     this.#dir = mkdtempSync(join(tmpdir(), 'warmgate-spawn-'))
     this.#socket = join(this.#dir, 'spawn.sock')
@@ -100,6 +103,8 @@ export class HelperSpawner implements Spawner {
           // A script may exit without reading its body: a failed write is not an error of the response.
           job.input.on('error', () => {})
           job.input.end(job.spec.stdin as Uint8Array)
+          // Nothing comes back on it, but reading is how its end (and so its close) is seen.
+          job.input.resume()
         }
         job.resolve(child)
         break
