@@ -10,5 +10,9 @@ export default defineConfig({
     counter: { route: '/counter', entry: './apps/counter.ts', workers: { min: 1, max: 1 } },
     cpu: { route: '/cpu', entry: './apps/cpu.ts', workers: { min: 2, max: 2 } },
     hono: { route: '/hono', entry: './apps/hono.ts', env: { GREETING: 'hi' } },
+    // The same handler as /hello, one fresh process per request (CGI's model).
+    'hello-cold': { route: '/cold/hello', entry: './apps/hello.ts', mode: 'cold' },
+    // A directory of CGI scripts in any language: /cgi-bin/hello.sh, /cgi-bin/env.pl, /cgi-bin/form.py.
+    legacy: { route: '/cgi-bin', cgi: './apps/cgi-bin', timeout: '10s', passEnv: ['TZ'] },
   },
 })

@@ -59,7 +59,12 @@ function readHead (child: CgiChild, signal: AbortSignal, stderr: StderrLog, opti
     let streaming = false
     const stopAbort = onAbort(signal, (reason) => {
       child.kill()
-      if (streaming) stdout.destroy(reason as Error)
+      if (streaming) {
+        // Headers are out: the client's connection is closed instead of a 504 (MountedApp logs only pre-head failures).
+        const code = (reason as { code?: string })?.code
+        if (code !== 'WG_ERR_CLIENT_ABORTED') options.log.warn({ reqId: options.reqId, code }, 'stopped the process in the middle of its response body')
+        stdout.destroy(reason as Error)
+      }
       else {
         detach()
         stdout.destroy()
