@@ -25,8 +25,8 @@ export function pathOf (url: string): string {
 }
 
 /**
- * The child's whole environment: the app's `env`, then PATH and `passEnv` from the gateway's own
- * environment, then the request meta-variables (which nothing before can override).
+ * The request meta-variables, with PATH and `passEnv` from the gateway's own environment underneath
+ * (a meta-variable always wins). The caller adds anything else under them.
  */
 export function cgiEnvironment (app: ResolvedApp, req: GatewayRequest, place: ScriptPlace): Record<string, string> {
   const connection = req.connection
@@ -49,5 +49,5 @@ export function cgiEnvironment (app: ResolvedApp, req: GatewayRequest, place: Sc
     passEnv: app.passEnv,
     passAuthorization: place.passAuthorization,
   })
-  return { ...app.env, ...meta }
+  return meta
 }

@@ -25,13 +25,14 @@ export class CgiRuntime extends ProcessRuntime {
     const found = findScript(this.#root, this.app.route, pathOf(req.url))
     if (!found.ok) throw new GatewayError(found.code, found.reason)
     const { script } = found
-    const env = cgiEnvironment(this.app, req, {
+    // A cgi app's `env` is the script's environment too, under the meta-variables (which it cannot override).
+    const env = { ...this.app.env, ...cgiEnvironment(this.app, req, {
       scriptName: script.scriptName,
       pathInfo: script.pathInfo,
       scriptFilename: script.filename,
       documentRoot: this.#root,
       passAuthorization: this.app.passAuthorization,
-    })
+    }) }
     return runCgi(
       { file: script.filename, args: [], env, cwd: dirname(script.filename), stdin: req.body },
       signal,

@@ -8,6 +8,7 @@ import { runCgi } from './cgi-exchange.ts'
 import { cgiEnvironment, pathOf } from './cgi-request.ts'
 import { ProcessRuntime } from './process-runtime.ts'
 
+const START_CHECK_MS = 30_000
 const RUNNER = fileURLToPath(new URL('./cold.runner.ts', import.meta.url))
 /**
  * Node's on-disk compile cache (`module.enableCompileCache`): the handler's .ts files are type-stripped
@@ -28,7 +29,10 @@ export class ColdRuntime extends ProcessRuntime {
     const env = this.#baseEnv()
     env.WARMGATE_CHECK = '1'
     const controller = new AbortController()
-    const timer = setTimeout(() => controller.abort(new GatewayError('WG_ERR_HANDLER_LOAD', `handler module ${this.app.entry} did not finish loading within ${this.app.timeoutMs} ms`)), this.app.timeoutMs)
+    // Its own limit, not the app's timeout: a first import without a compile cache on a busy machine can
+    // take longer than a short request timeout, and a start-up that fails for that would be wrong.
+    const limit = Math.max(this.app.timeoutMs, START_CHECK_MS)
+    const timer = setTimeout(() => controller.abort(new GatewayError('WG_ERR_HANDLER_LOAD', `handler module ${this.app.entry} did not finish loading within ${limit} ms`)), limit)
     try {
       const res = await runCgi(this.#spec(env, null), controller.signal, { spawner: this.hooks.spawner, log: this.hooks.log, reqId: 'start-up', runner: true })
       throw new GatewayError('WG_ERR_HANDLER_LOAD', `the cold runner answered a start-up check with status ${res.status}`)
@@ -42,6 +46,8 @@ export class ColdRuntime extends ProcessRuntime {
   }
 
   protected run (req: GatewayRequest, signal: AbortSignal, track: (child: CgiChild) => void): Promise<GatewayResponse> {
+    // The app's `env` goes to the handler's env argument only (WARMGATE_APP_ENV), never into process.env,
+    // where a NODE_OPTIONS or NODE_COMPILE_CACHE in it would change how the runner itself starts.
     const env = { ...this.#baseEnv(), ...cgiEnvironment(this.app, req, {
       scriptName: this.app.route === '/' ? '' : this.app.route,
       pathInfo: safeDecode(pathOf(req.url).slice(this.app.route === '/' ? 0 : this.app.route.length)),
