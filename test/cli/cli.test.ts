@@ -193,7 +193,7 @@ describe('warmgate start: start-up failures', { timeout: 60_000 }, () => {
     expect(result.stderr).not.toMatch(STACK_LINE)
   })
 
-  it.each(['warm', 'inline'])('exits 1 naming the file and the cause when a handler throws at import (--mode %s)', async (mode) => {
+  it.each(['warm', 'inline', 'cold'])('exits 1 naming the file and the cause when a handler throws at import (--mode %s)', async (mode) => {
     const result = await run(['start', '--config', 'throws-at-import.config.ts', '--port', '0', '--mode', mode])
     expect(result.code).toBe(1)
     expect(result.stderr).toContain(join(DIR, 'throws-at-import.ts'))
@@ -201,16 +201,17 @@ describe('warmgate start: start-up failures', { timeout: 60_000 }, () => {
     expect(result.stderr).not.toMatch(STACK_LINE)
     expect(result.stdout).not.toContain('listening')
   })
-
-  it('exits 1 on --mode cold, which this version does not have', async () => {
-    const result = await run(['start', '--port', '0', '--mode', 'cold'])
-    expect(result.code).toBe(1)
-    expect(result.stderr).toContain('cold')
-    expect(result.stderr).not.toMatch(STACK_LINE)
-  })
 })
 
 describe('warmgate start: serving', { timeout: 90_000 }, () => {
+  it('--mode cold runs every handler app one process per request: the table says cold, and a GET answers', async () => {
+    const { cli, url } = await start(['--port', '0', '--mode', 'cold'])
+    expect(cli.stdout()).toMatch(routeRow('/hello', 'hello', 'cold', '-', 'hello.ts'))
+    expect(cli.stdout()).toMatch(routeRow('/greet', 'greet', 'cold', '-', 'hello.ts'))
+    const res = await get(`${url}/hello/x?y=1`)
+    expect(res.status).toBe(200)
+  })
+
   it('prints the URL and the route table, serves a real GET, logs it, and exits 0 on SIGINT', async () => {
     const { cli, url } = await start(['--port', '0'])
     expect(cli.stdout()).toMatch(/^\s+ROUTE\s+APP\s+MODE\s+WORKERS\s+ENTRY\s*$/m)
