@@ -14,6 +14,12 @@ export interface GatewayRequest {
   /** Headers as received, flat: `[name, value, name, value, …]`; repeated headers stay separate. */
   readonly headers: string[]
   readonly body: Uint8Array | null
+  /**
+   * The request-target exactly as on the request line (`url` has dot segments resolved, for routing and
+   * for handlers). CGI apps take QUERY_STRING, REQUEST_URI and the script path from it. Absent for
+   * `gateway.fetch`, whose Request URL is already parsed.
+   */
+  readonly rawTarget?: string
   /** The connection it came over; absent for `gateway.fetch` (no socket). CGI's REMOTE_ADDR and friends. */
   readonly connection?: ConnectionInfo
 }

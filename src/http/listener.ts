@@ -53,6 +53,7 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
         id,
         method: req.method as string,
         url: target.url,
+        rawTarget: req.url,
         headers: req.rawHeaders,
         body,
         connection: { remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0, httpVersion: req.httpVersion, secure },

@@ -16,6 +16,18 @@ export interface ScriptPlace {
   passAuthorization: boolean
 }
 
+/**
+ * The request URL as the client wrote it (RFC 3875 §4.1.7 QUERY_STRING and REQUEST_URI must be verbatim;
+ * `req.url` may have been normalized by the URL parser).
+ */
+export function rawUrl (req: GatewayRequest): string {
+  const raw = req.rawTarget
+  if (raw === undefined) return req.url
+  if (!raw.startsWith('/')) return raw // absolute-form (RFC 9112 §3.2.2)
+  const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(req.url)?.[0] ?? ''
+  return origin + raw
+}
+
 /** The URL's path, without re-encoding it (`new URL` would). */
 export function pathOf (url: string): string {
   const start = url.indexOf('/', url.indexOf('//') + 2)
@@ -28,11 +40,11 @@ export function pathOf (url: string): string {
  * The request meta-variables, with PATH and `passEnv` from the gateway's own environment underneath
  * (a meta-variable always wins). The caller adds anything else under them.
  */
-export function cgiEnvironment (app: ResolvedApp, req: GatewayRequest, place: ScriptPlace): Record<string, string> {
+export function cgiEnvironment (app: ResolvedApp, req: GatewayRequest, place: ScriptPlace, url: string = req.url): Record<string, string> {
   const connection = req.connection
   const meta = buildCgiEnvironment({
     method: req.method,
-    url: req.url,
+    url,
     headers: req.headers,
     bodyLength: req.body?.byteLength ?? null,
     scriptName: place.scriptName,

@@ -4,7 +4,7 @@ import { GatewayError } from '../errors.ts'
 import type { CgiChild } from '../spawn/spawner.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
 import { runCgi } from './cgi-exchange.ts'
-import { cgiEnvironment, pathOf } from './cgi-request.ts'
+import { cgiEnvironment, pathOf, rawUrl } from './cgi-request.ts'
 import { findScript } from './cgi-script.ts'
 import { ProcessRuntime } from './process-runtime.ts'
 
@@ -22,7 +22,15 @@ export class CgiRuntime extends ProcessRuntime {
   }
 
   protected async run (req: GatewayRequest, signal: AbortSignal, track: (child: CgiChild) => void): Promise<GatewayResponse> {
-    const found = findScript(this.#root, this.app.route, pathOf(req.url))
+    // The path as sent, not as the URL parser resolved it: `/cgi-bin/sub/../x.sh` and `%2e%2e` reach the
+    // lookup (and are refused there) instead of being quietly turned into another script.
+    const url = rawUrl(req)
+    const path = pathOf(url)
+    const route = this.app.route
+    if (route !== '/' && path !== route && !path.startsWith(`${route}/`)) {
+      throw new GatewayError('WG_ERR_BAD_REQUEST', `the request path ${JSON.stringify(path.slice(0, 200))} reaches ${route} only after dot segments are resolved`)
+    }
+    const found = findScript(this.#root, route, path)
     if (!found.ok) throw new GatewayError(found.code, found.reason)
     const { script } = found
     // A cgi app's `env` is the script's environment too, under the meta-variables (which it cannot override).
@@ -32,7 +40,7 @@ export class CgiRuntime extends ProcessRuntime {
       scriptFilename: script.filename,
       documentRoot: this.#root,
       passAuthorization: this.app.passAuthorization,
-    }) }
+    }, url) }
     return runCgi(
       { file: script.filename, args: [], env, cwd: dirname(script.filename), stdin: req.body },
       signal,
