@@ -1,5 +1,5 @@
 import { createCgiResponseParser, type CgiResponseFailureReason } from '../cgi/response.ts'
-import { type ErrorCode, GatewayError } from '../errors.ts'
+import { type ErrorCode, GatewayError, isGatewayError } from '../errors.ts'
 import type { Logger } from '../log/logger.ts'
 import type { CgiChild, ExitStatus, SpawnSpec, Spawner } from '../spawn/spawner.ts'
 import type { GatewayResponse } from '../types.ts'
@@ -112,7 +112,7 @@ function readHead (child: CgiChild, signal: AbortSignal, stderr: StderrLog, opti
     const onError = (error: Error): void => {
       detach()
       child.kill()
-      reject(new GatewayError('WG_ERR_CGI_NO_HEADERS', `reading the script's stdout failed: ${error.message}`, { cause: error }))
+      reject(isGatewayError(error) ? error : new GatewayError('WG_ERR_CGI_NO_HEADERS', `reading the script's stdout failed: ${error.message}`, { cause: error }))
     }
     stdout.on('data', onData)
     stdout.on('end', onEnd)
@@ -126,6 +126,8 @@ function readHead (child: CgiChild, signal: AbortSignal, stderr: StderrLog, opti
 async function failure (child: CgiChild, reason: CgiResponseFailureReason, message: string, stderr: StderrLog, options: ExchangeOptions): Promise<GatewayError> {
   if (reason === 'empty-output') {
     const status = await child.exited
+    // The helper closes a child's connections when it cannot start it: that reads as empty output.
+    if (status.error !== undefined) return isGatewayError(status.error) ? status.error : new GatewayError('WG_ERR_SPAWN', status.error.message)
     await stderr.drained
     const runnerCode = options.runner === true && status.code !== null ? RUNNER_EXIT[status.code] : undefined
     if (runnerCode !== undefined) {

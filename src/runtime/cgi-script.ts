@@ -1,4 +1,4 @@
-import { accessSync, constants, realpathSync, statSync } from 'node:fs'
+import { accessSync, constants, lstatSync, realpathSync, statSync } from 'node:fs'
 import { join, sep } from 'node:path'
 import type { ErrorCode } from '../errors.ts'
 
@@ -47,15 +47,22 @@ export function findScript (root: string, route: string, pathname: string): Scri
     segments.push(decoded)
   }
   let dir = root
+  // lstat, not stat: while no component is a symlink the walked path is already the real one (the root
+  // is), and realpath (a readlink per component) is needed only once one is.
+  let linked = false
   for (let i = 0; i < segments.length; i++) {
     const candidate = join(dir, segments[i])
-    const info = statSync(candidate, { throwIfNoEntry: false })
+    let info = lstatSync(candidate, { throwIfNoEntry: false })
+    if (info?.isSymbolicLink() === true) {
+      linked = true
+      info = statSync(candidate, { throwIfNoEntry: false })
+    }
     if (info === undefined) return { ok: false, code: 'WG_ERR_SCRIPT_NOT_FOUND', reason: `no such file: ${candidate}` }
     if (info.isDirectory()) {
       dir = candidate
       continue
     }
-    const real = realPath(candidate)
+    const real = linked ? realPath(candidate) : candidate
     if (real === undefined || !real.startsWith(root + sep)) {
       return { ok: false, code: 'WG_ERR_SCRIPT_FORBIDDEN', reason: `${candidate} resolves outside ${root}` }
     }

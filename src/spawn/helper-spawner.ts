@@ -3,7 +3,6 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { GatewayError } from '../errors.ts'
 import type { CgiChild, ExitStatus, SpawnSpec, Spawner, StderrSink } from './spawner.ts'
@@ -12,32 +11,30 @@ const HELPER = fileURLToPath(new URL('./spawn-helper.py', import.meta.url))
 
 type Event =
   | { t: 'ready' }
-  | { t: 'spawned', id: number, pid: number }
   | { t: 'failed', id: number, error: string, message: string }
   | { t: 'stderr', id: number, data: string }
   | { t: 'exit', id: number, code: number | null, signal: string | null, dropped?: number }
 
-interface Pending {
+interface Job {
   spec: SpawnSpec
-  out: Socket
+  child: HelperChild
   input: Socket | undefined
   onStderr: StderrSink
-  resolve: (child: CgiChild) => void
-  reject: (error: Error) => void
-  child?: HelperChild
 }
 
 /**
  * Spawns through spawn-helper.py, one long-lived small process that posix_spawns every child and is
  * their subreaper (why: see the helper's docstring). The child's stdout (and stdin, with a body) are Unix
  * socket connections from this process to the helper, handed to the child as fd 1 (fd 0): data never
- * passes through the helper. Events (spawned, stderr, exit) come back as JSON lines on its stdout.
+ * passes through the helper. Events (failed, stderr, exit) come back as JSON lines on its stdout.
+ * `spawn()` does not wait for the helper to confirm: the child's output flows from the moment it runs,
+ * and a spawn that fails ends its stdout with a `WG_ERR_SPAWN` error (one message less per request).
  */
 export class HelperSpawner implements Spawner {
   readonly #process: ChildProcess
   readonly #dir: string
   readonly #socket: string
-  readonly #jobs = new Map<number, Pending>()
+  readonly #jobs = new Map<number, Job>()
   #nextId = 1
   #dead: Error | undefined
   readonly ready: Promise<void>
@@ -59,68 +56,70 @@ export class HelperSpawner implements Spawner {
       failReady(error)
       this.#die(error)
     })
-    const lines = createInterface({ input: this.#process.stdout as NodeJS.ReadableStream, crlfDelay: Infinity })
-    lines.on('line', (line) => {
-      const event = JSON.parse(line) as Event
-      if (event.t === 'ready') markReady()
-      else this.#onEvent(event)
+    // JSON lines, split by hand (readline's per-line machinery showed up in the profile).
+    let pending = ''
+    this.#process.stdout?.setEncoding('latin1').on('data', (chunk: string) => {
+      const lines = (pending + chunk).split('\n')
+      pending = lines.pop() as string
+      for (const line of lines) {
+        const event = JSON.parse(line) as Event
+        if (event.t === 'ready') markReady()
+        else this.#onEvent(event)
+      }
     })
   }
 
   spawn (spec: SpawnSpec, onStderr: StderrSink): Promise<CgiChild> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead)
     const id = this.#nextId++
-    return new Promise<CgiChild>((resolve, reject) => {
-      const out = this.#connect(id, 'out', reject)
-      const input = spec.stdin === null ? undefined : this.#connect(id, 'in', reject)
-      this.#jobs.set(id, { spec, out, input, onStderr, resolve, reject })
-      this.#send({ t: 'spawn', id, file: spec.file, args: spec.args, env: spec.env, cwd: spec.cwd, stdin: spec.stdin !== null })
-    })
+    const out = this.#connect(id, 'out')
+    const child = new HelperChild(out, () => this.#send({ t: 'kill', id }))
+    let input: Socket | undefined
+    if (spec.stdin !== null) {
+      input = this.#connect(id, 'in')
+      // A script may exit without reading its body: a failed write is not an error of the response.
+      input.on('error', () => {})
+      input.end(spec.stdin)
+      // Nothing comes back on it, but reading is how its end (and so its close) is seen.
+      input.resume()
+    }
+    this.#jobs.set(id, { spec, child, input, onStderr })
+    this.#send({ t: 'spawn', id, file: spec.file, args: spec.args, env: spec.env, cwd: spec.cwd, stdin: spec.stdin !== null })
+    return Promise.resolve(child)
   }
 
-  #connect (id: number, role: 'out' | 'in', reject: (error: Error) => void): Socket {
+  #connect (id: number, role: 'out' | 'in'): Socket {
     const socket = connect(this.#socket)
-    socket.on('error', (cause) => {
-      const job = this.#jobs.get(id)
-      if (job !== undefined && job.child === undefined) {
-        this.#jobs.delete(id)
-        reject(new GatewayError('WG_ERR_SPAWN', `cannot reach the spawn helper: ${cause.message}`, { cause }))
-      }
-    })
     socket.write(`${id} ${role}\n`)
-    if (role === 'out') socket.pause()
+    if (role === 'out') {
+      socket.pause()
+      socket.on('error', (cause) => this.#fail(id, new GatewayError('WG_ERR_SPAWN', `cannot reach the spawn helper: ${cause.message}`, { cause })))
+    }
     return socket
+  }
+
+  /** The process never ran: its stdout ends with the error, and it counts as exited. */
+  #fail (id: number, error: GatewayError): void {
+    const job = this.#jobs.get(id)
+    if (job === undefined) return
+    this.#jobs.delete(id)
+    job.input?.destroy()
+    job.child.fail(error)
   }
 
   #onEvent (event: Exclude<Event, { t: 'ready' }>): void {
     const job = this.#jobs.get(event.id)
     if (job === undefined) return
     switch (event.t) {
-      case 'spawned': {
-        const child = new HelperChild(event.pid, job.out, () => this.#send({ t: 'kill', id: event.id }))
-        job.child = child
-        if (job.input !== undefined) {
-          // A script may exit without reading its body: a failed write is not an error of the response.
-          job.input.on('error', () => {})
-          job.input.end(job.spec.stdin as Uint8Array)
-          // Nothing comes back on it, but reading is how its end (and so its close) is seen.
-          job.input.resume()
-        }
-        job.resolve(child)
-        break
-      }
       case 'failed':
-        this.#jobs.delete(event.id)
-        job.out.destroy()
-        job.input?.destroy()
-        job.reject(new GatewayError('WG_ERR_SPAWN', `cannot start ${job.spec.file}: ${event.error} (${event.message})`))
+        this.#fail(event.id, new GatewayError('WG_ERR_SPAWN', `cannot start ${job.spec.file}: ${event.error} (${event.message})`))
         break
       case 'stderr':
         job.onStderr(Buffer.from(event.data, 'latin1'))
         break
       case 'exit':
         this.#jobs.delete(event.id)
-        job.child?.exit({ code: event.code, signal: event.signal })
+        job.child.exit({ code: event.code, signal: event.signal })
         break
     }
   }
@@ -129,18 +128,14 @@ export class HelperSpawner implements Spawner {
     this.#process.stdin?.write(`${JSON.stringify(message)}\n`)
   }
 
-  #die (error: Error): void {
+  #die (error: GatewayError): void {
     this.#dead = error
-    for (const [id, job] of this.#jobs) {
-      this.#jobs.delete(id)
-      if (job.child === undefined) job.reject(error)
-      else job.child.exit({ code: null, signal: 'SIGKILL' })
-    }
+    for (const id of [...this.#jobs.keys()]) this.#fail(id, error)
     rmSync(this.#dir, { recursive: true, force: true })
   }
 
   async close (): Promise<void> {
-    const live = [...this.#jobs.values()].flatMap(job => job.child === undefined ? [] : [job.child])
+    const live = [...this.#jobs.values()].map(job => job.child)
     for (const child of live) child.kill()
     await Promise.all(live.map(async (child) => child.exited))
     if (this.#dead !== undefined) return
@@ -152,7 +147,6 @@ export class HelperSpawner implements Spawner {
 }
 
 class HelperChild implements CgiChild {
-  readonly pid: number
   readonly stdout: Socket
   readonly exited: Promise<ExitStatus>
   readonly #requestKill: () => void
@@ -160,9 +154,10 @@ class HelperChild implements CgiChild {
   #done = false
   #killed = false
 
-  constructor (pid: number, stdout: Socket, requestKill: () => void) {
-    this.pid = pid
+  constructor (stdout: Socket, requestKill: () => void) {
     this.stdout = stdout
+    // Readers attach their own listener; this one keeps an error nobody reads any more from being fatal.
+    stdout.on('error', noop)
     this.#requestKill = requestKill
     this.exited = new Promise(resolve => { this.#resolve = resolve })
   }
@@ -178,4 +173,11 @@ class HelperChild implements CgiChild {
     this.#done = true
     this.#resolve(status)
   }
+
+  fail (error: GatewayError): void {
+    this.stdout.destroy(error)
+    this.exit({ code: null, signal: null, error })
+  }
 }
+
+function noop (): void {}

@@ -14,8 +14,7 @@ child's fd 1 (or fd 0), so output goes straight from the script to the gateway, 
 
   gateway -> helper: {"t":"spawn","id":1,"file":..,"args":[..],"env":{..},"cwd":..,"stdin":false}
                      {"t":"kill","id":1}
-  helper -> gateway: {"t":"ready"}  {"t":"spawned","id":1,"pid":123}
-                     {"t":"failed","id":1,"error":"ENOENT","message":".."}
+  helper -> gateway: {"t":"ready"}  {"t":"failed","id":1,"error":"ENOENT","message":".."}
                      {"t":"stderr","id":1,"data":"<latin-1 text>"}  {"t":"exit","id":1,"code":0,"signal":null}
 """
 import ctypes
@@ -42,7 +41,7 @@ def prctl(option, value):
 
 
 class Job:
-    __slots__ = ('id', 'spec', 'out', 'inp', 'pid', 'err', 'err_kept', 'err_dropped', 'exited', 'stderr_open')
+    __slots__ = ('id', 'spec', 'out', 'inp', 'pid', 'err', 'err_kept', 'err_dropped', 'exited', 'stderr_open', 'cancelled')
 
     def __init__(self, job_id):
         self.id = job_id
@@ -55,6 +54,7 @@ class Job:
         self.err_dropped = 0
         self.exited = None
         self.stderr_open = False
+        self.cancelled = False
 
 
 class Helper:
@@ -175,19 +175,29 @@ class Helper:
                 self.maybe_spawn(job)
             elif message['t'] == 'kill':
                 job = self.jobs.get(message['id'])
-                if job is not None and job.pid is not None and job.exited is None:
+                if job is None:
+                    continue
+                if job.pid is None:
+                    job.cancelled = True  # not started yet (a connection is still on its way): never start it
+                    self.maybe_spawn(job)
+                elif job.exited is None:
                     self.kill_group(job.pid)
         return True
 
     def maybe_spawn(self, job):
         spec = job.spec
+        if job.cancelled:
+            self.close_conns(job)
+            del self.jobs[job.id]
+            self.send({'t': 'exit', 'id': job.id, 'code': None, 'signal': 'SIGTERM'})
+            return
         if spec is None or job.out is None or (spec['stdin'] and job.inp is None):
             return
         err_r, err_w = os.pipe()
         stdin_fd = job.inp.fileno() if job.inp is not None else self.devnull
         try:
             # Single-threaded, so changing our own cwd just before the spawn is safe; posix_spawn has
-            # no portable chdir action.
+            # no portable chdir action. Every time, by path: a deploy that swaps the directory takes effect.
             os.chdir(spec['cwd'])
             pid = os.posix_spawn(spec['file'], [spec['file']] + spec['args'], spec['env'], file_actions=[
                 (os.POSIX_SPAWN_DUP2, stdin_fd, 0),
@@ -201,8 +211,6 @@ class Helper:
             del self.jobs[job.id]
             self.send({'t': 'failed', 'id': job.id, 'error': errno.errorcode.get(error.errno, 'EIO'), 'message': error.strerror or str(error)})
             return
-        finally:
-            os.chdir('/')
         os.close(err_w)
         self.close_conns(job)  # the child holds them now; ours would keep the gateway from seeing EOF
         job.pid = pid
@@ -211,7 +219,6 @@ class Helper:
         os.set_blocking(err_r, False)
         self.sel.register(err_r, selectors.EVENT_READ, ('stderr', job))
         self.by_pid[pid] = job
-        self.send({'t': 'spawned', 'id': job.id, 'pid': pid})
 
     def close_conns(self, job):
         for conn in (job.out, job.inp):

@@ -13,12 +13,13 @@ export interface SpawnSpec {
 export interface ExitStatus {
   readonly code: number | null
   readonly signal: string | null
+  /** Set when the process never ran (`WG_ERR_SPAWN`). */
+  readonly error?: Error
 }
 
 /** A running CGI process, the leader of its own process group. */
 export interface CgiChild {
-  readonly pid: number
-  /** The script's stdout. Paused until read; reading it is the caller's job (backpressure reaches the script). */
+  /** The script's stdout. A process that could not be started ends it with a `WG_ERR_SPAWN` error. Paused until read; reading it is the caller's job (backpressure reaches the script). */
   readonly stdout: Readable
   /** Settles once the process has been reaped. */
   readonly exited: Promise<ExitStatus>
