@@ -113,6 +113,14 @@ function writeResponse (req: IncomingMessage, res: ServerResponse, id: string, r
   else streamBody(res, body, handlerLength === undefined ? undefined : Number(handlerLength))
 }
 
+/** Sends what was written (the client sees a body shorter than its Content-Length), then closes the connection. */
+function closeAfterFlush (res: ServerResponse): void {
+  const socket = res.socket
+  if (socket === null) return void res.destroy()
+  socket.end()
+  setTimeout(() => socket.destroy(), 1000).unref()
+}
+
 /**
  * Copies a process's stdout to the client with backpressure (the script blocks on a full pipe, the
  * gateway holds at most a chunk or two). A declared Content-Length is a promise: more is cut off, less
@@ -139,7 +147,7 @@ function streamBody (res: ServerResponse, body: Readable, declared: number | und
   const onDrain = (): void => { body.resume() }
   const onEnd = (): void => {
     done()
-    if (declared !== undefined && sent < declared) res.destroy()
+    if (declared !== undefined && sent < declared) closeAfterFlush(res)
     else res.end()
   }
   body.on('data', onData)

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import { createCgiResponseParser, type CgiResponseFailureReason } from '../cgi/response.ts'
 import { type ErrorCode, GatewayError, isGatewayError } from '../errors.ts'
 import type { Logger } from '../log/logger.ts'
@@ -18,6 +19,9 @@ export interface ExchangeOptions {
   readonly onChild?: (child: CgiChild) => void
 }
 
+/** How long, and how much, a response body is held to see whether it is complete (see `coalesce`). */
+const COALESCE_MS = 5
+const COALESCE_BYTES = 64 * 1024
 /** stderr kept per request; the rest is counted and drained, never buffered. */
 const STDERR_CAP = 64 * 1024
 /** Prefix of the runner's structured stderr lines (cold.runner.ts writes them). */
@@ -92,17 +96,56 @@ function readHead (child: CgiChild, signal: AbortSignal, stderr: StderrLog, opti
       for (const dropped of head.dropped) {
         options.log.warn({ reqId: options.reqId, reason: dropped.reason, line: dropped.line.slice(0, 200) }, 'dropped a header line from the script')
       }
-      let body: GatewayResponse['body']
-      if (ended) body = outcome.body.byteLength > 0 ? outcome.body : null
-      else {
+      const res: GatewayResponse = { status: head.status, statusText: head.statusText, headers: head.headers, body: null }
+      if (head.localRedirect !== undefined) res.localRedirect = head.localRedirect
+      if (ended) {
+        res.body = outcome.body.byteLength > 0 ? outcome.body : null
+        return resolve(res)
+      }
+      coalesce(res, outcome.body, head.contentLength)
+    }
+
+    /**
+     * Most CGI responses are small and end a moment after their head: waiting up to COALESCE_MS (or
+     * COALESCE_BYTES) for the end turns them into one write with a Content-Length instead of a chunked
+     * head, a chunk and a terminator (measured on the sh hello benchmark: one syscall and ~10% of the
+     * gateway's CPU per request). A script still writing after that is streamed as it comes.
+     */
+    const coalesce = (res: GatewayResponse, first: Uint8Array, declared: number | null): void => {
+      const chunks: Uint8Array[] = first.byteLength > 0 ? [first] : []
+      let size = first.byteLength
+      const stop = (): void => {
+        clearTimeout(timer)
+        stdout.off('data', collect)
+        stdout.off('end', finish)
+        stdout.off('error', onError)
+      }
+      const stream = (): void => {
+        stop()
         streaming = true
         stdout.pause()
-        if (outcome.body.byteLength > 0) stdout.unshift(outcome.body)
-        body = stdout
+        if (size > 0) stdout.unshift(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size))
+        res.body = stdout
+        resolve(res)
       }
-      const res: GatewayResponse = { status: head.status, statusText: head.statusText, headers: head.headers, body }
-      if (head.localRedirect !== undefined) res.localRedirect = head.localRedirect
-      resolve(res)
+      const collect = (chunk: Buffer): void => {
+        chunks.push(chunk)
+        size += chunk.byteLength
+        if (size >= COALESCE_BYTES) stream()
+      }
+      const finish = (): void => {
+        stop()
+        const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)
+        // A body that breaks the script's own Content-Length goes out as a stream, so that the front door
+        // enforces the length the script promised (cut, or the connection closed) as it does for any stream.
+        if (declared !== null && size !== declared) res.body = Readable.from([body], { objectMode: false })
+        else res.body = size === 0 ? null : body
+        resolve(res)
+      }
+      const timer = setTimeout(stream, COALESCE_MS)
+      stdout.on('data', collect)
+      stdout.once('end', finish)
+      stdout.once('error', onError)
     }
     const onData = (chunk: Buffer): void => {
       const outcome = parser.push(chunk)
