@@ -204,12 +204,13 @@ class Helper:
                 (os.POSIX_SPAWN_DUP2, job.out.fileno(), 1),
                 (os.POSIX_SPAWN_DUP2, err_w, 2),
             ], setpgroup=0, setsigdef=(signal.SIGCHLD, signal.SIGPIPE, signal.SIGTERM, signal.SIGINT))
-        except OSError as error:
+        except (OSError, ValueError) as error:  # ValueError: a NUL or an unencodable character in argv/env
             os.close(err_r)
             os.close(err_w)
             self.close_conns(job)
             del self.jobs[job.id]
-            self.send({'t': 'failed', 'id': job.id, 'error': errno.errorcode.get(error.errno, 'EIO'), 'message': error.strerror or str(error)})
+            code = errno.errorcode.get(getattr(error, 'errno', None) or errno.EINVAL, 'EINVAL')
+            self.send({'t': 'failed', 'id': job.id, 'error': code, 'message': getattr(error, 'strerror', None) or str(error)})
             return
         os.close(err_w)
         self.close_conns(job)  # the child holds them now; ours would keep the gateway from seeing EOF

@@ -1,0 +1,56 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { FIXTURES, startGateway, within } from '../helpers/gateway.ts'
+import { eventually } from '../runtime/support.ts'
+
+// The python3 spawn helper is one process per gateway; when it dies (an operator's kill, the OOM
+// killer) the gateway must say so, fail nothing it has not started, and start a new one.
+
+const HAVE_PYTHON = (process.env.PATH ?? '').split(':').some((dir) => {
+  try {
+    return readdirSync(dir).includes('python3')
+  } catch {
+    return false
+  }
+})
+if (!HAVE_PYTHON) console.warn('[spawn tests] skipping: python3 is not installed, the gateway spawns without its helper')
+
+/** Pids of this process's children whose command line runs the spawn helper. */
+function helperPids (): number[] {
+  const pids: number[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      if (ppid !== process.pid) continue
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('spawn-helper.py')) pids.push(Number(name))
+    } catch {}
+  }
+  return pids
+}
+
+describe.skipIf(!HAVE_PYTHON)('spawn helper', () => {
+  it('is replaced when it dies: the next request is answered, the death is logged, and close() leaves no helper', async () => {
+    const { gateway, url, lines } = await startGateway({ apps: { cgi: { route: '/cgi-bin', cgi: `${FIXTURES}cgi-bin` } } })
+    try {
+      const first = await within(5000, 'the first request', fetch(`${url}/cgi-bin/other.sh`))
+      expect(first.status).toBe(200)
+      await first.arrayBuffer()
+      const [helper] = helperPids()
+      expect(helper).toBeGreaterThan(0)
+      process.kill(helper, 'SIGKILL')
+      await eventually(3000, 'the helper to be gone', () => helperPids().includes(helper) ? undefined : true)
+
+      const again = await within(10_000, 'a request after the helper died', fetch(`${url}/cgi-bin/other.sh`))
+      expect(again.status).toBe(200)
+      await again.arrayBuffer()
+      expect(lines.some(line => line.msg === 'the spawn helper exited; starting a new one')).toBe(true)
+      expect(helperPids()).toHaveLength(1)
+      expect(helperPids()).not.toContain(helper)
+    } finally {
+      await within(10_000, 'gateway.close()', gateway.close())
+    }
+    expect(helperPids()).toEqual([])
+  })
+})
