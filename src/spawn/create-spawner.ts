@@ -41,31 +41,44 @@ async function startHelper (python: string): Promise<HelperSpawner> {
   }
 }
 
-/** A helper that dies (killed by an operator, OOM) fails what it was running and is replaced for the next request. */
+/**
+ * A helper that dies (killed by an operator, the OOM killer) fails what it was running (502, as a warm
+ * worker's death does) and is replaced at once, so that the next request finds a new one ready.
+ */
 class RestartingSpawner implements Spawner {
   readonly #python: string
   readonly #log: Logger
   #current: Promise<HelperSpawner>
+  #closed = false
 
   constructor (python: string, log: Logger, first: HelperSpawner) {
     this.#python = python
     this.#log = log
-    this.#current = Promise.resolve(first)
+    this.#current = Promise.resolve(this.#watch(first))
+  }
+
+  #watch (helper: HelperSpawner): HelperSpawner {
+    helper.onDeath = (error) => {
+      if (this.#closed) return
+      this.#log.error({ err: error }, 'the spawn helper exited; starting a new one')
+      this.#current = startHelper(this.#python).then(next => this.#watch(next))
+      this.#current.catch(() => {}) // a failed restart is retried by the next spawn()
+    }
+    return helper
   }
 
   async spawn (spec: SpawnSpec, onStderr: StderrSink): Promise<CgiChild> {
     const current = this.#current
-    let helper = await current
-    if (helper.dead) {
-      // Concurrent requests that all found it dead start one replacement between them.
+    let helper = await current.catch(() => undefined)
+    if (helper === undefined || helper.dead) {
+      // A restart that failed, or a death not reported yet: requests that find it so share one new start.
       if (this.#current === current) {
-        this.#log.error('the spawn helper exited; starting a new one')
-        this.#current = startHelper(this.#python)
+        this.#current = startHelper(this.#python).then(next => this.#watch(next))
+        this.#current.catch(() => {})
       }
       try {
         helper = await this.#current
       } catch (cause) {
-        this.#current = current // the next request tries again
         throw new GatewayError('WG_ERR_SPAWN', `the spawn helper could not be restarted: ${(cause as Error).message}`, { cause })
       }
     }
@@ -73,6 +86,7 @@ class RestartingSpawner implements Spawner {
   }
 
   async close (): Promise<void> {
+    this.#closed = true
     const helper = await this.#current.catch(() => undefined)
     await helper?.close()
   }

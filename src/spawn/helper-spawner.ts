@@ -42,6 +42,10 @@ export class HelperSpawner implements Spawner {
   /** Set once the helper has exited; a new one must be started for further spawns. */
   get dead (): boolean { return this.#dead !== undefined }
 
+  #closing = false
+  /** Called when the helper exits without having been asked to (not after `close()`). */
+  onDeath: ((error: GatewayError) => void) | undefined
+
   constructor (python: string) {
     this.#dir = mkdtempSync(join(tmpdir(), 'warmgate-spawn-'))
     this.#socket = join(this.#dir, 'spawn.sock')
@@ -55,6 +59,7 @@ export class HelperSpawner implements Spawner {
       const error = new GatewayError('WG_ERR_SPAWN', `the spawn helper exited (${signal ?? `code ${code}`})`)
       failReady(error)
       this.#die(error)
+      if (!this.#closing) this.onDeath?.(error)
     })
     // JSON lines, split by hand (readline's per-line machinery showed up in the profile).
     let pending = ''
@@ -140,6 +145,7 @@ export class HelperSpawner implements Spawner {
     await Promise.all(live.map(async (child) => child.exited))
     if (this.#dead !== undefined) return
     // EOF on its stdin: the helper kills what is left of any group, reaps, and exits.
+    this.#closing = true
     const exited = new Promise(resolve => this.#process.once('exit', resolve))
     this.#process.stdin?.end()
     await exited

@@ -40,12 +40,13 @@ describe.skipIf(!HAVE_PYTHON)('spawn helper', () => {
       const [helper] = helperPids()
       expect(helper).toBeGreaterThan(0)
       process.kill(helper, 'SIGKILL')
-      await eventually(3000, 'the helper to be gone', () => helperPids().includes(helper) ? undefined : true)
+      // A request racing the death fails (502, as one racing a warm worker's death does); once the
+      // gateway has noticed, it has a new helper starting and the next request is served.
+      await eventually(5000, 'the death to be logged', () => lines.some(line => line.msg === 'the spawn helper exited; starting a new one') ? true : undefined)
 
       const again = await within(10_000, 'a request after the helper died', fetch(`${url}/cgi-bin/other.sh`))
       expect(again.status).toBe(200)
       await again.arrayBuffer()
-      expect(lines.some(line => line.msg === 'the spawn helper exited; starting a new one')).toBe(true)
       expect(helperPids()).toHaveLength(1)
       expect(helperPids()).not.toContain(helper)
     } finally {
