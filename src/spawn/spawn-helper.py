@@ -62,7 +62,7 @@ class Helper:
         self.sel = selectors.DefaultSelector()
         self.jobs = {}
         self.by_pid = {}
-        self.kill_at = {}  # pgid -> time to send SIGKILL
+        self.kill_at = {}  # pgid -> (time to send SIGKILL, the job whose group it is)
         self.out = sys.stdout.buffer
         self.inbuf = b''
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -98,7 +98,7 @@ class Helper:
         while True:
             timeout = None
             if self.kill_at:
-                timeout = max(0.0, min(self.kill_at.values()) - time.monotonic())
+                timeout = max(0.0, min(deadline for deadline, _ in self.kill_at.values()) - time.monotonic())
             for key, _ in self.sel.select(timeout):
                 kind, data = key.data
                 if kind == 'accept':
@@ -181,7 +181,7 @@ class Helper:
                     job.cancelled = True  # not started yet (a connection is still on its way): never start it
                     self.maybe_spawn(job)
                 elif job.exited is None:
-                    self.kill_group(job.pid)
+                    self.kill_group(job)
         return True
 
     def maybe_spawn(self, job):
@@ -257,7 +257,7 @@ class Helper:
                 continue  # an orphaned grandchild, re-parented to us: reaped, nothing to report
             job.exited = status
             # The leader is gone; anything left in its group (a background grandchild) goes too.
-            self.kill_group(pid)
+            self.kill_group(job)
             self.finish(job)
 
     def finish(self, job):
@@ -273,18 +273,24 @@ class Helper:
         self.send(message)
         del self.jobs[job.id]
 
-    def kill_group(self, pgid):
+    def kill_group(self, job):
+        pgid = job.pid
         try:
             os.killpg(pgid, signal.SIGTERM)
         except OSError:
             return
-        self.kill_at.setdefault(pgid, time.monotonic() + KILL_GRACE)
+        entry = self.kill_at.get(pgid)
+        if entry is None or entry[1] is not job:  # keep the first deadline of this job's group
+            self.kill_at[pgid] = (time.monotonic() + KILL_GRACE, job)
 
     def escalate(self):
         now = time.monotonic()
-        for pgid, deadline in list(self.kill_at.items()):
+        for pgid, (deadline, job) in list(self.kill_at.items()):
             if deadline <= now:
                 del self.kill_at[pgid]
+                holder = self.by_pid.get(pgid)
+                if holder is not None and holder is not job:
+                    continue  # pids wrapped: the number now leads a newer request's group, not ours to kill
                 try:
                     os.killpg(pgid, signal.SIGKILL)
                 except OSError:
