@@ -68,6 +68,7 @@ export function validateConfig (raw: unknown): string[] {
       if (!isNonEmptyString(app.cgi)) fail(`${path}.cgi`, 'a path to a directory of CGI scripts', app.cgi)
       if (app.entry !== undefined) errors.push(`${path}: expected either \`entry\` (a handler module) or \`cgi\` (a directory of scripts), got both`)
       if (app.mode !== undefined) errors.push(`${path}.mode: expected no mode for a cgi app (its scripts always run one process per request), got ${describe(app.mode)}`)
+      if (app.workers !== undefined) errors.push(`${path}.workers: expected no workers for a cgi app (it has no worker pool; \`concurrency\` caps its processes), got ${describe(app.workers)}`)
     } else if (!isNonEmptyString(app.entry)) fail(`${path}.entry`, 'a path to a handler module (or `cgi`: a directory of scripts)', app.entry)
     if (app.passEnv !== undefined && !(Array.isArray(app.passEnv) && app.passEnv.every(name => typeof name === 'string' && ENV_NAME_RE.test(name)))) {
       fail(`${path}.passEnv`, 'an array of environment variable names', app.passEnv)

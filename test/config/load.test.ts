@@ -32,6 +32,16 @@ describe('checkAndResolve', () => {
     expect(config.configFile).toBeUndefined()
   })
 
+  it('resolves a cgi app: its directory as entry, mode cgi whatever --mode says, and the process defaults', () => {
+    const config = checkAndResolve({ apps: {
+      legacy: { route: '/cgi-bin/', cgi: './cgi-bin', passEnv: ['TZ'] },
+      hello: { route: '/hello', entry: './hello.ts' },
+    } }, { baseDir: '/srv/site', mode: 'cold' })
+    const [legacy, hello] = config.apps
+    expect(legacy).toMatchObject({ route: '/cgi-bin', entry: '/srv/site/cgi-bin', mode: 'cgi', passEnv: ['TZ'], passAuthorization: false, concurrency: 32, queue: 256 })
+    expect(hello.mode).toBe('cold')
+  })
+
   it('freezes the result at every level', () => {
     const config = checkAndResolve({ apps: { hello: { route: '/hello', entry: './hello.ts', env: { A: 'b' } } } }, { baseDir: '/srv' })
     expect(Object.isFrozen(config)).toBe(true)

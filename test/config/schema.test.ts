@@ -204,3 +204,36 @@ describe('normalizeRoute', () => {
     expect(normalizeRoute(route)).toBe(normalized)
   })
 })
+
+describe('validateConfig: cold and cgi keys', () => {
+  const cgi = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ route: '/cgi-bin', cgi: './cgi-bin', ...extra })
+
+  it('accepts a cgi app with every key it takes, and the process keys on a handler app', () => {
+    expect(validateConfig({
+      apps: {
+        legacy: cgi({ timeout: '10s', passEnv: ['TZ', 'LANG'], passAuthorization: true, concurrency: 4, queue: 0, env: { A: 'b' }, bodyLimit: '2mb' }),
+        hello: app({ mode: 'cold', passEnv: ['TZ'], concurrency: 1, queue: 8 }),
+      },
+    })).toEqual([])
+  })
+
+  it('wants exactly one of entry and cgi', () => {
+    expect(errorAt(validateConfig({ apps: { both: cgi({ entry: './x.ts' }) } }), 'apps.both')).toContain('got both')
+    expect(errorAt(validateConfig({ apps: { none: { route: '/x' } } }), 'apps.none.entry')).toContain('or `cgi`')
+    expect(errorAt(validateConfig({ apps: { blank: cgi({ cgi: ' ' }) } }), 'apps.blank.cgi')).toContain('directory')
+  })
+
+  it('refuses mode and workers on a cgi app', () => {
+    const errors = validateConfig({ apps: { legacy: cgi({ mode: 'warm', workers: { min: 1 } }) } })
+    expect(errorAt(errors, 'apps.legacy.mode')).toContain('no mode for a cgi app')
+    expect(errorAt(errors, 'apps.legacy.workers')).toContain('no workers for a cgi app')
+  })
+
+  it('checks passEnv, passAuthorization, concurrency and queue', () => {
+    const errors = validateConfig({ apps: { legacy: cgi({ passEnv: ['OK', 'NOT-A-NAME'], passAuthorization: 'yes', concurrency: 0, queue: -1 }) } })
+    expect(errorAt(errors, 'apps.legacy.passEnv')).toContain('environment variable names')
+    expect(errorAt(errors, 'apps.legacy.passAuthorization')).toContain('true or false')
+    expect(errorAt(errors, 'apps.legacy.concurrency')).toContain('from 1 to 100000')
+    expect(errorAt(errors, 'apps.legacy.queue')).toContain('from 0 to 100000')
+  })
+})
