@@ -3,17 +3,17 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { GatewayError } from '../errors.ts'
 import type { CgiChild, ExitStatus, SpawnSpec, Spawner, StderrSink } from './spawner.ts'
 
 const HELPER = fileURLToPath(new URL('./spawn-helper.py', import.meta.url))
-
-type Event =
-  | { t: 'ready' }
-  | { t: 'failed', id: number, error: string, message: string }
-  | { t: 'stderr', id: number, data: string }
-  | { t: 'exit', id: number, code: number | null, signal: string | null, dropped?: number }
+/** Frame header: type (1 byte), job id (4), payload length (4), big-endian (spawn-helper.py FRAME). */
+const HEADER = 9
+/** The helper's WINDOW: stdout bytes it sends ahead of our acks. We ack in halves of it. */
+const WINDOW = 256 * 1024
+const ACK_AT = WINDOW / 2
 
 interface Job {
   spec: SpawnSpec
@@ -24,11 +24,12 @@ interface Job {
 
 /**
  * Spawns through spawn-helper.py, one long-lived small process that posix_spawns every child and is
- * their subreaper (why: see the helper's docstring). The child's stdout (and stdin, with a body) are Unix
- * socket connections from this process to the helper, handed to the child as fd 1 (fd 0): data never
- * passes through the helper. Events (failed, stderr, exit) come back as JSON lines on its stdout.
- * `spawn()` does not wait for the helper to confirm: the child's output flows from the moment it runs,
- * and a spawn that fails ends its stdout with a `WG_ERR_SPAWN` error (one message less per request).
+ * their subreaper (why: see the helper's docstring). Commands go to it as JSON lines; the children's
+ * stdout and stderr and their exits come back as frames on its stdout, stdout under a window of acks
+ * (backpressure reaches the script). A request body goes to the child over its own Unix-socket
+ * connection, which becomes the child's fd 0.
+ * `spawn()` does not wait for the helper to confirm: a spawn that fails ends the child's stdout with a
+ * `WG_ERR_SPAWN` error.
  */
 export class HelperSpawner implements Spawner {
   readonly #process: ChildProcess
@@ -37,14 +38,13 @@ export class HelperSpawner implements Spawner {
   readonly #jobs = new Map<number, Job>()
   #nextId = 1
   #dead: Error | undefined
+  #closing = false
   readonly ready: Promise<void>
+  /** Called when the helper exits without having been asked to (not after `close()`). */
+  onDeath: ((error: GatewayError) => void) | undefined
 
   /** Set once the helper has exited; a new one must be started for further spawns. */
   get dead (): boolean { return this.#dead !== undefined }
-
-  #closing = false
-  /** Called when the helper exits without having been asked to (not after `close()`). */
-  onDeath: ((error: GatewayError) => void) | undefined
 
   constructor (python: string) {
     this.#dir = mkdtempSync(join(tmpdir(), 'warmgate-spawn-'))
@@ -61,27 +61,68 @@ export class HelperSpawner implements Spawner {
       this.#die(error)
       if (!this.#closing) this.onDeath?.(error)
     })
-    // JSON lines, split by hand (readline's per-line machinery showed up in the profile).
-    let pending = ''
-    this.#process.stdout?.setEncoding('latin1').on('data', (chunk: string) => {
-      const lines = (pending + chunk).split('\n')
-      pending = lines.pop() as string
-      for (const line of lines) {
-        const event = JSON.parse(line) as Event
-        if (event.t === 'ready') markReady()
-        else this.#onEvent(event)
+    this.#readFrames(markReady)
+  }
+
+  /** Splits the helper's stdout into frames; never paused, so the helper never blocks on it for long. */
+  #readFrames (onReady: () => void): void {
+    let buffered: Buffer = Buffer.alloc(0)
+    this.#process.stdout?.on('data', (chunk: Buffer) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk])
+      let offset = 0
+      while (buffered.length - offset >= HEADER) {
+        const length = buffered.readUInt32BE(offset + 5)
+        if (buffered.length - offset < HEADER + length) break
+        const type = buffered[offset]
+        const id = buffered.readUInt32BE(offset + 1)
+        const payload = buffered.subarray(offset + HEADER, offset + HEADER + length)
+        offset += HEADER + length
+        if (type === 0x52 /* R */) onReady()
+        else this.#onFrame(type, id, payload)
       }
+      buffered = offset === buffered.length ? Buffer.alloc(0) : buffered.subarray(offset)
     })
+  }
+
+  #onFrame (type: number, id: number, payload: Buffer): void {
+    const job = this.#jobs.get(id)
+    if (job === undefined) return
+    switch (type) {
+      case 0x4f: // O: stdout bytes
+        job.child.data(payload)
+        break
+      case 0x45: // E: stdout ended
+        job.child.stdout.push(null)
+        break
+      case 0x53: // S: stderr bytes
+        job.onStderr(payload)
+        break
+      case 0x58: { // X: exited, after stdout and stderr ended
+        const status = JSON.parse(payload.toString()) as { code: number | null, signal: string | null }
+        this.#jobs.delete(id)
+        job.child.exit({ code: status.code, signal: status.signal })
+        break
+      }
+      case 0x46: { // F: could not be started
+        const failure = JSON.parse(payload.toString()) as { error: string, message: string }
+        this.#fail(id, new GatewayError('WG_ERR_SPAWN', `cannot start ${job.spec.file}: ${failure.error} (${failure.message})`))
+        break
+      }
+    }
   }
 
   spawn (spec: SpawnSpec, onStderr: StderrSink): Promise<CgiChild> {
     if (this.#dead !== undefined) return Promise.reject(this.#dead)
     const id = this.#nextId++
-    const out = this.#connect(id, 'out')
-    const child = new HelperChild(out, () => this.#send({ t: 'kill', id }))
+    const child = new HelperChild(
+      () => this.#send({ t: 'kill', id }),
+      (n) => this.#send({ t: 'ack', id, n }),
+      () => this.#send({ t: 'drop', id }),
+    )
     let input: Socket | undefined
     if (spec.stdin !== null) {
-      input = this.#connect(id, 'in')
+      input = connect(this.#socket)
+      input.write(`${id} in\n`)
       // A script may exit without reading its body: a failed write is not an error of the response.
       input.on('error', () => {})
       input.end(spec.stdin)
@@ -93,40 +134,13 @@ export class HelperSpawner implements Spawner {
     return Promise.resolve(child)
   }
 
-  #connect (id: number, role: 'out' | 'in'): Socket {
-    const socket = connect(this.#socket)
-    socket.write(`${id} ${role}\n`)
-    if (role === 'out') {
-      socket.pause()
-      socket.on('error', (cause) => this.#fail(id, new GatewayError('WG_ERR_SPAWN', `cannot reach the spawn helper: ${cause.message}`, { cause })))
-    }
-    return socket
-  }
-
-  /** The process never ran: its stdout ends with the error, and it counts as exited. */
+  /** The process never ran (or the helper died): its stdout ends with the error, and it counts as exited. */
   #fail (id: number, error: GatewayError): void {
     const job = this.#jobs.get(id)
     if (job === undefined) return
     this.#jobs.delete(id)
     job.input?.destroy()
     job.child.fail(error)
-  }
-
-  #onEvent (event: Exclude<Event, { t: 'ready' }>): void {
-    const job = this.#jobs.get(event.id)
-    if (job === undefined) return
-    switch (event.t) {
-      case 'failed':
-        this.#fail(event.id, new GatewayError('WG_ERR_SPAWN', `cannot start ${job.spec.file}: ${event.error} (${event.message})`))
-        break
-      case 'stderr':
-        job.onStderr(Buffer.from(event.data, 'latin1'))
-        break
-      case 'exit':
-        this.#jobs.delete(event.id)
-        job.child.exit({ code: event.code, signal: event.signal })
-        break
-    }
   }
 
   #send (message: object): void {
@@ -153,19 +167,50 @@ export class HelperSpawner implements Spawner {
 }
 
 class HelperChild implements CgiChild {
-  readonly stdout: Socket
+  readonly stdout: Readable
   readonly exited: Promise<ExitStatus>
   readonly #requestKill: () => void
+  readonly #ack: (n: number) => void
   #resolve!: (status: ExitStatus) => void
+  /** Bytes passed on to the reader and not acked yet. */
+  #owed = 0
+  #held = 0
   #done = false
   #killed = false
 
-  constructor (stdout: Socket, requestKill: () => void) {
-    this.stdout = stdout
-    // Readers attach their own listener; this one keeps an error nobody reads any more from being fatal.
-    stdout.on('error', noop)
+  constructor (requestKill: () => void, ack: (n: number) => void, drop: () => void) {
     this.#requestKill = requestKill
+    this.#ack = ack
+    // Every byte the helper sends is within its window, so the buffer here is bounded by it; acks
+    // (from read(), i.e. when the reader wants more) are what let the script write on.
+    this.stdout = new Readable({ highWaterMark: 64 * 1024, read: () => this.#release() })
+    // Readers attach their own listener; this one keeps an error nobody reads any more from being fatal.
+    this.stdout.on('error', noop)
+    // Destroyed before its end (client gone, HEAD, a failed head): the helper stops reading it, else a
+    // script blocked on a full pipe would never see the end of its request.
+    this.stdout.once('close', () => { if (!this.stdout.readableEnded && !this.#done) drop() })
     this.exited = new Promise(resolve => { this.#resolve = resolve })
+  }
+
+  data (chunk: Buffer): void {
+    // The frame's bytes belong to a larger buffer that is reused: copy out what the stream keeps.
+    if (this.stdout.push(Buffer.from(chunk))) this.#owe(chunk.byteLength)
+    else this.#held += chunk.byteLength
+  }
+
+  #owe (n: number): void {
+    this.#owed += n
+    if (this.#owed >= ACK_AT) {
+      this.#ack(this.#owed)
+      this.#owed = 0
+    }
+  }
+
+  #release (): void {
+    if (this.#held === 0) return
+    const n = this.#held
+    this.#held = 0
+    this.#owe(n)
   }
 
   /** The helper sends SIGTERM to the group, and SIGKILL after the grace period. */
