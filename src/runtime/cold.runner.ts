@@ -2,7 +2,7 @@
 // CGI script: `node cold.runner.ts handler.ts` works under any CGI host (lighttpd's mod_cgi in the
 // benchmark). Kept to what one request needs: every import here is start-up time of every request.
 // Imports nothing from the gateway's main side (ARCHITECTURE.md), only the handler-side modules.
-import { readSync, writeSync } from 'node:fs'
+import { closeSync, openSync, readSync, writeSync } from 'node:fs'
 import { createWebRequest } from '../handler/invoke.ts'
 import { loadHandler } from '../handler/load.ts'
 import type { HandlerContext, HandlerEnv } from '../types.ts'
@@ -95,6 +95,18 @@ function head (response: Response, length: number | undefined): string {
   return `${text}\r\n`
 }
 
+/**
+ * Closes our end of stdout (a pipe or a socket: `process.stdout.end()` cannot shut a pipe) and puts
+ * /dev/null in its place: open() takes the lowest free descriptor, 1, so a late console.log from
+ * background work cannot land in a file opened afterwards.
+ */
+function closeStdout (): void {
+  try {
+    closeSync(1)
+    openSync('/dev/null', 'w')
+  } catch {}
+}
+
 async function main (): Promise<void> {
   if (entry === undefined) fail(64, 'usage: node cold.runner.ts <handler module>')
   let handler
@@ -133,7 +145,7 @@ async function main (): Promise<void> {
 
   if (pending.length > 0) {
     // The response is complete once stdout is closed; background work then runs to its end.
-    process.stdout.end()
+    closeStdout()
     for (const result of await Promise.allSettled(pending)) {
       if (result.status === 'rejected') report('error', `ctx.waitUntil promise rejected: ${(result.reason as Error)?.message ?? String(result.reason)}`, result.reason)
     }

@@ -155,6 +155,12 @@ describe('cold runtime', () => {
       existsSync(file('bg-poll', 'done')) ? Number(readFileSync(file('bg-poll', 'done'), 'utf8')) : undefined)
     expect(doneAt).toBeGreaterThanOrEqual(answeredAt)
 
+    // A streamed body (no Content-Length) is complete when the runner closes stdout, before the work ends.
+    const streamed = await h.send('/bg?key=bg-stream&ms=1500&stream')
+    expect(streamed.headers['content-length']).toBeUndefined()
+    expect(Date.now()).toBeLessThan(streamed.json<{ dueAt: number }>().dueAt)
+    expect(existsSync(file('bg-stream', 'done'))).toBe(false)
+
     const second = await h.send('/bg?key=bg-close&ms=1500')
     const { dueAt } = second.json<{ dueAt: number }>()
     expect(existsSync(file('bg-close', 'done'))).toBe(false)
