@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { GatewayError } from '../errors.ts'
-import type { CgiChild, ExitStatus, SpawnSpec, Spawner, StderrSink } from './spawner.ts'
+import { type CgiChild, type ExitStatus, KILL_GRACE_MS, type SpawnSpec, type Spawner, type StderrSink } from './spawner.ts'
 
 const HELPER = fileURLToPath(new URL('./spawn-helper.py', import.meta.url))
 /** Frame header: type (1 byte), job id (4), payload length (4), big-endian (spawn-helper.py FRAME). */
@@ -49,7 +49,7 @@ export class HelperSpawner implements Spawner {
   constructor (python: string) {
     this.#dir = mkdtempSync(join(tmpdir(), 'warmgate-spawn-'))
     this.#socket = join(this.#dir, 'spawn.sock')
-    this.#process = spawn(python, ['-I', '-S', HELPER, this.#socket], { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } })
+    this.#process = spawn(python, ['-I', '-S', HELPER, this.#socket, String(KILL_GRACE_MS)], { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } })
     this.#process.stdin?.on('error', () => {})
     let markReady!: () => void
     let failReady!: (error: Error) => void

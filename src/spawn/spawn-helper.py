@@ -34,7 +34,7 @@ import struct
 import sys
 import time
 
-KILL_GRACE = float(os.environ.get('WARMGATE_KILL_GRACE_MS', '2000')) / 1000
+KILL_GRACE = 2.0  # seconds from SIGTERM to SIGKILL; the gateway passes its own (spawner.ts KILL_GRACE_MS) as argv[2]
 STDERR_CAP = 64 * 1024
 WINDOW = 256 * 1024  # stdout bytes a child may be ahead of the gateway's acks
 CHUNK = 64 * 1024
@@ -384,6 +384,9 @@ def on_alarm(*_):
 
 
 def main():
+    global KILL_GRACE
+    if len(sys.argv) > 2:
+        KILL_GRACE = int(sys.argv[2]) / 1000
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     helper = Helper(sys.argv[1])
     # The gateway died without closing our stdin: the kernel tells us, and we clean up the same way.
