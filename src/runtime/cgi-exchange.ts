@@ -169,7 +169,7 @@ function readHead (child: CgiChild, signal: AbortSignal, stderr: StderrLog, opti
 async function failure (child: CgiChild, reason: CgiResponseFailureReason, message: string, stderr: StderrLog, options: ExchangeOptions): Promise<GatewayError> {
   if (reason === 'empty-output') {
     const status = await child.exited
-    // The helper closes a child's connections when it cannot start it: that reads as empty output.
+    // A process that could not be started can read as empty output: its status says why.
     if (status.error !== undefined) return isGatewayError(status.error) ? status.error : new GatewayError('WG_ERR_SPAWN', status.error.message)
     await stderr.drained
     const runnerCode = options.runner === true && status.code !== null ? RUNNER_EXIT[status.code] : undefined
