@@ -128,10 +128,23 @@ function readHead (child: CgiChild, signal: AbortSignal, stderr: StderrLog, opti
         res.body = stdout
         resolve(res)
       }
+      // The script's own Content-Length says when its body is whole: no need to wait for the end of
+      // stdout (cold mode's runner declares it, and a Node process takes ms to exit after its last write).
+      const complete = (): boolean => {
+        if (declared === null || size < declared) return false
+        stop()
+        const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)
+        res.body = declared === 0 ? null : all.subarray(0, declared)
+        // Whatever follows (bytes past the promised length, the end) is read and dropped, so stdout closes.
+        stdout.on('error', noop)
+        stdout.resume()
+        resolve(res)
+        return true
+      }
       const collect = (chunk: Buffer): void => {
         chunks.push(chunk)
         size += chunk.byteLength
-        if (size >= COALESCE_BYTES) stream()
+        if (!complete() && size >= COALESCE_BYTES) stream()
       }
       const finish = (): void => {
         stop()
@@ -143,6 +156,7 @@ function readHead (child: CgiChild, signal: AbortSignal, stderr: StderrLog, opti
         resolve(res)
       }
       const timer = setTimeout(stream, COALESCE_MS)
+      if (complete()) return
       stdout.on('data', collect)
       stdout.once('end', finish)
       stdout.once('error', onError)
@@ -256,3 +270,5 @@ function parseRunnerLine (line: string): RunnerReport | undefined {
     return undefined
   }
 }
+
+function noop (): void {}
