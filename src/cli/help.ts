@@ -1,4 +1,4 @@
-export const USAGE = `warmgate — run one handler module warm (worker threads), inline, or cold
+export const USAGE = `warmgate — run one handler module warm (worker threads), inline, or cold (a process per request), and CGI scripts
 
 Usage:
   warmgate start [options]   serve the apps of gateway.config.ts
@@ -15,7 +15,8 @@ Options:
   --config FILE       config file (default: gateway.config.ts in the current directory)
   --port N            port to listen on; 0 picks a free one (default: server.port, 8080)
   --host H            address to listen on (default: server.host, 127.0.0.1)
-  --mode MODE         run every app in this mode: warm or inline (default: each app's own)
+  --mode MODE         run every handler app in this mode: warm, inline or cold (default: each app's
+                      own; cgi apps always run one process per request)
   --log-level LEVEL   fatal, error, warn, info, debug, trace or silent (default: info)
   -h, --help          this text
 `,
