@@ -38,6 +38,7 @@ import { findLeftovers, readTreeCpu, sampleDescendants, snapshotDescendants } fr
 import { readSystemBusySeconds, sampleRss, waitForQuiet } from './lib/proc.ts'
 import { median } from './lib/stats.ts'
 import { runWrk, wrkVersion } from './lib/wrk.ts'
+import { BenchFailure, intOption } from './lib/args.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const NODE = realpathSync(nodeBinary())
@@ -48,8 +49,6 @@ const COMPILE_CACHE = join(tmpdir(), 'warmgate-compile-cache')
 const MB = 1024 * 1024
 /** What every fetch-style handler pays before its first line: Node loads undici, which Response needs, lazily. */
 const FETCH_FLOOR_ARGS = ['-e', 'new Response("")']
-
-class BenchFailure extends Error {}
 
 function parseOptions (): Options {
   // `--json` alone writes bench/results/cgi.json (parseArgs has no optional values).
@@ -76,23 +75,18 @@ function parseOptions (): Options {
     process.stdout.write('npm run bench:cgi -- [--rounds 3] [--duration 8] [--warmup 2] [--connections 4] [--seq 30] [--only floor,cold,cgi] [--json [FILE]] [--settle 10] [--log-level warn]\n')
     process.exit(0)
   }
-  const int = (name: string, raw: string, min: number, max: number): number => {
-    const n = Number(raw)
-    if (!Number.isInteger(n) || n < min || n > max) throw new BenchFailure(`--${name}: expected an integer from ${min} to ${max}, got '${raw}'`)
-    return n
-  }
   const only = new Set(values.only.split(',').map(s => s.trim()).filter(Boolean)) as Set<ScenarioName>
   for (const name of only) if (!SCENARIOS.includes(name)) throw new BenchFailure(`--only: unknown scenario '${name}' (expected ${SCENARIOS.join(', ')})`)
   if (!['warn', 'error', 'silent', 'info'].includes(values['log-level'])) throw new BenchFailure(`--log-level: expected warn, error, silent or info, got '${values['log-level']}'`)
   return {
-    rounds: int('rounds', values.rounds, 1, 20),
-    durationS: int('duration', values.duration, 1, 120),
-    warmupS: int('warmup', values.warmup, 0, 10),
-    connections: int('connections', values.connections, 1, 256),
-    seq: int('seq', values.seq, 5, 200),
+    rounds: intOption('rounds', values.rounds, 1, 20),
+    durationS: intOption('duration', values.duration, 1, 120),
+    warmupS: intOption('warmup', values.warmup, 0, 10),
+    connections: intOption('connections', values.connections, 1, 256),
+    seq: intOption('seq', values.seq, 5, 200),
     only,
     json: values.json,
-    settleS: int('settle', values.settle, 0, 120),
+    settleS: intOption('settle', values.settle, 0, 120),
     logLevel: values['log-level'],
   }
 }

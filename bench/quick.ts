@@ -24,6 +24,7 @@ import { nodeBinary, startGateway, type GatewaySpec } from './lib/gateway-proces
 import { readCpuSeconds, readMemory, readSystemBusySeconds, readThreadCpu, sampleRss, threadCpuDelta, waitForQuiet } from './lib/proc.ts'
 import { spread, table } from './lib/stats.ts'
 import { runWrk, wrkArgs, wrkVersion, type WrkReport, type WrkSettings } from './lib/wrk.ts'
+import { BenchFailure, intOption } from './lib/args.ts'
 
 interface Variant {
   label: string
@@ -121,8 +122,6 @@ interface RunResult {
   logLines: string[]
 }
 
-class BenchFailure extends Error {}
-
 const MB = 1024 * 1024
 /** Cores used by anything else on the machine above which a run is flagged as disturbed (never dropped). */
 const OTHER_LOAD_LIMIT = 0.15
@@ -149,23 +148,18 @@ function parseOptions (): { rounds: number, durationS: number, warmupS: number, 
     process.stdout.write('npm run bench:quick -- [--rounds 3] [--duration 5] [--warmup 2] [--json FILE] [--log-level warn|silent|info] [--only hello,cpu] [--skip-control] [--settle 20] [--cpu-prof]\n')
     process.exit(0)
   }
-  const int = (name: string, raw: string, min: number, max: number): number => {
-    const n = Number(raw)
-    if (!Number.isInteger(n) || n < min || n > max) throw new BenchFailure(`--${name}: expected an integer from ${min} to ${max}, got '${raw}'`)
-    return n
-  }
   const only = new Set(values.only.split(',').map(s => s.trim()).filter(Boolean))
   for (const name of only) if (!SCENARIOS.some(s => s.name === name)) throw new BenchFailure(`--only: unknown scenario '${name}'`)
   if (!['warn', 'silent', 'info', 'error'].includes(values['log-level'])) throw new BenchFailure(`--log-level: expected warn, silent, error or info, got '${values['log-level']}'`)
   return {
-    rounds: int('rounds', values.rounds, 1, MAX_ROUNDS),
-    durationS: int('duration', values.duration, 1, MAX_DURATION_S),
-    warmupS: int('warmup', values.warmup, 0, 10),
+    rounds: intOption('rounds', values.rounds, 1, MAX_ROUNDS),
+    durationS: intOption('duration', values.duration, 1, MAX_DURATION_S),
+    warmupS: intOption('warmup', values.warmup, 0, 10),
     json: values.json,
     logLevel: values['log-level'],
     only,
     control: !values['skip-control'],
-    settleS: int('settle', values.settle, 0, 120),
+    settleS: intOption('settle', values.settle, 0, 120),
     cpuProf: values['cpu-prof'],
   }
 }

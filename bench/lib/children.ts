@@ -42,3 +42,17 @@ export async function stopChild (child: ChildProcess, graceMs = 5000): Promise<v
 export async function stopAll (graceMs = 3000): Promise<void> {
   await Promise.all([...live].map(async (child) => stopChild(child, graceMs)))
 }
+
+/** Calls `onLine` for each complete line of a child's output (utf8), as it arrives. */
+export function eachLine (stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
+  let buffered = ''
+  stream?.setEncoding('utf8').on('data', (chunk: string) => {
+    buffered += chunk
+    let newline: number
+    while ((newline = buffered.indexOf('\n')) !== -1) {
+      const line = buffered.slice(0, newline)
+      buffered = buffered.slice(newline + 1)
+      onLine(line)
+    }
+  })
+}

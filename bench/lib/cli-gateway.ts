@@ -4,7 +4,7 @@
 // own messages are kept.
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { stopChild, track } from './children.ts'
+import { eachLine, stopChild, track } from './children.ts'
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
 
@@ -25,26 +25,19 @@ export async function startCliGateway (options: { node: string, config: string, 
   const logLines = (): string[] => [...lines, ...stderr.trim().split('\n').filter(Boolean).map(line => `stderr: ${line}`)]
   try {
     const url = await new Promise<string>((resolve, reject) => {
-      let buffered = ''
       let url: string | undefined
       const fail = (error: Error): void => {
         clearTimeout(timer)
         reject(error)
       }
       const timer = setTimeout(() => fail(new Error(`gateway did not start within ${timeoutMs} ms`)), timeoutMs)
-      child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-        buffered += chunk
-        let newline: number
-        while ((newline = buffered.indexOf('\n')) !== -1) {
-          const line = buffered.slice(0, newline)
-          buffered = buffered.slice(newline + 1)
-          const ready = /^warmgate listening on (http:\/\/\S+)/.exec(line)
-          if (ready !== null && url === undefined) {
-            url = ready[1]
-            clearTimeout(timer)
-            resolve(url)
-          } else if (keep(line)) lines.push(line)
-        }
+      eachLine(child.stdout, (line) => {
+        const ready = /^warmgate listening on (http:\/\/\S+)/.exec(line)
+        if (ready !== null && url === undefined) {
+          url = ready[1]
+          clearTimeout(timer)
+          resolve(url)
+        } else if (keep(line)) lines.push(line)
       })
       child.once('error', fail)
       child.once('exit', (code, signal) => fail(new Error(`gateway exited during start-up (code ${code}, signal ${signal})`)))

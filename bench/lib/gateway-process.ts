@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { stopChild, track } from './children.ts'
+import { eachLine, stopChild, track } from './children.ts'
 
 const NODE = fileURLToPath(new URL('../../node_modules/.bin/node', import.meta.url))
 const SERVE = fileURLToPath(new URL('./serve.ts', import.meta.url))
@@ -52,7 +52,6 @@ export async function startGateway (spec: GatewaySpec, timeoutMs = 30_000): Prom
 
   try {
     const ready = await new Promise<{ url: string, pid: number }>((resolve, reject) => {
-      let buffered = ''
       let settled = false
       const timer = setTimeout(() => done(new Error(`gateway did not start within ${timeoutMs} ms`)), timeoutMs)
       const done = (error: Error | undefined, value?: { url: string, pid: number }): void => {
@@ -62,22 +61,16 @@ export async function startGateway (spec: GatewaySpec, timeoutMs = 30_000): Prom
         if (error !== undefined) reject(error)
         else resolve(value as { url: string, pid: number })
       }
-      child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-        buffered += chunk
-        let newline: number
-        while ((newline = buffered.indexOf('\n')) !== -1) {
-          const line = buffered.slice(0, newline)
-          buffered = buffered.slice(newline + 1)
-          if (!settled && line.includes('"warmgateBenchReady"')) {
-            try {
-              const parsed = JSON.parse(line) as { url: string, pid: number }
-              done(undefined, parsed)
-            } catch (error) {
-              done(error as Error)
-            }
-          } else if (line.trim() !== '' && logLines.length < 1000) {
-            logLines.push(line)
+      eachLine(child.stdout, (line) => {
+        if (!settled && line.includes('"warmgateBenchReady"')) {
+          try {
+            const parsed = JSON.parse(line) as { url: string, pid: number }
+            done(undefined, parsed)
+          } catch (error) {
+            done(error as Error)
           }
+        } else if (line.trim() !== '' && logLines.length < 1000) {
+          logLines.push(line)
         }
       })
       child.once('error', (error) => done(error))
