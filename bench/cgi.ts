@@ -30,7 +30,6 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Client } from 'undici'
 import { FLOOR_RUNS, fmt, OTHER_LOAD_LIMIT, report, SCENARIOS, TARGETS, type FloorResult, type Options, type RunResult, type ScenarioName, type ServerName } from './lib/cgi-report.ts'
-import { stopAll } from './lib/children.ts'
 import { startCliGateway, type Server } from './lib/cli-gateway.ts'
 import { nodeBinary } from './lib/gateway-process.ts'
 import { ensureLighttpd, LighttpdMissing, startLighttpd, type Lighttpd } from './lib/lighttpd.ts'
@@ -38,7 +37,7 @@ import { findLeftovers, readTreeCpu, sampleDescendants, snapshotDescendants } fr
 import { readSystemBusySeconds, sampleRss, waitForQuiet } from './lib/proc.ts'
 import { median } from './lib/stats.ts'
 import { runWrk, wrkVersion } from './lib/wrk.ts'
-import { BenchFailure, intOption } from './lib/args.ts'
+import { BenchFailure, intOption, runBench } from './lib/args.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const NODE = realpathSync(nodeBinary())
@@ -348,27 +347,4 @@ async function main (): Promise<number> {
 
 const cleanup: Array<() => void> = []
 const runCleanup = (): void => { for (const fn of cleanup.splice(0)) try { fn() } catch {} }
-let interrupted = false
-const onSignal = (signal: NodeJS.Signals): void => {
-  if (interrupted) return
-  interrupted = true
-  process.stderr.write(`\nbench:cgi: ${signal}, stopping the servers and wrk\n`)
-  void stopAll(2000).finally(() => {
-    runCleanup()
-    process.exit(130)
-  })
-}
-process.on('SIGINT', onSignal)
-process.on('SIGTERM', onSignal)
-
-let code = 1
-try {
-  code = await main()
-} catch (error) {
-  process.stderr.write(`bench:cgi failed: ${error instanceof BenchFailure ? error.message : (error as Error).stack ?? String(error)}\n`)
-  code = 1
-} finally {
-  await stopAll()
-  runCleanup()
-}
-process.exit(code)
+await runBench('bench:cgi', main, runCleanup)

@@ -19,12 +19,11 @@ import { writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { stopAll } from './lib/children.ts'
 import { nodeBinary, startGateway, type GatewaySpec } from './lib/gateway-process.ts'
 import { readCpuSeconds, readMemory, readSystemBusySeconds, readThreadCpu, sampleRss, threadCpuDelta, waitForQuiet } from './lib/proc.ts'
 import { spread, table } from './lib/stats.ts'
 import { runWrk, wrkArgs, wrkVersion, type WrkReport, type WrkSettings } from './lib/wrk.ts'
-import { BenchFailure, intOption } from './lib/args.ts'
+import { BenchFailure, intOption, runBench } from './lib/args.ts'
 
 interface Variant {
   label: string
@@ -414,23 +413,4 @@ async function main (): Promise<number> {
   return 0
 }
 
-let interrupted = false
-const onSignal = (signal: NodeJS.Signals): void => {
-  if (interrupted) return
-  interrupted = true
-  process.stderr.write(`\nbench:quick: ${signal}, stopping the gateway and wrk\n`)
-  void stopAll(2000).finally(() => process.exit(130))
-}
-process.on('SIGINT', onSignal)
-process.on('SIGTERM', onSignal)
-
-let code = 1
-try {
-  code = await main()
-} catch (error) {
-  process.stderr.write(`bench:quick failed: ${error instanceof BenchFailure ? error.message : (error as Error).stack ?? String(error)}\n`)
-  code = 1
-} finally {
-  await stopAll()
-}
-process.exit(code)
+await runBench('bench:quick', main)

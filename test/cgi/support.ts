@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -9,6 +9,7 @@ import { afterAll } from 'vitest'
 import type { AppConfig, GatewayConfig } from '../../src/index.ts'
 import { APPS, FIXTURES, startGateway, within, type Started } from '../helpers/gateway.ts'
 import { type Reply, send, type SendOptions } from '../runtime/support.ts'
+import { allPids, type ProcInfo, procStat } from '../helpers/proc.ts'
 
 // Shared by the cgi app suites (cgi-app, traversal, lifecycle). vitest runs each test file in its own
 // forked process, so everything set up here (process.env, scratch files, the tag) is per file.
@@ -137,31 +138,8 @@ export function recordedPids (): number[] {
   return lines(PIDS_FILE).map(Number)
 }
 
-/** `code` fields logged for one request id. */
-export function codesOf (logLines: Array<Record<string, unknown>>, reqId: string): unknown[] {
-  return logLines.filter(line => line.reqId === reqId && line.code !== undefined).map(line => line.code)
-}
-
-export interface ProcInfo { pid: number, comm: string, state: string, ppid: number, pgrp: number }
-
-/** `/proc/<pid>/stat`, or undefined once the pid is gone. */
-export function procStat (pid: number): ProcInfo | undefined {
-  let text: string
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  } catch {
-    return undefined
-  }
-  // comm is in parentheses and may itself hold spaces or parentheses.
-  const open = text.indexOf('(')
-  const close = text.lastIndexOf(')')
-  const rest = text.slice(close + 2).split(' ')
-  return { pid, comm: text.slice(open + 1, close), state: rest[0], ppid: Number(rest[1]), pgrp: Number(rest[2]) }
-}
-
-function allPids (): number[] {
-  return readdirSync('/proc').filter(name => /^\d+$/.test(name)).map(Number)
-}
+export { codesOf } from '../helpers/gateway.ts'
+export { type ProcInfo, procStat } from '../helpers/proc.ts'
 
 /** Live processes whose environment holds this file's tag (the gateway passes it via passEnv). */
 export function taggedProcesses (): ProcInfo[] {

@@ -35,6 +35,11 @@ export async function startGateway (config: GatewayConfig, options: GatewayOptio
   return { gateway, url, lines }
 }
 
+/** `code` fields logged for one request id. */
+export function codesOf (logLines: Array<Record<string, unknown>>, reqId: string): unknown[] {
+  return logLines.filter(line => line.reqId === reqId && line.code !== undefined).map(line => line.code)
+}
+
 /** Rejects with a message naming what hung, instead of the test timing out silently. */
 export async function within<T> (ms: number, label: string, promise: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -9,8 +9,9 @@ import type { ColdEnvReport } from '../fixtures/handlers/cold-env.ts'
 import type { ColdSignalMark, ColdSignalReply } from '../fixtures/handlers/cold-signal.ts'
 import { COMPLETE_TEXT } from '../fixtures/handlers/cold-stream.ts'
 import type { Reflection } from '../fixtures/handlers/reflect.ts'
-import { ROOT, within } from '../helpers/gateway.ts'
-import { type CaseContext, eventually, exampleApp, handler, type Harness, openGateway } from './support.ts'
+import { codesOf, ROOT, within } from '../helpers/gateway.ts'
+import { allPids, cmdlineOf, procStat } from '../helpers/proc.ts'
+import { type CaseContext, eventually, exampleApp, handler, openGateway } from './support.ts'
 
 // What only cold mode does: a fresh process per request. Handlers report through files (a process lives
 // for one request), and the tests watch the processes themselves in /proc.
@@ -52,12 +53,7 @@ function markOf (key: string, ms = 3000): Promise<ColdSignalMark> {
 
 /** `pid`'s state letter (R, S, Z…) from /proc/<pid>/stat, or undefined once it has been reaped. */
 function stateOf (pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
-  } catch {
-    return undefined
-  }
+  return procStat(pid)?.state
 }
 
 /** Resolves with the time at which `/proc/<pid>` disappeared: the process exited and was reaped. */
@@ -65,25 +61,14 @@ function goneAt (pid: number, ms: number, label: string): Promise<number> {
   return eventually(ms, `${label} (pid ${pid}) to exit and be reaped`, () => existsSync(`/proc/${pid}`) ? undefined : Date.now())
 }
 
-interface ProcInfo { pid: number, ppid: number, state: string, cmdline: string }
-
 /** Every process in /proc (a zombie's cmdline reads as empty). */
-function processes (): ProcInfo[] {
-  const found: ProcInfo[] = []
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim()
-      found.push({ pid: Number(name), ppid: Number(ppid), state, cmdline })
-    } catch {} // exited while we looked
-  }
-  return found
-}
-
-function logCodes (h: Harness, reqId: string): unknown[] {
-  return h.lines.filter(line => line.reqId === reqId && line.code !== undefined).map(line => line.code)
+function processes (): Array<{ pid: number, ppid: number, state: string, cmdline: string }> {
+  return allPids().flatMap((pid) => {
+    const stat = procStat(pid)
+    const cmdline = cmdlineOf(pid)
+    // Either read fails for a process that exited while we looked.
+    return stat === undefined || cmdline === undefined ? [] : [{ pid, ppid: stat.ppid, state: stat.state, cmdline }]
+  })
 }
 
 describe('cold runtime', () => {
@@ -104,7 +89,7 @@ describe('cold runtime', () => {
     expect(res.status).toBe(504)
     expect(elapsed).toBeGreaterThanOrEqual(295)
     expect(elapsed).toBeLessThan(1500)
-    expect(logCodes(h, res.requestId)).toEqual(['WG_ERR_TIMEOUT'])
+    expect(codesOf(h.lines, res.requestId)).toEqual(['WG_ERR_TIMEOUT'])
     const pid = await pidOf('timeout')
     expect(await markOf('timeout')).toMatchObject({ ctxSignalAborted: true, requestSignalAborted: true })
     await goneAt(pid, 5000, 'the timed-out handler process')
@@ -122,7 +107,7 @@ describe('cold runtime', () => {
     expect(await markOf('disconnect')).toMatchObject({ ctxSignalAborted: true, requestSignalAborted: true })
     await goneAt(pid, 5000, 'the abandoned handler process')
     await eventually(2000, 'the client abort to be logged with the request id', () =>
-      logCodes(h, reqId).includes('WG_ERR_CLIENT_ABORTED') ? true : undefined)
+      codesOf(h.lines, reqId).includes('WG_ERR_CLIENT_ABORTED') ? true : undefined)
   })
 
   it('SIGKILLs a handler that ignores SIGTERM once the 2 s grace has passed', async (t) => {
@@ -234,7 +219,7 @@ describe('cold runtime', () => {
     expect(replies.map(reply => reply.status).sort()).toEqual([200, 200, 503])
     const refused = replies.find(reply => reply.status === 503)
     expect(refused?.headers['retry-after']).toBe('1')
-    expect(logCodes(h, refused?.requestId ?? '')).toEqual(['WG_ERR_OVERLOADED'])
+    expect(codesOf(h.lines, refused?.requestId ?? '')).toEqual(['WG_ERR_OVERLOADED'])
     // The two that ran did not overlap: the queued one started after the first had finished.
     const [earlier, later] = replies.filter(reply => reply.status === 200).map(reply => reply.json<ColdSignalReply>()).sort((a, b) => a.startedAt - b.startedAt)
     expect(later.startedAt).toBeGreaterThanOrEqual(earlier.endedAt)
@@ -263,7 +248,7 @@ describe('cold runtime', () => {
     keys.push('mix-throw')
     const thrown = await h.send('/mix/throw?key=mix-throw')
     expect(thrown.status).toBe(500)
-    expect(logCodes(h, thrown.requestId)).toEqual(['WG_ERR_HANDLER_THREW'])
+    expect(codesOf(h.lines, thrown.requestId)).toEqual(['WG_ERR_HANDLER_THREW'])
     keys.push('mix-timeout')
     expect((await h.send('/short?key=mix-timeout&ms=8000')).status).toBe(504)
     keys.push('mix-disconnect')

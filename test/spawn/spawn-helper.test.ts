@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { FIXTURES, startGateway, within } from '../helpers/gateway.ts'
+import { allPids, cmdlineOf, procStat } from '../helpers/proc.ts'
 import { eventually } from '../runtime/support.ts'
 
 // The python3 spawn helper is one process per gateway; when it dies (an operator's kill, the OOM
@@ -17,17 +18,7 @@ if (!HAVE_PYTHON) console.warn('[spawn tests] skipping: python3 is not installed
 
 /** Pids of this process's children whose command line runs the spawn helper. */
 function helperPids (): number[] {
-  const pids: number[] = []
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      if (ppid !== process.pid) continue
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('spawn-helper.py')) pids.push(Number(name))
-    } catch {}
-  }
-  return pids
+  return allPids().filter(pid => procStat(pid)?.ppid === process.pid && cmdlineOf(pid)?.includes('spawn-helper.py') === true)
 }
 
 describe.skipIf(!HAVE_PYTHON)('spawn helper', () => {
