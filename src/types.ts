@@ -36,7 +36,11 @@ export interface GatewayResponse {
   status: number
   /** Reason phrase; empty when the handler set none. */
   statusText: string
-  /** Flat `[name, value, …]`; each `Set-Cookie` is its own pair. */
+  /**
+   * Flat `[name, value, …]`; each `Set-Cookie` is its own pair. `content-length`, `transfer-encoding` and
+   * `x-request-id` are spelled lower-case (web Headers give every name so; cgi-exchange.ts lowers these),
+   * so that the front doors find them without lower-casing every name of every response.
+   */
   headers: string[]
   /**
    * Bytes, nothing, or (cold and cgi apps) the process's stdout, streamed with backpressure. A stream

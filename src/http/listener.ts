@@ -56,7 +56,10 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
         rawTarget: req.url,
         headers: req.rawHeaders,
         body,
-        connection: { remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0, httpVersion: req.httpVersion, secure },
+        // Read only by CGI apps: warm and inline requests do not pay for the object.
+        get connection () {
+          return { remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0, httpVersion: req.httpVersion, secure }
+        },
       }
       return mounted.respond(request, controller)
         .then(res => res.localRedirect === undefined ? res : followLocalRedirects(res, request, mounted, router, controller))
@@ -84,13 +87,12 @@ function writeResponse (req: IncomingMessage, res: ServerResponse, id: string, r
   let hasRequestId = false
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]
-    // Handlers give lower-case names (web Headers); CGI scripts give any case.
-    const lower = name.toLowerCase()
-    if (FRAMING.has(lower)) {
-      if (lower === 'content-length') handlerLength = raw[i + 1]
+    // The names compared here are lower-case in every GatewayResponse (types.ts).
+    if (FRAMING.has(name)) {
+      if (name === 'content-length') handlerLength = raw[i + 1]
       continue
     }
-    if (lower === 'x-request-id') hasRequestId = true
+    if (name === 'x-request-id') hasRequestId = true
     out.push(name, raw[i + 1])
   }
   if (!hasRequestId) out.push('x-request-id', id)

@@ -96,7 +96,7 @@ function readHead (child: CgiChild, signal: AbortSignal, stderr: StderrLog, opti
       for (const dropped of head.dropped) {
         options.log.warn({ reqId: options.reqId, reason: dropped.reason, line: dropped.line.slice(0, 200) }, 'dropped a header line from the script')
       }
-      const res: GatewayResponse = { status: head.status, statusText: head.statusText, headers: head.headers, body: null }
+      const res: GatewayResponse = { status: head.status, statusText: head.statusText, headers: lowerFraming(head.headers), body: null }
       if (head.localRedirect !== undefined) res.localRedirect = head.localRedirect
       if (ended) {
         res.body = outcome.body.byteLength > 0 ? outcome.body : null
@@ -195,6 +195,18 @@ async function failure (child: CgiChild, reason: CgiResponseFailureReason, messa
     return new GatewayError('WG_ERR_CGI_EMPTY_OUTPUT', `the process ${describeExit(status)} without writing a response`)
   }
   return new GatewayError(FAILURE_CODES[reason], message)
+}
+
+// The names a front door looks for, in the spelling GatewayResponse promises (types.ts).
+const FRONT_DOOR_NAMES = new Set(['content-length', 'transfer-encoding', 'x-request-id'])
+
+/** A script writes `Content-Length` or `X-Request-Id` in any case; the front doors compare lower-case. */
+function lowerFraming (headers: string[]): string[] {
+  for (let i = 0; i < headers.length; i += 2) {
+    const lower = headers[i].toLowerCase()
+    if (FRONT_DOOR_NAMES.has(lower)) headers[i] = lower
+  }
+  return headers
 }
 
 function describeExit (status: ExitStatus): string {
