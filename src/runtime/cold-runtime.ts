@@ -34,12 +34,9 @@ export class ColdRuntime extends ProcessRuntime {
     const limit = Math.max(this.app.timeoutMs, START_CHECK_MS)
     const timer = setTimeout(() => controller.abort(new GatewayError('WG_ERR_HANDLER_LOAD', `handler module ${this.app.entry} did not finish loading within ${limit} ms`)), limit)
     try {
+      // A broken module makes the runner exit with a load/invalid code, which runCgi turns into that error.
       const res = await runCgi(this.#spec(env, null), controller.signal, { spawner: this.hooks.spawner, log: this.hooks.log, reqId: 'start-up', runner: true })
-      throw new GatewayError('WG_ERR_HANDLER_LOAD', `the cold runner answered a start-up check with status ${res.status}`)
-    } catch (error) {
-      // The check writes nothing and exits 0: that is the one good outcome.
-      if ((error as GatewayError).code === 'WG_ERR_CGI_EMPTY_OUTPUT' && /code 0\b/.test((error as Error).message)) return
-      throw error
+      if (res.status !== 204) throw new GatewayError('WG_ERR_HANDLER_LOAD', `the cold runner answered its start-up check with status ${res.status}`)
     } finally {
       clearTimeout(timer)
     }

@@ -116,7 +116,10 @@ async function main (): Promise<void> {
     fail((error as { code?: string }).code === 'WG_ERR_HANDLER_INVALID' ? EXIT_INVALID : EXIT_LOAD, (error as Error).message, (error as { cause?: unknown }).cause ?? error)
   }
   // Start-up check (ColdRuntime.start): the module loads and exports a handler; no request to serve.
-  if (env.WARMGATE_CHECK === '1') process.exit(0)
+  if (env.WARMGATE_CHECK === '1') {
+    write('Status: 204 Loaded\r\n\r\n')
+    process.exit(0)
+  }
 
   const appEnv = JSON.parse(env.WARMGATE_APP_ENV ?? '{}') as HandlerEnv
   const call = requestFromEnvironment()
