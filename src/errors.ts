@@ -31,7 +31,8 @@ export const ERROR_CODES = {
   WG_ERR_CGI_NO_CONTENT_TYPE: { statusCode: 502, description: 'The CGI response has a body but no Content-Type (RFC 3875 §6.3.1).' },
   WG_ERR_CGI_HEADER_TOO_LARGE: { statusCode: 502, description: 'The CGI header block is larger than 64 KiB.' },
   WG_ERR_REDIRECT_LOOP: { statusCode: 502, description: 'A CGI local redirect (Location: /path) chain exceeded 10 hops.' },
-  WG_ERR_OVERLOADED: { statusCode: 503, description: "The app's process limit (concurrency) and wait queue are full; retry after Retry-After seconds." },
+  WG_ERR_OVERLOADED: { statusCode: 503, description: "The app's concurrency limit and wait queue (maxQueue) are full; retry after Retry-After seconds." },
+  WG_ERR_QUEUE_TIMEOUT: { statusCode: 503, description: 'The request waited longer than the app\'s queueTimeout for a free slot; retry after Retry-After seconds.' },
   WG_ERR_LISTEN: { statusCode: 500, description: 'The server could not listen on the requested address.' },
 } as const
 

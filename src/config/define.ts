@@ -16,6 +16,12 @@ export interface WorkersConfig {
   min?: number
   /** Most workers the pool grows to under load. Default: the number of CPUs, at least `min`. */
   max?: number
+  /** Retire a worker gracefully after it has answered this many requests (php-fpm's `pm.max_requests`). Default: never. */
+  maxRequests?: number
+  /** Retire a worker after a request when its V8 heap is above this many MiB. Default: never. */
+  maxHeapMb?: number
+  /** A worker above `min` idle this long is stopped (with `min: 0`: scale to zero). Default `'30s'`. */
+  idleTimeout?: Duration
 }
 
 export interface AppConfig {
@@ -36,10 +42,17 @@ export interface AppConfig {
   passEnv?: string[]
   /** Cgi: pass `Authorization` / `Proxy-Authorization` as `HTTP_*` variables. Default false (cold: always true). */
   passAuthorization?: boolean
-  /** Cold and cgi: most live processes at once. Default 32. */
+  /**
+   * Most requests the app runs at once (warm: across its pool; cold and cgi: live processes). Others wait.
+   * Default: 32 for cold and cgi, 32 per worker (`workers.max` × 32) for warm. Not used by inline apps.
+   */
   concurrency?: number
-  /** Cold and cgi: most requests waiting for a process slot; beyond it, 503 + Retry-After. Default 256. */
-  queue?: number
+  /** Most requests waiting for a slot (see `concurrency`); beyond it, an immediate 503 + Retry-After. Default 256. */
+  maxQueue?: number
+  /** Longest a request may wait in that queue before a 503. Default `'10s'`. */
+  queueTimeout?: Duration
+  /** Warm: heap limit of each worker thread (V8 old generation), in MiB; a worker that passes it is replaced. */
+  memoryMb?: number
 }
 
 export interface ServerConfig {

@@ -12,13 +12,26 @@ export interface ResolvedApp {
   readonly entry: string
   readonly mode: AppKind
   readonly timeoutMs: number
-  readonly workers: { readonly min: number, readonly max: number }
+  readonly workers: ResolvedWorkers
   readonly env: Readonly<Record<string, string>>
   readonly bodyLimit: number
   readonly passEnv: readonly string[]
   readonly passAuthorization: boolean
   readonly concurrency: number
-  readonly queue: number
+  readonly maxQueue: number
+  readonly queueTimeoutMs: number
+  /** Warm: each worker's old-generation heap limit (MiB); undefined for V8's default. */
+  readonly memoryMb: number | undefined
+}
+
+export interface ResolvedWorkers {
+  readonly min: number
+  readonly max: number
+  /** 0: never retire for a request count. */
+  readonly maxRequests: number
+  /** 0: never retire for heap size. */
+  readonly maxHeapMb: number
+  readonly idleTimeoutMs: number
 }
 
 export interface ResolvedConfig {
@@ -44,7 +57,11 @@ export const DEFAULTS = Object.freeze({
   timeoutMs: 30_000,
   workersMin: 1,
   concurrency: 32,
-  queue: 256,
+  /** Warm apps: `concurrency` defaults to this many per worker (async handlers overlap inside a worker). */
+  concurrencyPerWorker: 32,
+  maxQueue: 256,
+  queueTimeoutMs: 10_000,
+  idleTimeoutMs: 30_000,
 })
 
 /** Applies defaults and makes paths absolute. Expects a config that passed `validateConfig`. */
@@ -56,20 +73,30 @@ export function resolveConfig (config: GatewayConfig, options: ResolveOptions): 
     const min = app.workers?.min ?? defaults.workers?.min ?? DEFAULTS.workersMin
     const max = app.workers?.max ?? defaults.workers?.max ?? Math.max(min, availableParallelism())
     const cgi = app.cgi !== undefined
+    // --mode picks how handler modules run; a CGI directory has only one way to run.
+    const mode: AppKind = cgi ? 'cgi' : options.mode ?? app.mode ?? defaults.mode ?? DEFAULTS.mode
+    const workers = { ...defaults.workers, ...app.workers }
     return Object.freeze({
       name,
       route: normalizeRoute(app.route),
       entry: resolvePath(options.baseDir, (cgi ? app.cgi : app.entry) as string),
-      // --mode picks how handler modules run; a CGI directory has only one way to run.
-      mode: cgi ? 'cgi' : options.mode ?? app.mode ?? defaults.mode ?? DEFAULTS.mode,
+      mode,
       timeoutMs: parseDuration(app.timeout) ?? parseDuration(defaults.timeout) ?? DEFAULTS.timeoutMs,
-      workers: Object.freeze({ min, max: Math.max(min, max) }),
+      workers: Object.freeze({
+        min,
+        max: Math.max(min, max),
+        maxRequests: workers.maxRequests ?? 0,
+        maxHeapMb: workers.maxHeapMb ?? 0,
+        idleTimeoutMs: parseDuration(workers.idleTimeout) ?? DEFAULTS.idleTimeoutMs,
+      }),
       env: Object.freeze({ ...app.env }),
       bodyLimit: parseSize(app.bodyLimit) ?? serverBodyLimit,
       passEnv: Object.freeze([...(app.passEnv ?? [])]),
       passAuthorization: app.passAuthorization ?? false,
-      concurrency: app.concurrency ?? DEFAULTS.concurrency,
-      queue: app.queue ?? DEFAULTS.queue,
+      concurrency: app.concurrency ?? (mode === 'warm' ? Math.max(min, max) * DEFAULTS.concurrencyPerWorker : DEFAULTS.concurrency),
+      maxQueue: app.maxQueue ?? DEFAULTS.maxQueue,
+      queueTimeoutMs: parseDuration(app.queueTimeout) ?? DEFAULTS.queueTimeoutMs,
+      memoryMb: app.memoryMb,
     })
   })
   return Object.freeze({

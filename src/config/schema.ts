@@ -55,7 +55,7 @@ export function validateConfig (raw: unknown): string[] {
       fail(path, 'an object with `route` and `entry`', app)
       continue
     }
-    unknownKeys(app, ['route', 'entry', 'cgi', 'mode', 'timeout', 'workers', 'env', 'bodyLimit', 'passEnv', 'passAuthorization', 'concurrency', 'queue'], `${path}.`, errors)
+    unknownKeys(app, ['route', 'entry', 'cgi', 'mode', 'timeout', 'workers', 'env', 'bodyLimit', 'passEnv', 'passAuthorization', 'concurrency', 'maxQueue', 'queueTimeout', 'memoryMb'], `${path}.`, errors)
     if (typeof app.route !== 'string' || !ROUTE_RE.test(app.route) || DOT_SEGMENT_RE.test(app.route)) {
       fail(`${path}.route`, "a path starting with '/' (no spaces, '?', '#', '//' or dot segments)", app.route)
     } else {
@@ -74,12 +74,17 @@ export function validateConfig (raw: unknown): string[] {
       fail(`${path}.passEnv`, 'an array of environment variable names', app.passEnv)
     }
     if (app.passAuthorization !== undefined && typeof app.passAuthorization !== 'boolean') fail(`${path}.passAuthorization`, 'true or false', app.passAuthorization)
-    for (const key of ['concurrency', 'queue'] as const) {
+    for (const key of ['concurrency', 'maxQueue'] as const) {
       const value = app[key]
-      const least = key === 'queue' ? 0 : 1
+      const least = key === 'maxQueue' ? 0 : 1
       if (value !== undefined && !(Number.isInteger(value) && (value as number) >= least && (value as number) <= 100_000)) {
         fail(`${path}.${key}`, `an integer from ${least} to 100000`, value)
       }
+    }
+    if (app.queueTimeout !== undefined) checkDuration(app.queueTimeout, `${path}.queueTimeout`, fail)
+    if (app.memoryMb !== undefined) {
+      if (app.cgi !== undefined || app.mode === 'cold' || app.mode === 'inline') errors.push(`${path}.memoryMb: expected memoryMb only on a warm app (it limits each worker thread's heap), got ${describe(app.memoryMb)}`)
+      else if (!(Number.isInteger(app.memoryMb) && (app.memoryMb as number) >= 16)) fail(`${path}.memoryMb`, 'an integer number of MiB, at least 16', app.memoryMb)
     }
     checkRuntimeOptions(app, path, fail, errors)
     if (app.env !== undefined) {
@@ -118,19 +123,24 @@ type Fail = (path: string, expected: string, value: unknown) => void
 
 function checkRuntimeOptions (obj: Record<string, unknown>, path: string, fail: Fail, errors: string[]): void {
   if (obj.mode !== undefined && !MODES.includes(obj.mode as never)) fail(`${path}.mode`, `one of ${MODES.join(', ')}`, obj.mode)
-  if (obj.timeout !== undefined) {
-    const ms = parseDuration(obj.timeout)
-    if (ms === undefined || ms === 0 || ms > MAX_TIMEOUT_MS) fail(`${path}.timeout`, "a positive duration of at most 24 days (ms number, or '30s', '250ms')", obj.timeout)
-  }
+  if (obj.timeout !== undefined) checkDuration(obj.timeout, `${path}.timeout`, fail)
   if (obj.workers === undefined) return
   if (!isPlainObject(obj.workers)) {
     fail(`${path}.workers`, 'an object ({ min, max })', obj.workers)
     return
   }
-  unknownKeys(obj.workers, ['min', 'max'], `${path}.workers.`, errors)
-  const { min, max } = obj.workers
+  unknownKeys(obj.workers, ['min', 'max', 'maxRequests', 'maxHeapMb', 'idleTimeout'], `${path}.workers.`, errors)
+  const { min, max, maxRequests, maxHeapMb, idleTimeout } = obj.workers
   if (min !== undefined && !(Number.isInteger(min) && (min as number) >= 0)) fail(`${path}.workers.min`, 'a non-negative integer', min)
   if (max !== undefined && !(Number.isInteger(max) && (max as number) >= 1)) fail(`${path}.workers.max`, 'a positive integer', max)
+  if (maxRequests !== undefined && !(Number.isInteger(maxRequests) && (maxRequests as number) >= 1)) fail(`${path}.workers.maxRequests`, 'a positive integer', maxRequests)
+  if (maxHeapMb !== undefined && !(Number.isInteger(maxHeapMb) && (maxHeapMb as number) >= 1)) fail(`${path}.workers.maxHeapMb`, 'a positive integer number of MiB', maxHeapMb)
+  if (idleTimeout !== undefined) checkDuration(idleTimeout, `${path}.workers.idleTimeout`, fail)
+}
+
+function checkDuration (value: unknown, path: string, fail: Fail): void {
+  const ms = parseDuration(value)
+  if (ms === undefined || ms === 0 || ms > MAX_TIMEOUT_MS) fail(path, "a positive duration of at most 24 days (ms number, or '30s', '250ms')", value)
 }
 
 function checkSize (value: unknown, path: string, fail: Fail): void {

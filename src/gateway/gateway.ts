@@ -86,6 +86,7 @@ export async function createGateway (config: GatewayConfig | { configFile?: stri
       onBackgroundError: (reqId, err) => appLog.error({ reqId, err }, 'ctx.waitUntil promise rejected'),
       onWorkerLog: (level, message, fields) => appLog[level](fields, message),
       onWorkerExit: (err) => appLog.warn({ err }, 'worker exited; replacing it'),
+      onWorkerRetire: (reason, why, fields) => appLog[reason === 'hung' ? 'warn' : 'info']({ ...fields, reason }, `retiring a worker: ${why}`),
     })
     apps.push(new MountedApp(app, runtime, appLog))
   }

@@ -27,8 +27,13 @@ export class MountedApp {
    * away; the timeout aborts it too, so the handler's `ctx.signal` sees both.
    */
   respond (req: GatewayRequest, controller: AbortController): Promise<GatewayResponse> {
-    const timer = setTimeout(abortOnTimeout, this.config.timeoutMs, controller, this.config.timeoutMs)
-    return this.runtime.dispatch(req, controller.signal).then(
+    // The timeout counts from dispatch, not from arrival: time spent waiting for a slot is bounded by
+    // queueTimeout instead, so a burst does not eat into the handler's own time.
+    let timer: NodeJS.Timeout | undefined
+    const started = (): void => {
+      timer = setTimeout(abortOnTimeout, this.config.timeoutMs, controller, this.config.timeoutMs)
+    }
+    return this.runtime.dispatch(req, controller.signal, started).then(
       (res) => {
         // A streamed body (cold, cgi) is still the request's work: the timeout covers it until it ends.
         if (res.body === null || res.body instanceof Uint8Array) clearTimeout(timer)
@@ -56,7 +61,7 @@ export class MountedApp {
     }
     const res = errorResponse(code, req.id)
     // RFC 9110 §10.2.3: tell the client when a full process limit is worth retrying.
-    if (code === 'WG_ERR_OVERLOADED') res.headers.push('retry-after', '1')
+    if (code === 'WG_ERR_OVERLOADED' || code === 'WG_ERR_QUEUE_TIMEOUT') res.headers.push('retry-after', '1')
     return res
   }
 }

@@ -10,7 +10,7 @@ import type { MessagePort } from 'node:worker_threads'
 import type { SerializedError } from '../errors.ts'
 
 /** Bumped on any change to the shapes below; the worker states it in its `READY` message. */
-export const PROTOCOL_VERSION = 1
+export const PROTOCOL_VERSION = 2
 
 // main → worker
 export const REQUEST = 1
@@ -22,6 +22,8 @@ export const FAILURE = 12
 export const READY = 13
 export const LOAD_FAILED = 14
 export const LOG = 15
+export const RETIRE = 16
+export const STOPPED = 17
 
 /** `[REQUEST, seq, id, method, url, headers, body]` — seq is the runtime's own key, id the public request id. */
 export type RequestMessage = [typeof REQUEST, number, string, string, string, string[], Uint8Array | null]
@@ -36,7 +38,15 @@ export type ReadyMessage = [typeof READY, number]
 export type LoadFailedMessage = [typeof LOAD_FAILED, SerializedError]
 /** A log line from a worker, carrying the bindings as data: `[LOG, level, message, fields]`. */
 export type LogMessage = [typeof LOG, 'warn' | 'error', string, Record<string, unknown>]
-export type FromWorker = ResponseMessage | FailureMessage | ReadyMessage | LoadFailedMessage | LogMessage
+/**
+ * The worker asks to be replaced: `'recycle'` (its heap passed `workers.maxHeapMb`: it may keep serving
+ * until a replacement is ready) or `'drain'` (an uncaught exception left it in an unknown state: no new
+ * requests). `[RETIRE, kind, why]`
+ */
+export type RetireMessage = [typeof RETIRE, 'recycle' | 'drain', string]
+/** After STOP: every request answered and every `ctx.waitUntil` settled; the main side ends the thread. */
+export type StoppedMessage = [typeof STOPPED]
+export type FromWorker = ResponseMessage | FailureMessage | ReadyMessage | LoadFailedMessage | LogMessage | RetireMessage | StoppedMessage
 
 /** What piscina hands each worker's long-running serve task. */
 export interface ServeTask {
@@ -44,6 +54,8 @@ export interface ServeTask {
   port: MessagePort
   entry: string
   env: Readonly<Record<string, string>>
+  /** `workers.maxHeapMb`; 0 for none. */
+  maxHeapMb: number
 }
 
 /**
@@ -55,9 +67,15 @@ export class Outbox<T> {
   #transfer: ArrayBuffer[] = []
   #scheduled = false
   readonly #send: (batch: T[], transfer: ArrayBuffer[]) => void
+  readonly #unsendable: ((message: T, error: unknown) => T) | undefined
 
-  constructor (send: (batch: T[], transfer: ArrayBuffer[]) => void) {
+  /**
+   * `unsendable` turns a message that postMessage refused (a DataCloneError) into one that can go, so
+   * that one bad message never loses the others of its batch or leaves a request unanswered.
+   */
+  constructor (send: (batch: T[], transfer: ArrayBuffer[]) => void, unsendable?: (message: T, error: unknown) => T) {
     this.#send = send
+    this.#unsendable = unsendable
   }
 
   push (message: T, body?: Uint8Array | null): void {
@@ -82,6 +100,18 @@ export class Outbox<T> {
     const transfer = this.#transfer
     this.#queue = []
     this.#transfer = []
-    this.#send(batch, transfer)
+    try {
+      this.#send(batch, transfer)
+    } catch (error) {
+      if (this.#unsendable === undefined) throw error
+      // Rare path: send one by one (copying, since which buffer belongs to which message is not kept).
+      for (const message of batch) {
+        try {
+          this.#send([message], [])
+        } catch (cloneError) {
+          this.#send([this.#unsendable(message, cloneError)], [])
+        }
+      }
+    }
   }
 }

@@ -32,8 +32,10 @@ export class InlineRuntime extends BaseRuntime {
     await primeWebClasses()
   }
 
-  protected onDispatch (req: GatewayRequest, signal: AbortSignal): Promise<GatewayResponse> {
+  protected onDispatch (req: GatewayRequest, signal: AbortSignal, started: () => void): Promise<GatewayResponse> {
     const handler = this.#handler as FetchHandler
+    // No queue: the handler runs now, on this thread.
+    started()
     return new Promise<GatewayResponse>((resolve, reject) => {
       // The handler keeps running after an abort (it sees ctx.signal); the caller gets its answer now.
       const done = onAbort(signal, reject)

@@ -2,7 +2,7 @@ import type { ResolvedApp } from '../config/resolve.ts'
 import type { Logger } from '../log/logger.ts'
 import type { CgiChild, Spawner } from '../spawn/spawner.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
-import { ProcessSlots } from './process-slots.ts'
+import { Slots } from './slots.ts'
 import { BaseRuntime } from './runtime.ts'
 
 export interface ProcessRuntimeHooks {
@@ -18,21 +18,22 @@ export interface ProcessRuntimeHooks {
 export abstract class ProcessRuntime extends BaseRuntime {
   protected readonly app: ResolvedApp
   protected readonly hooks: ProcessRuntimeHooks
-  readonly #slots: ProcessSlots
+  readonly #slots: Slots
   readonly #children = new Set<CgiChild>()
 
   constructor (app: ResolvedApp, hooks: ProcessRuntimeHooks) {
     super()
     this.app = app
     this.hooks = hooks
-    this.#slots = new ProcessSlots(app.concurrency, app.queue)
+    this.#slots = new Slots(app.concurrency, app.maxQueue, app.queueTimeoutMs)
   }
 
   /** Runs one request in its own process; `track` must be handed to `runCgi` as `onChild`. */
   protected abstract run (req: GatewayRequest, signal: AbortSignal, track: (child: CgiChild) => void): Promise<GatewayResponse>
 
-  protected async onDispatch (req: GatewayRequest, signal: AbortSignal): Promise<GatewayResponse> {
+  protected async onDispatch (req: GatewayRequest, signal: AbortSignal, started: () => void): Promise<GatewayResponse> {
     await this.#slots.acquire(signal)
+    started()
     let spawned = false
     const track = (child: CgiChild): void => {
       spawned = true

@@ -16,8 +16,11 @@ export interface Runtime {
   readonly mode: AppKind
   /** Preload / prewarm. Idempotent: concurrent calls share one promise. */
   start (): Promise<void>
-  /** Answers one request. Rejects with a `GatewayError` (and promptly when `signal` aborts). */
-  dispatch (req: GatewayRequest, signal: AbortSignal): Promise<GatewayResponse>
+  /**
+   * Answers one request. Rejects with a `GatewayError` (and promptly when `signal` aborts). `started` is
+   * called once the request leaves the app's wait queue and runs: the app's timeout counts from there.
+   */
+  dispatch (req: GatewayRequest, signal: AbortSignal, started?: () => void): Promise<GatewayResponse>
   /** Stops taking requests, drains those in flight, then stops. Idempotent, shared promise. */
   close (): Promise<void>
   /** Stops now; in-flight requests fail with `WG_ERR_RUNTIME_DESTROYED`. */
@@ -43,7 +46,8 @@ export abstract class BaseRuntime implements Runtime {
   #drained: (() => void) | undefined
 
   protected abstract onStart (): Promise<void>
-  protected abstract onDispatch (req: GatewayRequest, signal: AbortSignal): Promise<GatewayResponse>
+  /** Must call `started` when the request stops waiting for a slot and runs. */
+  protected abstract onDispatch (req: GatewayRequest, signal: AbortSignal, started: () => void): Promise<GatewayResponse>
   /** Called once nothing is in flight. */
   protected abstract onClose (): Promise<void>
   /** Called at most once; must make every pending dispatch settle. */
@@ -64,12 +68,12 @@ export abstract class BaseRuntime implements Runtime {
     return this.#startPromise
   }
 
-  dispatch (req: GatewayRequest, signal: AbortSignal): Promise<GatewayResponse> {
+  dispatch (req: GatewayRequest, signal: AbortSignal, started: () => void = noop): Promise<GatewayResponse> {
     if (this.#state !== 'ready') {
       return Promise.reject(new GatewayError('WG_ERR_RUNTIME_CLOSED', `${this.mode} runtime is ${this.#state}, not ready`))
     }
     this.#inFlight++
-    return this.onDispatch(req, signal).then(this.#onSettled, this.#onFailed)
+    return this.onDispatch(req, signal, started).then(this.#onSettled, this.#onFailed)
   }
 
   #onSettled = (res: GatewayResponse): GatewayResponse => {

@@ -3,12 +3,21 @@ import { Piscina } from 'piscina'
 import type { ResolvedApp } from '../config/resolve.ts'
 import { GatewayError, type ErrorCode, type SerializedError } from '../errors.ts'
 import {
-  ABORT, FAILURE, LOAD_FAILED, LOG, Outbox, PROTOCOL_VERSION, READY, REQUEST, RESPONSE, STOP,
+  ABORT, FAILURE, LOAD_FAILED, LOG, PROTOCOL_VERSION, READY, REQUEST, RESPONSE, RETIRE, STOP, STOPPED,
   type FromWorker, type ServeTask, type ToWorker,
 } from '../protocol/messages.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
 import type { RuntimeHooks } from './inline-runtime.ts'
 import { BaseRuntime } from './runtime.ts'
+import { Slots } from './slots.ts'
+import { type RetireReason, WarmThread } from './warm-thread.ts'
+
+/**
+ * How long a handler may keep running after its request ended (timed out, client gone) before its
+ * thread is replaced: long enough for a handler that honours ctx.signal to notice, short enough that a
+ * `for(;;){}` does not hold a thread for long.
+ */
+export const KILL_GRACE_MS = 1000
 
 // A CommonJS shim (see the file): piscina require()s a worker file first, and require(esm) is unsafe to terminate.
 const WORKER_FILE = new URL('./warm.worker.cjs', import.meta.url).href
@@ -18,61 +27,65 @@ export interface WarmRuntimeHooks extends RuntimeHooks {
   onWorkerLog (level: 'warn' | 'error', message: string, fields: Record<string, unknown>): void
   /** A worker thread ended unexpectedly; its in-flight requests have been failed. */
   onWorkerExit (error: Error): void
+  /** A worker thread is being replaced or stopped on purpose (recycle, idle, hung handler). */
+  onWorkerRetire (reason: RetireReason, why: string, fields: Record<string, unknown>): void
 }
 
 interface Pending {
   resolve: (res: GatewayResponse) => void
   reject: (error: unknown) => void
-  worker: WarmWorker
+  thread: WarmThread
   signal: AbortSignal
   onAbort: () => void
+  reqId: string
+  dispatchedAt: number
 }
 
-/** One thread of the pool, as the main side sees it: its port, its outbox and its load. */
-class WarmWorker {
-  readonly port: MessagePort
-  readonly outbox: Outbox<ToWorker>
-  /** Aborting it makes piscina terminate the thread. */
-  readonly kill = new AbortController()
-  inFlight = 0
-  ready = false
-
-  constructor (port: MessagePort) {
-    this.port = port
-    this.outbox = new Outbox<ToWorker>((batch, transfer) => port.postMessage(batch, transfer))
-  }
+interface Waiter {
+  resolve: () => void
+  reject: (error: unknown) => void
 }
 
 /**
  * FastCGI's persistence, in-process: a pool of worker threads that imported the handler once.
  * piscina owns the threads (creation, resource limits, termination); each thread runs one long-lived
  * serve task and takes requests over its own MessagePort, several in flight at once, in batches.
+ * This class decides which thread gets a request, and when a thread is retired and replaced:
+ * after `workers.maxRequests` / `workers.maxHeapMb`, when idle above `workers.min`, after an uncaught
+ * exception, and when a handler is still running KILL_GRACE_MS after its request ended (a thread stuck
+ * in `for(;;){}` is terminated: the only way to stop synchronous JavaScript).
  */
 export class WarmRuntime extends BaseRuntime {
   readonly mode = 'warm' as const
   readonly #app: ResolvedApp
   readonly #hooks: WarmRuntimeHooks
+  readonly #slots: Slots
   #pool: Piscina | undefined
-  readonly #workers: WarmWorker[] = []
+  /** Every live thread that finished loading, routable or retiring. */
+  readonly #threads: WarmThread[] = []
   #starting = 0
+  #nextThreadId = 0
   readonly #pending = new Map<number, Pending>()
   #seq = 0
   #closing = false
-  /** Requests waiting for a first worker (only when `workers.min` is 0 or every worker died). */
-  #waiting: Array<{ resolve: () => void, reject: (error: Error) => void }> = []
+  #sweeper: NodeJS.Timeout | undefined
+  /** Requests waiting for a first routable thread (`workers.min: 0`, or every thread died or retired). */
+  #waiting: Waiter[] = []
 
   constructor (app: ResolvedApp, hooks: WarmRuntimeHooks) {
     super()
     this.#app = app
     this.#hooks = hooks
+    this.#slots = new Slots(app.concurrency, app.maxQueue, app.queueTimeoutMs)
   }
 
   protected async onStart (): Promise<void> {
-    const { min, max } = this.#app.workers
+    const { min, max, idleTimeoutMs } = this.#app.workers
     this.#pool = new Piscina({
       filename: WORKER_FILE,
       minThreads: min,
-      maxThreads: max,
+      // Room for a replacement next to each retiring thread: we cap routable threads at `max` ourselves.
+      maxThreads: max * 2,
       idleTimeout: 1000,
       concurrentTasksPerWorker: 1,
       // Idle threads must keep their event loop running: 'sync' would park them in Atomics.wait.
@@ -80,64 +93,71 @@ export class WarmRuntime extends BaseRuntime {
       recordTiming: false,
       // PERF-NOTES.md: young-generation growth per isolate doubled RSS under load; a small nursery kept it
       // near in-process levels with no measurable throughput loss.
-      resourceLimits: { maxYoungGenerationSizeMb: 12 },
+      resourceLimits: { maxYoungGenerationSizeMb: 12, ...(this.#app.memoryMb === undefined ? {} : { maxOldGenerationSizeMb: this.#app.memoryMb }) },
     })
     // A thread that fails outside a task must not take the gateway down; its task rejects and we replace it.
     this.#pool.on('error', (error: Error) => this.#hooks.onWorkerLog('error', 'worker pool error', { err: { message: error.message, stack: error.stack } }))
+    this.#sweeper = setInterval(this.#sweepIdle, Math.max(50, Math.min(1000, idleTimeoutMs / 2))).unref()
     // Start every `min` worker and wait until each has imported the handler: the first request is warm.
-    await Promise.all(Array.from({ length: min }, () => this.#spawn()))
+    await Promise.all(Array.from({ length: min }, async () => this.#spawn()))
   }
 
-  /** Starts one worker; resolves when it is ready, rejects with the handler's load error. */
-  #spawn (): Promise<WarmWorker> {
+  /** Starts one thread; resolves when it is ready, rejects with the handler's load error. */
+  #spawn (): Promise<WarmThread> {
     const pool = this.#pool as Piscina
     const { port1, port2 } = new MessageChannel()
-    const worker = new WarmWorker(port1)
+    const thread = new WarmThread(++this.#nextThreadId, port1, this.#unsendable)
     this.#starting++
-    const task: ServeTask = { version: PROTOCOL_VERSION, port: port2, entry: this.#app.entry, env: this.#app.env }
-    return new Promise<WarmWorker>((resolve, reject) => {
+    const task: ServeTask = { version: PROTOCOL_VERSION, port: port2, entry: this.#app.entry, env: this.#app.env, maxHeapMb: this.#app.workers.maxHeapMb }
+    return new Promise<WarmThread>((resolve, reject) => {
       let settled = false
       const onLoad = (error?: SerializedError): void => {
         if (settled) return
         settled = true
         this.#starting--
-        if (error === undefined) {
-          worker.ready = true
-          this.#workers.push(worker)
-          this.#wakeWaiting()
-          resolve(worker)
-        } else {
-          reject(reviveLoadError(error))
-        }
+        if (error !== undefined) return reject(reviveLoadError(error))
+        thread.ready = true
+        this.#threads.push(thread)
+        if (this.#closing) this.#stop(thread)
+        else this.#onRoutable()
+        resolve(thread)
       }
-      port1.on('message', (batch: FromWorker[]) => this.#onMessages(worker, batch, onLoad))
-      pool.run(task, { transferList: [port2 as never], signal: worker.kill.signal }).then(
+      port1.on('message', (batch: FromWorker[]) => this.#onMessages(thread, batch, onLoad))
+      pool.run(task, { transferList: [port2 as never], signal: thread.kill.signal }).then(
         (loadError: SerializedError | undefined) => {
           if (loadError !== undefined) onLoad(loadError)
-          this.#onExit(worker, undefined, onLoad)
+          this.#onExit(thread, undefined, onLoad)
         },
-        (error: Error) => this.#onExit(worker, error, onLoad),
+        (error: Error) => this.#onExit(thread, error, onLoad),
       )
     })
   }
 
-  #onMessages (worker: WarmWorker, batch: FromWorker[], onLoad: (error?: SerializedError) => void): void {
+  /** A request message postMessage refused: fail that request (the thread is told to drop it). */
+  #unsendable = (message: ToWorker, error: unknown): ToWorker => {
+    if (message[0] !== REQUEST) throw error
+    const pending = this.#take(message[1])
+    pending?.reject(new GatewayError('WG_ERR_BAD_REQUEST', `the request cannot be sent to a worker thread: ${(error as Error).message}`, { cause: error }))
+    return [ABORT, message[1]]
+  }
+
+  #onMessages (thread: WarmThread, batch: FromWorker[], onLoad: (error?: SerializedError) => void): void {
     for (const message of batch) {
       switch (message[0]) {
         case RESPONSE: {
-          const pending = this.#take(message[1])
+          const pending = this.#answered(thread, message[1])
           if (pending !== undefined) pending.resolve({ status: message[2], statusText: message[3], headers: message[4], body: message[5] })
           break
         }
         case FAILURE: {
-          const pending = this.#take(message[1])
+          const pending = this.#answered(thread, message[1])
           if (pending !== undefined) pending.reject(reviveError(message[2], 'WG_ERR_HANDLER_THREW'))
           break
         }
         case READY:
           if (message[1] !== PROTOCOL_VERSION) {
             onLoad({ code: 'WG_ERR_PROTOCOL', message: `worker speaks protocol ${message[1]}, expected ${PROTOCOL_VERSION}` })
-            worker.kill.abort()
+            thread.kill.abort()
           } else {
             onLoad()
           }
@@ -146,88 +166,174 @@ export class WarmRuntime extends BaseRuntime {
           onLoad(message[1])
           break
         case LOG:
-          this.#hooks.onWorkerLog(message[1], message[2], message[3])
+          this.#hooks.onWorkerLog(message[1], message[2], { thread: thread.id, ...message[3] })
+          break
+        case RETIRE:
+          this.#retire(thread, message[1], message[2], {}, true)
+          break
+        case STOPPED:
+          thread.kill.abort()
           break
       }
     }
+  }
+
+  /** The thread finished `seq`: the pending request if it is still waiting, else forget it as abandoned. */
+  #answered (thread: WarmThread, seq: number): Pending | undefined {
+    const pending = this.#take(seq)
+    if (pending !== undefined) return pending
+    const timer = thread.abandoned.get(seq)
+    if (timer !== undefined) {
+      clearTimeout(timer)
+      thread.abandoned.delete(seq)
+    }
+    return undefined
   }
 
   #take (seq: number): Pending | undefined {
     const pending = this.#pending.get(seq)
     if (pending === undefined) return undefined // already answered: timed out or aborted
     this.#pending.delete(seq)
-    pending.worker.inFlight--
+    const thread = pending.thread
     pending.signal.removeEventListener('abort', pending.onAbort)
+    this.#slots.release()
+    if (--thread.inFlight === 0) {
+      thread.idleSince = performance.now()
+      if (thread.retire !== undefined) this.#maybeStop(thread)
+    }
     return pending
   }
 
-  #onExit (worker: WarmWorker, error: Error | undefined, onLoad: (error?: SerializedError) => void): void {
+  #onExit (thread: WarmThread, error: Error | undefined, onLoad: (error?: SerializedError) => void): void {
     // The port and piscina's channel are not ordered together: read what the worker sent before it ended.
-    for (let m = receiveMessageOnPort(worker.port); m !== undefined; m = receiveMessageOnPort(worker.port)) {
-      this.#onMessages(worker, m.message as FromWorker[], onLoad)
+    for (let m = receiveMessageOnPort(thread.port); m !== undefined; m = receiveMessageOnPort(thread.port)) {
+      this.#onMessages(thread, m.message as FromWorker[], onLoad)
     }
     onLoad({ code: 'WG_ERR_HANDLER_LOAD', message: `worker for ${this.#app.entry} exited during start-up${error === undefined ? '' : `: ${error.message}`}`, stack: error?.stack })
-    const index = this.#workers.indexOf(worker)
-    if (index !== -1) this.#workers.splice(index, 1)
-    worker.port.close()
-    if (worker.inFlight > 0) {
-      const died = new GatewayError('WG_ERR_WORKER_DIED', `worker thread exited with ${worker.inFlight} request(s) in flight${error === undefined ? '' : `: ${error.message}`}`, { cause: error })
+    const intended = thread.stopping
+    thread.stopping = true
+    const index = this.#threads.indexOf(thread)
+    if (index !== -1) this.#threads.splice(index, 1)
+    for (const timer of thread.abandoned.values()) clearTimeout(timer)
+    thread.abandoned.clear()
+    thread.port.close()
+    if (thread.inFlight > 0) {
+      const died = new GatewayError('WG_ERR_WORKER_DIED', `worker thread exited with ${thread.inFlight} request(s) in flight${error === undefined ? '' : `: ${error.message}`}`, { cause: error })
       for (const [seq, pending] of this.#pending) {
-        if (pending.worker === worker) {
+        if (pending.thread === thread) {
           this.#take(seq)
           pending.reject(died)
         }
       }
     }
-    if (this.#closing || !worker.ready) return
-    this.#hooks.onWorkerExit(error ?? new Error('worker stopped'))
-    if (this.#workers.length + this.#starting < this.#app.workers.min) {
-      this.#spawn().catch((err: Error) => this.#onSpawnFailed(err))
-    }
+    thread.markExited()
+    if (this.#closing || !thread.ready) return
+    if (!intended) this.#hooks.onWorkerExit(error ?? new Error('worker stopped'))
+    this.#replenish()
   }
 
-  protected onDispatch (req: GatewayRequest, signal: AbortSignal): Promise<GatewayResponse> {
+  protected onDispatch (req: GatewayRequest, signal: AbortSignal, started: () => void): Promise<GatewayResponse> {
     if (this.#closing) return Promise.reject(new GatewayError('WG_ERR_RUNTIME_CLOSED', 'warm runtime is closing'))
-    const worker = this.#pick()
-    if (worker === undefined) return this.#waitForWorker().then(() => this.onDispatch(req, signal))
+    if (this.#slots.tryAcquire()) {
+      started()
+      return this.#run(req, signal)
+    }
+    return this.#slots.acquire(signal).then(() => {
+      started()
+      return this.#run(req, signal)
+    })
+  }
+
+  /** Sends a request that holds a slot to a thread; the slot is given back when it is answered or abandoned. */
+  #run (req: GatewayRequest, signal: AbortSignal): Promise<GatewayResponse> {
+    const thread = this.#pick()
+    if (thread === undefined) {
+      return this.#waitForThread(signal).then(() => this.#run(req, signal), (error: unknown) => {
+        this.#slots.release()
+        throw error
+      })
+    }
     const seq = ++this.#seq
     return new Promise<GatewayResponse>((resolve, reject) => {
       const onAbort = (): void => {
-        if (this.#take(seq) === undefined) return
-        worker.outbox.push([ABORT, seq])
+        const pending = this.#take(seq)
+        if (pending === undefined) return
+        thread.outbox.push([ABORT, seq])
+        this.#abandon(pending, seq)
         reject(signal.reason)
       }
       if (signal.aborted) {
+        this.#slots.release()
         reject(signal.reason)
         return
       }
       signal.addEventListener('abort', onAbort, { once: true })
-      this.#pending.set(seq, { resolve, reject, worker, signal, onAbort })
-      worker.inFlight++
-      worker.outbox.push([REQUEST, seq, req.id, req.method, req.url, req.headers, req.body], req.body)
+      this.#pending.set(seq, { resolve, reject, thread, signal, onAbort, reqId: req.id, dispatchedAt: performance.now() })
+      thread.inFlight++
+      thread.outbox.push([REQUEST, seq, req.id, req.method, req.url, req.headers, req.body], req.body)
+      const { maxRequests } = this.#app.workers
+      if (maxRequests > 0 && ++thread.served >= maxRequests) this.#retire(thread, 'recycle', `served workers.maxRequests (${maxRequests}) requests`, {}, true)
     })
   }
 
-  /** The least-loaded ready worker; grows the pool (up to max) when every worker is busy. */
-  #pick (): WarmWorker | undefined {
-    const workers = this.#workers
-    let best: WarmWorker | undefined
-    for (let i = 0; i < workers.length; i++) {
-      const worker = workers[i]
-      if (best === undefined || worker.inFlight < best.inFlight) best = worker
-      if (worker.inFlight === 0) break
+  /**
+   * The request was answered without its handler (timeout, client gone). The handler was told (ABORT →
+   * ctx.signal); if it is still running KILL_GRACE_MS after the app's timeout would have passed, its
+   * thread is replaced.
+   */
+  #abandon (pending: Pending, seq: number): void {
+    const { thread, reqId, dispatchedAt } = pending
+    const wait = Math.max(0, dispatchedAt + this.#app.timeoutMs - performance.now()) + KILL_GRACE_MS
+    const timer = setTimeout(() => {
+      thread.abandoned.delete(seq)
+      this.#retire(thread, 'hung', `a handler was still running ${Math.round(performance.now() - dispatchedAt)} ms after dispatch, ${KILL_GRACE_MS} ms past its end`, { reqId }, true)
+    }, wait)
+    timer.unref()
+    thread.abandoned.set(seq, timer)
+  }
+
+  /** The least-loaded routable thread; grows the pool (up to max) when every thread is busy. */
+  #pick (): WarmThread | undefined {
+    const threads = this.#threads
+    let best: WarmThread | undefined
+    let routable = 0
+    for (let i = 0; i < threads.length; i++) {
+      const thread = threads[i]
+      if (!thread.routable) continue
+      routable++
+      if (best === undefined || thread.inFlight < best.inFlight) best = thread
     }
-    if ((best === undefined || best.inFlight > 0) && !this.#closing && workers.length + this.#starting < this.#app.workers.max) {
+    if ((best === undefined || best.inFlight > 0) && !this.#closing && routable + this.#starting < this.#app.workers.max) {
       this.#spawn().catch((err: Error) => this.#onSpawnFailed(err))
     }
+    // A recycling thread serves on until its replacement is ready.
+    if (best === undefined) best = threads.find(thread => thread.retire === 'recycle' && !thread.stopping)
     return best
   }
 
-  #waitForWorker (): Promise<void> {
-    return new Promise<void>((resolve, reject) => this.#waiting.push({ resolve, reject }))
+  #waitForThread (signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve: () => {
+          signal.removeEventListener('abort', onAbort)
+          resolve()
+        },
+        reject: (error) => {
+          signal.removeEventListener('abort', onAbort)
+          reject(error)
+        },
+      }
+      const onAbort = (): void => {
+        const index = this.#waiting.indexOf(waiter)
+        if (index !== -1) this.#waiting.splice(index, 1)
+        reject(signal.reason)
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.#waiting.push(waiter)
+    })
   }
 
-  /** Wakes requests waiting for a worker: to retry when one is ready, or with the error when none can start. */
+  /** Wakes requests waiting for a thread: to retry when one is ready, or with the error when none can start. */
   #wakeWaiting (error?: Error): void {
     const waiting = this.#waiting
     this.#waiting = []
@@ -237,27 +343,84 @@ export class WarmRuntime extends BaseRuntime {
     }
   }
 
-  /** A worker failed to start: requests waiting for one get the cause unless another is on its way. */
+  /** A thread became routable: wake waiters, and let recycling threads whose replacement this is stop. */
+  #onRoutable (): void {
+    this.#wakeWaiting()
+    for (const thread of [...this.#threads]) if (thread.retire === 'recycle') this.#maybeStop(thread)
+  }
+
+  /** A thread failed to start: requests waiting for one get the cause unless another is on its way. */
   #onSpawnFailed (error: Error): void {
-    if (this.#closing) return // a worker stopped by close() while starting is not a failure
+    if (this.#closing) return // a thread stopped by close() while starting is not a failure
     this.#hooks.onWorkerLog('error', 'starting a worker failed', { err: { message: error.message, stack: error.stack } })
-    if (this.#workers.length === 0 && this.#starting === 0) this.#wakeWaiting(error)
+    if (this.#starting === 0 && !this.#threads.some(thread => thread.routable || (thread.retire === 'recycle' && !thread.stopping))) this.#wakeWaiting(error)
+  }
+
+  /** Takes a thread out of rotation (see RetireReason); `replace` starts a successor to keep the pool's size. */
+  #retire (thread: WarmThread, reason: RetireReason, why: string, fields: Record<string, unknown>, replace: boolean): void {
+    if (thread.stopping || thread.retire === 'hung' || (thread.retire !== undefined && reason === 'recycle')) return
+    thread.retire = reason
+    this.#hooks.onWorkerRetire(reason, why, { thread: thread.id, ...fields })
+    if (replace) this.#replenish(Math.max(1, this.#app.workers.min))
+    this.#maybeStop(thread)
+  }
+
+  /** Starts threads until `target` are routable or starting (default: `workers.min`, or 1 when requests wait). */
+  #replenish (target = Math.max(this.#app.workers.min, this.#waiting.length > 0 ? 1 : 0)): void {
+    if (this.#closing) return
+    let have = this.#starting
+    for (const thread of this.#threads) if (thread.routable) have++
+    for (; have < target; have++) this.#spawn().catch((err: Error) => this.#onSpawnFailed(err))
+  }
+
+  /** Stops a retiring thread once nothing live is on it (a recycling one: once a successor is routable). */
+  #maybeStop (thread: WarmThread): void {
+    if (thread.stopping || !thread.ready || thread.inFlight > 0) return
+    if (thread.retire === 'recycle' && !this.#threads.some(other => other.routable)) return
+    this.#stop(thread)
+  }
+
+  /** STOP lets the worker finish its ctx.waitUntil work and answer STOPPED; a hung one is terminated now. */
+  #stop (thread: WarmThread): void {
+    thread.stopping = true
+    if (thread.retire === 'hung') return thread.kill.abort()
+    thread.outbox.push([STOP])
+    // A worker that never answers STOPPED (its event loop blocked) is terminated all the same.
+    setTimeout(() => thread.kill.abort(), this.#app.timeoutMs + KILL_GRACE_MS).unref()
+  }
+
+  /** Stops threads above `workers.min` that have been idle for `workers.idleTimeout`. */
+  #sweepIdle = (): void => {
+    const { min, idleTimeoutMs } = this.#app.workers
+    let routable = 0
+    for (const thread of this.#threads) if (thread.routable) routable++
+    const now = performance.now()
+    for (const thread of [...this.#threads]) {
+      if (routable <= min) return
+      if (thread.routable && thread.inFlight === 0 && now - thread.idleSince >= idleTimeoutMs) {
+        routable--
+        this.#retire(thread, 'drain', `idle for workers.idleTimeout (${idleTimeoutMs} ms) above workers.min (${min})`, {}, false)
+      }
+    }
   }
 
   protected workerCount (): number {
-    return this.#workers.length
+    return this.#threads.length
   }
 
   protected async onClose (): Promise<void> {
     this.#closing = true
-    // STOP lets each worker finish its ctx.waitUntil work; its serve task then resolves.
-    for (const worker of this.#workers) worker.outbox.push([STOP])
-    await this.#pool?.close()
+    clearInterval(this.#sweeper)
+    // STOP lets each worker finish its ctx.waitUntil work; it answers STOPPED and its thread ends.
+    const threads = [...this.#threads]
+    for (const thread of threads) if (!thread.stopping) this.#stop(thread)
+    await Promise.all(threads.map(async (thread) => thread.exited))
     await this.#pool?.destroy()
   }
 
   protected async onDestroy (reason: Error): Promise<void> {
     this.#closing = true
+    clearInterval(this.#sweeper)
     for (const [seq, pending] of this.#pending) {
       this.#take(seq)
       pending.reject(reason)

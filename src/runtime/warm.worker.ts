@@ -4,8 +4,9 @@ import { serializeError, type SerializedError } from '../errors.ts'
 import { invokeHandler } from '../handler/invoke.ts'
 import { loadHandler } from '../handler/load.ts'
 import { primeWebClasses } from '../handler/prime.ts'
+import { getHeapStatistics } from 'node:v8'
 import {
-  ABORT, FAILURE, LOAD_FAILED, LOG, Outbox, PROTOCOL_VERSION, READY, REQUEST, RESPONSE, STOP,
+  ABORT, FAILURE, LOAD_FAILED, LOG, Outbox, PROTOCOL_VERSION, READY, REQUEST, RESPONSE, RETIRE, STOP, STOPPED,
   type FromWorker, type RequestMessage, type ServeTask, type ToWorker,
 } from '../protocol/messages.ts'
 import type { FetchHandler } from '../types.ts'
@@ -33,26 +34,40 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
   }
 
   await primeWebClasses()
-  const outbox = new Outbox<FromWorker>((batch, transfer) => port.postMessage(batch, transfer))
+  const outbox = new Outbox<FromWorker>((batch, transfer) => port.postMessage(batch, transfer), unsendable)
   const inFlight = new Map<number, AbortController>()
   const background = new Set<Promise<unknown>>()
   let stopping = false
-  let stopped!: () => void
-  const done = new Promise<void>(resolve => { stopped = resolve })
+  let retiring = false
+  const heapLimit = task.maxHeapMb * 1024 * 1024
 
   const log = (level: 'warn' | 'error', message: string, fields: Record<string, unknown>): void => {
     outbox.push([LOG, level, message, fields])
   }
-  onStrayErrors(log)
+  const retire = (kind: 'recycle' | 'drain', why: string): void => {
+    if (retiring) return
+    retiring = true
+    outbox.push([RETIRE, kind, why])
+  }
+  onStrayErrors(log, retire)
 
   const maybeStop = (): void => {
     if (stopping && inFlight.size === 0 && queue.length === 0) {
+      stopping = false
+      // The main side ends the thread when STOPPED arrives: a serve task that returned would leave the
+      // thread (and the handler's module instances) in piscina's pool for the next worker to reuse.
       void Promise.all(background).then(() => {
+        outbox.push([STOPPED])
         outbox.flush()
-        port.close()
-        stopped()
       })
     }
+  }
+
+  /** workers.maxHeapMb: checked after each request (getHeapStatistics is this isolate's heap, ~1 µs). */
+  const checkHeap = (): void => {
+    if (heapLimit === 0 || retiring) return
+    const used = getHeapStatistics().used_heap_size
+    if (used > heapLimit) retire('recycle', `heap ${Math.round(used / 1048576)} MiB is above workers.maxHeapMb (${task.maxHeapMb})`)
   }
 
   const run = (message: RequestMessage): void => {
@@ -70,11 +85,13 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
       (res) => {
         inFlight.delete(seq)
         outbox.push([RESPONSE, seq, res.status, res.statusText, res.headers, res.body], res.body)
+        checkHeap()
         maybeStop()
       },
       (error: unknown) => {
         inFlight.delete(seq)
         outbox.push([FAILURE, seq, serializeError(error)])
+        checkHeap()
         maybeStop()
       },
     )
@@ -118,24 +135,47 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
   const abort = (seq: number): void => {
     const controller = inFlight.get(seq)
     if (controller !== undefined) return controller.abort()
-    // Not started yet: the main side has already answered it, so it never runs.
+    // Not started yet: it never runs. The main side has answered it already, but waits to hear that no
+    // handler is running for it (else it would think the thread hung).
     const index = queue.findIndex(message => message[1] === seq)
-    if (index !== -1) queue.splice(index, 1)
+    if (index !== -1) {
+      queue.splice(index, 1)
+      outbox.push([FAILURE, seq, { code: 'WG_ERR_CLIENT_ABORTED', message: 'aborted before it started' }])
+    }
   }
   port.postMessage([[READY, PROTOCOL_VERSION]])
-  await done
+  // Runs until the main side terminates the thread (after STOPPED, or to replace it).
+  await new Promise(() => {})
   return undefined
+}
+
+/** A message postMessage refused (a DataCloneError): a response becomes a failure, anything else a log line. */
+function unsendable (message: FromWorker, error: unknown): FromWorker {
+  const cause = serializeError(error)
+  if (message[0] === RESPONSE) {
+    return [FAILURE, message[1], { code: 'WG_ERR_HANDLER_RESULT', message: `the response cannot be sent to the main thread: ${cause.message}`, stack: cause.stack }]
+  }
+  return [LOG, 'error', 'a worker message could not be sent', { err: cause, tag: message[0] }]
 }
 
 let strayHandlersInstalled = false
 
 /**
  * A rejection or throw that escapes a handler (a timer, a forgotten promise) would otherwise end the
- * thread and every request on it. Log it with the thread's bindings and keep serving.
+ * thread and every request on it at once. An uncaught exception is logged and the thread retires: it
+ * answers what it has in flight but takes nothing new, since its state is unknown (Node's docs: not safe
+ * to resume after 'uncaughtException'). An unhandled rejection is logged only: it is common in sloppy
+ * but working code, and replacing a thread for each would churn the pool.
  */
-function onStrayErrors (log: (level: 'error', message: string, fields: Record<string, unknown>) => void): void {
+function onStrayErrors (
+  log: (level: 'error', message: string, fields: Record<string, unknown>) => void,
+  retire: (kind: 'drain', why: string) => void,
+): void {
   if (strayHandlersInstalled) return
   strayHandlersInstalled = true
   process.on('unhandledRejection', (reason) => log('error', 'unhandled rejection in worker', { err: serializeError(reason) }))
-  process.on('uncaughtException', (error) => log('error', 'uncaught exception in worker', { err: serializeError(error) }))
+  process.on('uncaughtException', (error) => {
+    log('error', 'uncaught exception in worker; replacing this worker', { err: serializeError(error) })
+    retire('drain', `uncaught exception: ${error instanceof Error ? error.message : String(error)}`)
+  })
 }

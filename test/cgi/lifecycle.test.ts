@@ -142,7 +142,7 @@ describe('cgi app: process lifecycle', () => {
   })
 
   it('never spawns a request whose client left while it waited for a process slot, and frees the slots', async ({ onTestFinished }) => {
-    const h = await openCgi(onTestFinished, { single: legacyApp({ route: '/single', concurrency: 1, queue: 2 }) })
+    const h = await openCgi(onTestFinished, { single: legacyApp({ route: '/single', concurrency: 1, maxQueue: 2 }) })
     const from = recordedPids().length
     const busy = abandoned(h, '/single/sleep.sh?30', 'cgi-slot-holder')
     await recorded(from, 2, 'the slot holder')
@@ -211,7 +211,7 @@ describe('cgi app: process lifecycle', () => {
   })
 
   it('concurrency 2, queue 2: of 6 simultaneous slow requests 4 are answered and 2 get 503 with Retry-After', async ({ onTestFinished }) => {
-    const h = await openCgi(onTestFinished, { limited: legacyApp({ route: '/limited', concurrency: 2, queue: 2 }) })
+    const h = await openCgi(onTestFinished, { limited: legacyApp({ route: '/limited', concurrency: 2, maxQueue: 2 }) })
     const answers = await Promise.all(Array.from({ length: 6 }, async () => h.send('/limited/sleep.sh?1', { ms: 10_000 })))
     const statuses = answers.map(answer => answer.status).sort()
     expect(statuses).toEqual([200, 200, 200, 200, 503, 503])

@@ -68,7 +68,7 @@ export function legacyApp (overrides: Partial<AppConfig> = {}): AppConfig {
     timeout: '10s',
     passEnv: PASS_ENV,
     concurrency: 4,
-    queue: 8,
+    maxQueue: 8,
     passAuthorization: false,
     bodyLimit: '16mb',
     ...overrides,

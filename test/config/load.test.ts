@@ -38,7 +38,7 @@ describe('checkAndResolve', () => {
       hello: { route: '/hello', entry: './hello.ts' },
     } }, { baseDir: '/srv/site', mode: 'cold' })
     const [legacy, hello] = config.apps
-    expect(legacy).toMatchObject({ route: '/cgi-bin', entry: '/srv/site/cgi-bin', mode: 'cgi', passEnv: ['TZ'], passAuthorization: false, concurrency: 32, queue: 256 })
+    expect(legacy).toMatchObject({ route: '/cgi-bin', entry: '/srv/site/cgi-bin', mode: 'cgi', passEnv: ['TZ'], passAuthorization: false, concurrency: 32, maxQueue: 256 })
     expect(hello.mode).toBe('cold')
   })
 

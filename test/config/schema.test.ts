@@ -211,8 +211,8 @@ describe('validateConfig: cold and cgi keys', () => {
   it('accepts a cgi app with every key it takes, and the process keys on a handler app', () => {
     expect(validateConfig({
       apps: {
-        legacy: cgi({ timeout: '10s', passEnv: ['TZ', 'LANG'], passAuthorization: true, concurrency: 4, queue: 0, env: { A: 'b' }, bodyLimit: '2mb' }),
-        hello: app({ mode: 'cold', passEnv: ['TZ'], concurrency: 1, queue: 8 }),
+        legacy: cgi({ timeout: '10s', passEnv: ['TZ', 'LANG'], passAuthorization: true, concurrency: 4, maxQueue: 0, env: { A: 'b' }, bodyLimit: '2mb' }),
+        hello: app({ mode: 'cold', passEnv: ['TZ'], concurrency: 1, maxQueue: 8 }),
       },
     })).toEqual([])
   })
@@ -229,11 +229,11 @@ describe('validateConfig: cold and cgi keys', () => {
     expect(errorAt(errors, 'apps.legacy.workers')).toContain('no workers for a cgi app')
   })
 
-  it('checks passEnv, passAuthorization, concurrency and queue', () => {
-    const errors = validateConfig({ apps: { legacy: cgi({ passEnv: ['OK', 'NOT-A-NAME'], passAuthorization: 'yes', concurrency: 0, queue: -1 }) } })
+  it('checks passEnv, passAuthorization, concurrency and maxQueue', () => {
+    const errors = validateConfig({ apps: { legacy: cgi({ passEnv: ['OK', 'NOT-A-NAME'], passAuthorization: 'yes', concurrency: 0, maxQueue: -1 }) } })
     expect(errorAt(errors, 'apps.legacy.passEnv')).toContain('environment variable names')
     expect(errorAt(errors, 'apps.legacy.passAuthorization')).toContain('true or false')
     expect(errorAt(errors, 'apps.legacy.concurrency')).toContain('from 1 to 100000')
-    expect(errorAt(errors, 'apps.legacy.queue')).toContain('from 0 to 100000')
+    expect(errorAt(errors, 'apps.legacy.maxQueue')).toContain('from 0 to 100000')
   })
 })

@@ -214,7 +214,7 @@ describe('cold runtime', () => {
   })
 
   it('caps live processes at concurrency, queues up to queue, and refuses the rest with 503 and Retry-After', async (t) => {
-    const h = await openGateway(cold(t), { apps: { slow: { route: '/slow', entry: handler('cold-signal.ts'), timeout: '10s', concurrency: 1, queue: 1, env: { DIR } } } })
+    const h = await openGateway(cold(t), { apps: { slow: { route: '/slow', entry: handler('cold-signal.ts'), timeout: '10s', concurrency: 1, maxQueue: 1, env: { DIR } } } })
     const replies = await Promise.all(['cap-1', 'cap-2', 'cap-3'].map(async (key) => h.send(`/slow?key=${key}&ms=600`, { ms: 8000 })))
     expect(replies.map(reply => reply.status).sort()).toEqual([200, 200, 503])
     const refused = replies.find(reply => reply.status === 503)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ProcessSlots } from '../../src/runtime/process-slots.ts'
+import { Slots } from '../../src/runtime/slots.ts'
 
 /** What `promise` has come to by the next turn of the event loop: granted, rejected (with its code), or pending. */
 async function settled (promise: Promise<unknown>): Promise<string> {
@@ -7,9 +7,9 @@ async function settled (promise: Promise<unknown>): Promise<string> {
   return Promise.race([outcome, new Promise<string>(resolve => setImmediate(resolve, 'pending'))])
 }
 
-describe('ProcessSlots', () => {
+describe('Slots', () => {
   it('grants up to the limit at once, queues the next ones in arrival order, and passes a released slot on', async () => {
-    const slots = new ProcessSlots(2, 5)
+    const slots = new Slots(2, 5, 10_000)
     const signal = new AbortController().signal
     const order: number[] = []
     await slots.acquire(signal)
@@ -31,7 +31,7 @@ describe('ProcessSlots', () => {
   })
 
   it('refuses one more than the queue holds with WG_ERR_OVERLOADED', async () => {
-    const slots = new ProcessSlots(1, 1)
+    const slots = new Slots(1, 1, 10_000)
     const signal = new AbortController().signal
     await slots.acquire(signal)
     const queued = slots.acquire(signal)
@@ -42,7 +42,7 @@ describe('ProcessSlots', () => {
   })
 
   it('drops a waiter whose signal aborts, with the signal reason, and does not give it a slot later', async () => {
-    const slots = new ProcessSlots(1, 2)
+    const slots = new Slots(1, 2, 10_000)
     await slots.acquire(new AbortController().signal)
     const leaving = new AbortController()
     const gone = slots.acquire(leaving.signal)
@@ -52,5 +52,20 @@ describe('ProcessSlots', () => {
     slots.release()
     expect(await settled(staying)).toBe('granted')
     expect(slots.live).toBe(1)
+  })
+
+  it('refuses a waiter that waited longer than the queue timeout with WG_ERR_QUEUE_TIMEOUT, and keeps the slot count', async () => {
+    const slots = new Slots(1, 4, 50)
+    const signal = new AbortController().signal
+    expect(slots.tryAcquire()).toBe(true)
+    expect(slots.tryAcquire()).toBe(false)
+    const started = performance.now()
+    const waiting = slots.acquire(signal).then(() => 'granted', (error: { code?: string }) => error.code)
+    expect(slots.waiting).toBe(1)
+    expect(await waiting).toBe('WG_ERR_QUEUE_TIMEOUT')
+    expect(performance.now() - started).toBeGreaterThanOrEqual(45)
+    expect(slots.waiting).toBe(0)
+    slots.release()
+    expect(slots.live).toBe(0)
   })
 })
