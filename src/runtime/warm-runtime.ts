@@ -186,6 +186,7 @@ export class WarmRuntime extends BaseRuntime {
     if (timer !== undefined) {
       clearTimeout(timer)
       thread.abandoned.delete(seq)
+      if (thread.routable) this.#onRoutable()
     }
     return undefined
   }
@@ -307,7 +308,7 @@ export class WarmRuntime extends BaseRuntime {
       this.#spawn().catch((err: Error) => this.#onSpawnFailed(err))
     }
     // A recycling thread serves on until its replacement is ready.
-    if (best === undefined) best = threads.find(thread => thread.retire === 'recycle' && !thread.stopping)
+    if (best === undefined) best = threads.find(thread => thread.retire === 'recycle' && !thread.stopping && thread.abandoned.size === 0)
     return best
   }
 

@@ -42,8 +42,12 @@ export class WarmThread {
     this.exited = new Promise<void>(resolve => { this.markExited = resolve })
   }
 
-  /** May take a new request: a `recycle` thread may, while no replacement is ready. */
+  /**
+   * May take a new request. Not while a handler it was told to abandon is still running: a request sent
+   * there could sit behind a `for(;;){}` until the thread is terminated, so another thread is started
+   * instead (it honoured ctx.signal in the common case, and the thread is routable again at once).
+   */
   get routable (): boolean {
-    return this.ready && !this.stopping && this.retire === undefined
+    return this.ready && !this.stopping && this.retire === undefined && this.abandoned.size === 0
   }
 }

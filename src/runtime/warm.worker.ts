@@ -63,10 +63,14 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
     }
   }
 
-  /** workers.maxHeapMb: checked after each request (getHeapStatistics is this isolate's heap, ~1 µs). */
+  /**
+   * workers.maxHeapMb: checked after each request. getHeapStatistics is this isolate's own (~1 µs); the
+   * external part is what ArrayBuffers and Buffers hold outside the JS heap, which a leak fills as well.
+   */
   const checkHeap = (): void => {
     if (heapLimit === 0 || retiring) return
-    const used = getHeapStatistics().used_heap_size
+    const stats = getHeapStatistics() as ReturnType<typeof getHeapStatistics> & { external_memory?: number }
+    const used = stats.used_heap_size + (stats.external_memory ?? 0)
     if (used > heapLimit) retire('recycle', `heap ${Math.round(used / 1048576)} MiB is above workers.maxHeapMb (${task.maxHeapMb})`)
   }
 

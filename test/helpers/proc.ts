@@ -31,3 +31,16 @@ export function cmdlineOf (pid: number): string | undefined {
 export function allPids (): number[] {
   return readdirSync('/proc').filter(name => /^\d+$/.test(name)).map(Number)
 }
+
+/** Node worker threads alive in this process (Node names each one `WorkerThread`). */
+export function workerThreadCount (): number {
+  let count = 0
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'WorkerThread') count++
+    } catch {
+      // The thread ended while we looked.
+    }
+  }
+  return count
+}
