@@ -9,7 +9,7 @@ import { headOf, openRaw, ranPaths, statusOf } from './support.ts'
 // The front door's limits, driven over raw sockets: what reaches a handler (the counter fixture records
 // every path it ran) and what the client sees on the wire (status, Connection: close, the server's FIN).
 
-type Defer = (fn: () => unknown) => void
+type Defer = (fn: () => Promise<void> | void) => void
 
 function counterApp (route: string, extra: Partial<AppConfig> = {}): AppConfig {
   return { route, entry: handler('counter.ts'), workers: { min: 1, max: 1 }, ...extra }
