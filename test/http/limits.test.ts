@@ -63,6 +63,19 @@ describe.each(['inline', 'warm'] as const)('%s app: body limit', (mode) => {
     expect(await h.ran('/c')).toEqual([])
   })
 
+  it('answers 413 so that a client pushing a large body all at once still reads it', async ({ onTestFinished }) => {
+    const h = await open(onTestFinished, mode, { bodyLimit: '1kb' })
+    const conn = await openRaw(h.url, onTestFinished)
+    const size = 4 * 1024 * 1024
+    // Not awaited: the server closes long before 4 MiB could be written, and the write fails (EPIPE).
+    conn.write(`POST /c/pushed HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`).catch(() => undefined)
+    conn.write(Buffer.alloc(size, 0x78)).catch(() => undefined)
+    const text = await conn.waitFor(/\r\n\r\n[\s\S]*\n/, 5000, '413 while the client is still pushing')
+    expect(statusOf(text)).toBe(413)
+    await conn.serverClosed(5000, 'server closing after the 413')
+    expect(await h.ran('/c')).toEqual([])
+  })
+
   it("takes an app's own bodyLimit over the server's, smaller or larger", async ({ onTestFinished }) => {
     const h = await open(onTestFinished, mode, { bodyLimit: '1kb' }, {
       c: counterApp('/c'),
