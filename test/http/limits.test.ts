@@ -28,8 +28,8 @@ async function open (defer: Defer, mode: Mode, server: ServerConfig, apps: Recor
   const agent = new Agent()
   defer(() => within(5000, 'closing the undici agent', agent.close()))
   // Inline apps share one module instance per process (and so one record across tests and apps).
-  const first = Object.values(apps)[0].route
-  const baseline = (await ranPaths(agent, started.url, first)).length
+  const counted = Object.values(apps).find(app => app.entry === handler('counter.ts'))
+  const baseline = counted === undefined ? 0 : (await ranPaths(agent, started.url, counted.route)).length
   const ran = async (route: string): Promise<string[]> => {
     const paths = await ranPaths(agent, started.url, route)
     return paths.slice(mode === 'inline' ? baseline : 0).filter(path => path.startsWith(`${route}/`))
@@ -204,6 +204,17 @@ describe('front door: headers and slow clients', () => {
     expect(statusOf(conn.text())).toBe(408)
     expect(refusals(h.lines).map(line => line.code)).toEqual(['WG_ERR_REQUEST_TIMEOUT'])
     expect(await h.ran('/c')).toEqual([])
+  })
+
+  it('gives requestTimeout only to receiving the request: a handler slower than it still answers', async ({ onTestFinished }) => {
+    const h = await open(onTestFinished, 'inline', { headersTimeout: '300ms', requestTimeout: '300ms' }, {
+      slow: { route: '/slow', entry: handler('slow.ts'), timeout: '5s' },
+    })
+    const conn = await openRaw(h.url, onTestFinished)
+    await conn.write('POST /slow/wait?key=limits&ms=900 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok')
+    const text = await conn.waitFor(/slept/, 3000, 'the slow handler to answer')
+    expect(statusOf(text)).toBe(200)
+    expect(refusals(h.lines)).toEqual([])
   })
 
   it('keeps a connection for the next request, then closes it once idle for keepAliveTimeout', async ({ onTestFinished }) => {
