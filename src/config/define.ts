@@ -60,6 +60,14 @@ export interface ServerConfig {
   port?: number
   /** Largest request body accepted (413 above it). Default `'1mb'`. */
   bodyLimit?: Size
+  /** Time for a request's whole header block to arrive, counted from its first byte (408 after it). Default `'20s'`, at most `requestTimeout`. */
+  headersTimeout?: Duration
+  /** Time for a whole request, headers and body, to arrive (408 after it). Default `'60s'`. */
+  requestTimeout?: Duration
+  /** How long an idle keep-alive connection stays open between requests. Default `'5s'`. */
+  keepAliveTimeout?: Duration
+  /** Largest request header block, request line included (431 above it). Default `'16kb'`; from `'1kb'` to `'1mb'`. */
+  maxHeaderSize?: Size
 }
 
 export interface DefaultsConfig {

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
-import type { AppKind, GatewayConfig, Mode } from './define.ts'
+import type { AppKind, GatewayConfig, Mode, ServerConfig } from './define.ts'
 import { normalizeRoute } from './schema.ts'
 import { parseDuration, parseSize } from './units.ts'
 
@@ -34,8 +34,18 @@ export interface ResolvedWorkers {
   readonly idleTimeoutMs: number
 }
 
+export interface ResolvedServer {
+  readonly host: string
+  readonly port: number
+  readonly bodyLimit: number
+  readonly headersTimeoutMs: number
+  readonly requestTimeoutMs: number
+  readonly keepAliveTimeoutMs: number
+  readonly maxHeaderSize: number
+}
+
 export interface ResolvedConfig {
-  readonly server: { readonly host: string, readonly port: number, readonly bodyLimit: number }
+  readonly server: ResolvedServer
   readonly apps: readonly ResolvedApp[]
   /** The file the config came from, when it came from one. */
   readonly configFile?: string
@@ -53,6 +63,16 @@ export const DEFAULTS = Object.freeze({
   host: '127.0.0.1',
   port: 8080,
   bodyLimit: 1024 * 1024,
+  // A slowloris client holds a connection by sending its headers a byte at a time: every header block must
+  // be complete this long after its first byte (nginx client_header_timeout is 60s; real clients need ms).
+  headersTimeoutMs: 20_000,
+  // The whole request, body included, within a minute: nginx's client_body_timeout, counted once, not per read.
+  requestTimeoutMs: 60_000,
+  // Node's own default; shorter than the usual 60s of proxies and load balancers in front, so the gateway
+  // is the side that closes an idle connection and never races a request sent on a socket it just closed.
+  keepAliveTimeoutMs: 5_000,
+  // Node's default and ~nginx's (4 x 8k buffers): far above any real header block, small enough per connection.
+  maxHeaderSize: 16 * 1024,
   mode: 'warm' as Mode,
   timeoutMs: 30_000,
   workersMin: 1,
@@ -104,8 +124,22 @@ export function resolveConfig (config: GatewayConfig, options: ResolveOptions): 
       host: server.host ?? DEFAULTS.host,
       port: server.port ?? DEFAULTS.port,
       bodyLimit: serverBodyLimit,
+      ...resolveServerTimeouts(server),
+      maxHeaderSize: parseSize(server.maxHeaderSize) ?? DEFAULTS.maxHeaderSize,
     }),
     apps: Object.freeze(apps),
     configFile: options.configFile,
   })
+}
+
+/** The defaults give way to a value that is set, so that headersTimeout <= requestTimeout always holds (Node requires it). */
+function resolveServerTimeouts (server: ServerConfig): Pick<ResolvedServer, 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs'> {
+  const headers = parseDuration(server.headersTimeout)
+  const request = parseDuration(server.requestTimeout)
+  const requestTimeoutMs = Math.round(request ?? Math.max(DEFAULTS.requestTimeoutMs, headers ?? 0))
+  return {
+    headersTimeoutMs: Math.round(headers ?? Math.min(DEFAULTS.headersTimeoutMs, requestTimeoutMs)),
+    requestTimeoutMs,
+    keepAliveTimeoutMs: Math.round(parseDuration(server.keepAliveTimeout) ?? DEFAULTS.keepAliveTimeoutMs),
+  }
 }

@@ -22,12 +22,13 @@ export function validateConfig (raw: unknown): string[] {
     if (!isPlainObject(raw.server)) fail('server', 'an object', raw.server)
     else {
       const server = raw.server
-      unknownKeys(server, ['host', 'port', 'bodyLimit'], 'server.', errors)
+      unknownKeys(server, ['host', 'port', 'bodyLimit', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxHeaderSize'], 'server.', errors)
       if (server.host !== undefined && !isNonEmptyString(server.host)) fail('server.host', 'a non-empty string', server.host)
       if (server.port !== undefined && !(Number.isInteger(server.port) && (server.port as number) >= 0 && (server.port as number) <= 65535)) {
         fail('server.port', 'an integer from 0 to 65535', server.port)
       }
       checkSize(server.bodyLimit, 'server.bodyLimit', fail)
+      checkServerLimits(server, fail)
     }
   }
 
@@ -141,6 +142,28 @@ function checkRuntimeOptions (obj: Record<string, unknown>, path: string, fail: 
 function checkDuration (value: unknown, path: string, fail: Fail): void {
   const ms = parseDuration(value)
   if (ms === undefined || ms === 0 || ms > MAX_TIMEOUT_MS) fail(path, "a positive duration of at most 24 days (ms number, or '30s', '250ms')", value)
+}
+
+/** The front door's slow-client timeouts and header limit (src/http/server-options.ts). */
+function checkServerLimits (server: Record<string, unknown>, fail: Fail): void {
+  // Zero would turn a timeout off in Node, which is exactly what these keys exist to prevent.
+  for (const key of ['headersTimeout', 'requestTimeout', 'keepAliveTimeout'] as const) {
+    const value = server[key]
+    const ms = parseDuration(value)
+    if (value !== undefined && (ms === undefined || ms < 1 || ms > MAX_TIMEOUT_MS)) {
+      fail(`server.${key}`, "a positive duration of at most 24 days (ms number, or '20s', '500ms')", value)
+    }
+  }
+  // Node refuses to start a server whose headersTimeout is longer than its requestTimeout.
+  const headers = parseDuration(server.headersTimeout)
+  const request = parseDuration(server.requestTimeout)
+  if (headers !== undefined && request !== undefined && headers > request && request >= 1) {
+    fail('server.headersTimeout', `at most server.requestTimeout (${request} ms)`, server.headersTimeout)
+  }
+  const size = parseSize(server.maxHeaderSize)
+  if (server.maxHeaderSize !== undefined && (size === undefined || size < 1024 || size > 1024 ** 2)) {
+    fail('server.maxHeaderSize', "a size from 1kb to 1mb (bytes number, or '16kb')", server.maxHeaderSize)
+  }
 }
 
 function checkSize (value: unknown, path: string, fail: Fail): void {

@@ -5,7 +5,9 @@ import type { AppKind, GatewayConfig, Mode } from '../config/define.ts'
 import { checkAndResolve, loadConfigFile } from '../config/load.ts'
 import type { ResolvedConfig } from '../config/resolve.ts'
 import { GatewayError } from '../errors.ts'
+import { createClientErrorHandler } from '../http/client-error.ts'
 import { createRequestListener } from '../http/listener.ts'
+import { serverOptions } from '../http/server-options.ts'
 import { createLogger, logAccess, type Logger, type LogLevel } from '../log/logger.ts'
 import { createRuntime } from '../runtime/create-runtime.ts'
 import type { RuntimeStats } from '../runtime/runtime.ts'
@@ -167,7 +169,8 @@ class GatewayImpl implements Gateway {
     if (host.trim() === '') return Promise.reject(new GatewayError('WG_ERR_LISTEN', 'listen: host must be an address (an empty host would listen on every interface)'))
     if (!Number.isInteger(port) || port < 0 || port > 65535) return Promise.reject(new GatewayError('WG_ERR_LISTEN', `listen: port must be an integer from 0 to 65535, got ${String(port)}`))
     if (this.#server !== undefined) return Promise.reject(new GatewayError('WG_ERR_LISTEN', 'gateway is already listening'))
-    const server = createServer({ keepAliveTimeout: 5000 }, this.handler)
+    const server = createServer(serverOptions(this.config.server), this.handler)
+    server.on('clientError', createClientErrorHandler(this.log))
     this.#server = server
     return new Promise((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => {

@@ -17,7 +17,7 @@ describe('validateConfig', () => {
 
   it('accepts a config that sets every key', () => {
     expect(validateConfig({
-      server: { host: '127.0.0.1', port: 0, bodyLimit: '16mb' },
+      server: { host: '127.0.0.1', port: 0, bodyLimit: '16mb', headersTimeout: '10s', requestTimeout: '30s', keepAliveTimeout: 4000, maxHeaderSize: '32kb' },
       defaults: { mode: 'inline', timeout: '30s', workers: { min: 0, max: 4 } },
       apps: {
         hello: app({ mode: 'warm', timeout: 250, workers: { min: 2, max: 2 }, env: { GREETING: 'hi' }, bodyLimit: 1024 }),
@@ -172,6 +172,28 @@ describe('validateConfig', () => {
     expect(errorAt(validateConfig({ apps: { hello: app({ timeout: '600h' }) } }), 'apps.hello.timeout')).toMatch(/got "600h"$/)
     expect(errorAt(validateConfig({ apps: { hello: app({ timeout: 2 ** 31 }) } }), 'apps.hello.timeout')).toMatch(/got 2147483648$/)
     expect(errorAt(validateConfig({ defaults: { timeout: '1000h' }, apps: { hello: app() } }), 'defaults.timeout')).toMatch(/got "1000h"$/)
+  })
+
+  it.each([
+    ['server.headersTimeout', { headersTimeout: 'soon' }, /expected a positive duration .*, got "soon"$/],
+    ['server.headersTimeout', { headersTimeout: 0 }, /got 0$/],
+    ['server.requestTimeout', { requestTimeout: '0s' }, /got "0s"$/],
+    ['server.requestTimeout', { requestTimeout: '600h' }, /got "600h"$/],
+    ['server.keepAliveTimeout', { keepAliveTimeout: -1 }, /got -1$/],
+    ['server.keepAliveTimeout', { keepAliveTimeout: true }, /got true$/],
+    ['server.maxHeaderSize', { maxHeaderSize: '16 kilobytes' }, /expected a size from 1kb to 1mb .*, got "16 kilobytes"$/],
+    ['server.maxHeaderSize', { maxHeaderSize: 512 }, /got 512$/],
+    ['server.maxHeaderSize', { maxHeaderSize: '2mb' }, /got "2mb"$/],
+    ['server.headersTimeout', { headersTimeout: '30s', requestTimeout: '10s' }, /expected at most server.requestTimeout \(10000 ms\), got "30s"$/],
+  ])('rejects a bad front-door limit at %s (%#)', (path, server, message) => {
+    const errors = validateConfig({ server, apps: { hello: app() } })
+    expect(errorAt(errors, path)).toMatch(message)
+    expect(errors).toHaveLength(1)
+  })
+
+  it('accepts the front-door limits at their bounds', () => {
+    expect(validateConfig({ server: { headersTimeout: 1, requestTimeout: 1, keepAliveTimeout: '1ms', maxHeaderSize: '1kb' }, apps: { hello: app() } })).toEqual([])
+    expect(validateConfig({ server: { headersTimeout: '20s', requestTimeout: '20s', maxHeaderSize: '1mb' }, apps: { hello: app() } })).toEqual([])
   })
 
   it('rejects a bad port and host', () => {
