@@ -235,21 +235,19 @@ export class WarmRuntime extends BaseRuntime {
 
   protected onDispatch (req: GatewayRequest, signal: AbortSignal, started: () => void): Promise<GatewayResponse> {
     if (this.#closing) return Promise.reject(new GatewayError('WG_ERR_RUNTIME_CLOSED', 'warm runtime is closing'))
-    if (this.#slots.tryAcquire()) {
-      started()
-      return this.#run(req, signal)
-    }
-    return this.#slots.acquire(signal).then(() => {
-      started()
-      return this.#run(req, signal)
-    })
+    if (this.#slots.tryAcquire()) return this.#run(req, signal, started)
+    return this.#slots.acquire(signal).then(() => this.#run(req, signal, started))
   }
 
-  /** Sends a request that holds a slot to a thread; the slot is given back when it is answered or abandoned. */
-  #run (req: GatewayRequest, signal: AbortSignal): Promise<GatewayResponse> {
+  /**
+   * Sends a request that holds a slot to a thread; the slot is given back when it is answered or
+   * abandoned. Waiting for a thread to start is queue time (bounded by queueTimeout): the app's timeout
+   * starts (`started`) when the request is handed to a thread.
+   */
+  #run (req: GatewayRequest, signal: AbortSignal, started: () => void): Promise<GatewayResponse> {
     const thread = this.#pick()
     if (thread === undefined) {
-      return this.#waitForThread(signal).then(() => this.#run(req, signal), (error: unknown) => {
+      return this.#waitForThread(signal).then(() => this.#run(req, signal, started), (error: unknown) => {
         this.#slots.release()
         throw error
       })
@@ -269,6 +267,7 @@ export class WarmRuntime extends BaseRuntime {
         return
       }
       signal.addEventListener('abort', onAbort, { once: true })
+      started()
       this.#pending.set(seq, { resolve, reject, thread, signal, onAbort, reqId: req.id, dispatchedAt: performance.now() })
       thread.inFlight++
       thread.outbox.push([REQUEST, seq, req.id, req.method, req.url, req.headers, req.body], req.body)
@@ -312,23 +311,24 @@ export class WarmRuntime extends BaseRuntime {
     return best
   }
 
+  /** Waits for a routable thread, at most queueTimeout (a thread that cannot start must not hold requests). */
   #waitForThread (signal: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve: () => {
-          signal.removeEventListener('abort', onAbort)
-          resolve()
-        },
-        reject: (error) => {
-          signal.removeEventListener('abort', onAbort)
-          reject(error)
-        },
+      const settle = (error?: unknown): void => {
+        signal.removeEventListener('abort', onAbort)
+        clearTimeout(timer)
+        if (error === undefined) resolve()
+        else reject(error)
       }
-      const onAbort = (): void => {
+      const waiter: Waiter = { resolve: () => settle(), reject: settle }
+      const leave = (error: unknown): void => {
         const index = this.#waiting.indexOf(waiter)
         if (index !== -1) this.#waiting.splice(index, 1)
-        reject(signal.reason)
+        settle(error)
       }
+      const onAbort = (): void => leave(signal.reason)
+      const ms = this.#app.queueTimeoutMs
+      const timer = setTimeout(() => leave(new GatewayError('WG_ERR_QUEUE_TIMEOUT', `no worker thread was ready within queueTimeout (${ms} ms)`)), ms)
       signal.addEventListener('abort', onAbort, { once: true })
       this.#waiting.push(waiter)
     })

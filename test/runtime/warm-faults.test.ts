@@ -185,6 +185,32 @@ describe('warm mode: recycling and scaling', () => {
     await eventually(5000, 'the pool to settle at one worker', () => workers(h) === 1 ? true : undefined)
   })
 
+  it('soak: 2000 requests at concurrency 8 across dozens of recycles, with zero failures', async (t) => {
+    const h = await open(t, { timeout: '5s', workers: { min: 2, max: 2, maxRequests: 50 } })
+    const deadline = performance.now() + 25_000
+    const failures: string[] = []
+    let sent = 0
+    const threads = new Set<number>()
+    const client = async (): Promise<void> => {
+      while (sent < 2000 && performance.now() < deadline) {
+        sent++
+        try {
+          const res = await h.send('/f/ok', { ms: 5000 })
+          if (res.status === 200) threads.add(res.json<Ok>().threadId)
+          else failures.push(`status ${res.status}`)
+        } catch (error) {
+          failures.push((error as Error).message)
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: 8 }, client))
+    expect(sent).toBe(2000)
+    expect(failures).toEqual([])
+    // Fewer than 2000 / 50: a retiring thread serves on while its successor starts (~50 ms).
+    expect(threads.size).toBeGreaterThanOrEqual(8)
+    await eventually(5000, 'the pool to settle at two workers', () => workers(h) === 2 ? true : undefined)
+  }, 40_000)
+
   it('workers.maxHeapMb retires a worker whose heap passed the mark after a request, and the next request is served by a fresh one', async (t) => {
     const h = await open(t, { workers: { min: 1, max: 1, maxHeapMb: 40 } })
     const first = (await h.send('/f/retain?mb=60')).json<{ threadId: number }>()
