@@ -1,14 +1,16 @@
+import { Readable } from 'node:stream'
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import type { ResolvedApp } from '../config/resolve.ts'
-import { GatewayError, type ErrorCode, type SerializedError } from '../errors.ts'
+import { GatewayError, reviveError, type SerializedError } from '../errors.ts'
 import {
-  ABORT, FAILURE, LOAD_FAILED, LOG, Outbox, PROTOCOL_VERSION, READY, REQUEST, RESPONSE, STOP,
-  type FromWorker, type ServeTask, type ToWorker,
+  ABORT, FAILURE, LOAD_FAILED, LOG, Outbox, PROTOCOL_VERSION, READY, REQUEST, REQUEST_CREDIT, RESPONSE,
+  RESPONSE_CHUNK, RESPONSE_END, RESPONSE_HEAD, STOP, type FromWorker, type ServeTask, type ToWorker,
 } from '../protocol/messages.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
 import type { RuntimeHooks } from './inline-runtime.ts'
 import { BaseRuntime } from './runtime.ts'
+import { WarmBodies } from './warm-body.ts'
 
 // A CommonJS shim (see the file): piscina require()s a worker file first, and require(esm) is unsafe to terminate.
 const WORKER_FILE = new URL('./warm.worker.cjs', import.meta.url).href
@@ -50,6 +52,7 @@ class WarmWorker {
  */
 export class WarmRuntime extends BaseRuntime {
   readonly mode = 'warm' as const
+  readonly streamsRequestBody = true
   readonly #app: ResolvedApp
   readonly #hooks: WarmRuntimeHooks
   #pool: Piscina | undefined
@@ -57,6 +60,8 @@ export class WarmRuntime extends BaseRuntime {
   #starting = 0
   readonly #pending = new Map<number, Pending>()
   #seq = 0
+  /** Bodies streaming to and from workers (README "Streaming"). */
+  readonly #bodies = new WarmBodies()
   #closing = false
   /** Requests waiting for a first worker (only when `workers.min` is 0 or every worker died). */
   #waiting: Array<{ resolve: () => void, reject: (error: Error) => void }> = []
@@ -126,11 +131,21 @@ export class WarmRuntime extends BaseRuntime {
       switch (message[0]) {
         case RESPONSE: {
           const pending = this.#take(message[1])
+          this.#bodies.finish(message[1])
           if (pending !== undefined) pending.resolve({ status: message[2], statusText: message[3], headers: message[4], body: message[5] })
           break
         }
+        case RESPONSE_HEAD: {
+          const pending = this.#take(message[1])
+          if (pending !== undefined) pending.resolve({ status: message[2], statusText: message[3], headers: message[4], body: this.#bodies.openResponse(message[1], worker.outbox, pending.signal) })
+          break
+        }
+        case RESPONSE_CHUNK: this.#bodies.onResponseChunk(message[1], message[2]); break
+        case RESPONSE_END: this.#bodies.onResponseEnd(message[1], message[2]); break
+        case REQUEST_CREDIT: this.#bodies.onRequestCredit(message[1], message[2]); break
         case FAILURE: {
           const pending = this.#take(message[1])
+          this.#bodies.finish(message[1])
           if (pending !== undefined) pending.reject(reviveError(message[2], 'WG_ERR_HANDLER_THREW'))
           break
         }
@@ -170,6 +185,7 @@ export class WarmRuntime extends BaseRuntime {
     const index = this.#workers.indexOf(worker)
     if (index !== -1) this.#workers.splice(index, 1)
     worker.port.close()
+    this.#bodies.failWorker(worker.outbox, new GatewayError('WG_ERR_WORKER_DIED', `worker thread exited while streaming${error === undefined ? '' : `: ${error.message}`}`, { cause: error }))
     if (worker.inFlight > 0) {
       const died = new GatewayError('WG_ERR_WORKER_DIED', `worker thread exited with ${worker.inFlight} request(s) in flight${error === undefined ? '' : `: ${error.message}`}`, { cause: error })
       for (const [seq, pending] of this.#pending) {
@@ -194,6 +210,7 @@ export class WarmRuntime extends BaseRuntime {
     return new Promise<GatewayResponse>((resolve, reject) => {
       const onAbort = (): void => {
         if (this.#take(seq) === undefined) return
+        this.#bodies.finish(seq)
         worker.outbox.push([ABORT, seq])
         reject(signal.reason)
       }
@@ -204,7 +221,13 @@ export class WarmRuntime extends BaseRuntime {
       signal.addEventListener('abort', onAbort, { once: true })
       this.#pending.set(seq, { resolve, reject, worker, signal, onAbort })
       worker.inFlight++
-      worker.outbox.push([REQUEST, seq, req.id, req.method, req.url, req.headers, req.body], req.body)
+      const body = req.body
+      if (body instanceof Readable) {
+        worker.outbox.push([REQUEST, seq, req.id, req.method, req.url, req.headers, true])
+        this.#bodies.sendRequest(seq, body, worker.outbox)
+      } else {
+        worker.outbox.push([REQUEST, seq, req.id, req.method, req.url, req.headers, body], body)
+      }
     })
   }
 
@@ -265,13 +288,6 @@ export class WarmRuntime extends BaseRuntime {
     this.#wakeWaiting(reason)
     await this.#pool?.destroy()
   }
-}
-
-function reviveError (data: SerializedError, fallback: ErrorCode): GatewayError {
-  const code = (data.code !== undefined && data.code.startsWith('WG_ERR_') ? data.code : fallback) as ErrorCode
-  const error = new GatewayError(code, data.message)
-  if (data.stack !== undefined) error.stack = data.stack
-  return error
 }
 
 function reviveLoadError (data: SerializedError): GatewayError {
