@@ -156,4 +156,29 @@ describe.each(MODES)('%s mode: response streaming', (mode) => {
     expect(logged.code).toBe('WG_ERR_HANDLER_THREW')
     expect((await h.send('/stream/small')).text()).toBe('a small body\n')
   })
+
+  it('keeps the app timeout running over a streamed body: past it the connection closes and the handler is cancelled', async (t) => {
+    const ctx = context(mode, t)
+    const h = await openGateway(ctx, { apps: { stream: { ...CONFIG.apps.stream, timeout: 300 } } })
+    const key = newKey()
+    const id = `slowpoke-${key}`
+    const started = performance.now()
+    const res = await within(5000, 'GET a body that outlives the timeout', request(`${h.url}/stream/flood?mb=100000&key=${key}`, { dispatcher: h.agent, headers: { 'x-request-id': id } }))
+    const outcome = await within(5000, 'the body to be cut off', (async () => {
+      try {
+        for await (const _ of res.body) { /* read as fast as it comes */ }
+        return 'ended'
+      } catch {
+        return 'aborted'
+      }
+    })())
+    expect(outcome).toBe('aborted')
+    expect(performance.now() - started).toBeGreaterThan(250)
+    const seen = await eventually(5000, 'the handler to see the cancel', async () => {
+      const r = await report(h, key)
+      return r.cancelled && r.signalAborted ? r : undefined
+    })
+    expect(seen.done).toBe(false)
+    expect(h.lines.some(line => line.reqId === id && line.code === 'WG_ERR_TIMEOUT')).toBe(true)
+  })
 })
