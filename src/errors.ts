@@ -72,3 +72,11 @@ export function serializeError (error: unknown): SerializedError {
   }
   return { message: String(error) }
 }
+
+/** The inverse of `serializeError`: a `GatewayError` with the sent code, or `fallback` when it has none of ours. */
+export function reviveError (data: SerializedError, fallback: ErrorCode): GatewayError {
+  const code = (data.code !== undefined && data.code.startsWith('WG_ERR_') ? data.code : fallback) as ErrorCode
+  const error = new GatewayError(code, data.message)
+  if (data.stack !== undefined) error.stack = data.stack
+  return error
+}

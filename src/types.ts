@@ -13,7 +13,11 @@ export interface GatewayRequest {
   readonly url: string
   /** Headers as received, flat: `[name, value, name, value, …]`; repeated headers stay separate. */
   readonly headers: string[]
-  readonly body: Uint8Array | null
+  /**
+   * Bytes, nothing, or (for runtimes with `streamsRequestBody`, when the body is large or chunked) the
+   * body still arriving, as a `Readable` that errors with `WG_ERR_BODY_TOO_LARGE` past the body limit.
+   */
+  readonly body: Uint8Array | null | Readable
   /**
    * The request-target exactly as on the request line (`url` has dot segments resolved, for routing and
    * for handlers). CGI apps take QUERY_STRING, REQUEST_URI and the script path from it. Absent for
@@ -43,13 +47,17 @@ export interface GatewayResponse {
    */
   headers: string[]
   /**
-   * Bytes, nothing, or (cold and cgi apps) the process's stdout, streamed with backpressure. A stream
+   * Bytes, nothing, or a stream read with backpressure: a process's stdout (cold, cgi) or a handler's
+   * streamed body (warm, inline; README "Streaming"). A stream
    * that errors, or ends short of a declared `Content-Length`, makes the front door close the connection.
    */
   body: Uint8Array | null | Readable
   /** RFC 3875 §6.2.2: a CGI local redirect the gateway must serve instead (path and query). */
   localRedirect?: string
 }
+
+/** A request whose body is bytes or nothing: what process runtimes (cold, cgi) take. */
+export type BufferedRequest = GatewayRequest & { readonly body: Uint8Array | null }
 
 /** The third argument of every handler. */
 export interface HandlerContext {

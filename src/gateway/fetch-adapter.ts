@@ -1,9 +1,12 @@
 import { Readable } from 'node:stream'
 import { pickRequestId } from '../http/target.ts'
-import type { GatewayRequest, GatewayResponse } from '../types.ts'
+import type { BufferedRequest, GatewayResponse } from '../types.ts'
 
-/** `gateway.fetch()`'s front door: a web Request in, the same `GatewayRequest` the HTTP listener makes. */
-export async function fromWebRequest (request: Request): Promise<GatewayRequest> {
+/**
+ * `gateway.fetch()`'s front door: a web Request in, the same `GatewayRequest` the HTTP listener makes.
+ * The body is read whole: an embedder's Request is already in memory, there is no socket to pace.
+ */
+export async function fromWebRequest (request: Request): Promise<BufferedRequest> {
   const headers: string[] = []
   for (const [name, value] of request.headers) headers.push(name, value)
   const body = request.body === null ? null : new Uint8Array(await request.arrayBuffer())

@@ -35,9 +35,13 @@ export class MountedApp {
     }
     return this.runtime.dispatch(req, controller.signal, started).then(
       (res) => {
-        // A streamed body (cold, cgi) is still the request's work: the timeout covers it until it ends.
+        // A streamed body is still the request's work: the timeout covers it until it ends.
         if (res.body === null || res.body instanceof Uint8Array) clearTimeout(timer)
-        else res.body.once('close', () => clearTimeout(timer))
+        else {
+          res.body.once('close', () => clearTimeout(timer))
+          // Past the head a failure cannot become an error response: the front door closes the connection.
+          res.body.once('error', (error: Error) => this.#logBodyFailure(req, error))
+        }
         return res
       },
       (error: unknown) => {
@@ -45,6 +49,12 @@ export class MountedApp {
         return this.#fail(req, error)
       },
     )
+  }
+
+  #logBodyFailure (req: GatewayRequest, error: Error): void {
+    const code = isGatewayError(error) ? error.code : 'WG_ERR_HANDLER_THREW'
+    if (code === 'WG_ERR_CLIENT_ABORTED') this.log.info({ reqId: req.id, code }, 'client went away during the response body')
+    else this.log.error({ reqId: req.id, code, err: error }, `response body failed mid-stream: ${error.message}`)
   }
 
   #fail (req: GatewayRequest, error: unknown): GatewayResponse {

@@ -1,7 +1,8 @@
 // Shared by the main thread (inline mode) and warm workers: imports nothing from either side.
 import type { Mode } from '../config/define.ts'
 import { GatewayError } from '../errors.ts'
-import type { FetchHandler, GatewayResponse, HandlerContext, HandlerEnv } from '../types.ts'
+import type { FetchHandler, HandlerContext, HandlerEnv } from '../types.ts'
+import { readWebResponse, type HandlerResponse } from './response-body.ts'
 
 /** The request fields a handler call needs; a `GatewayRequest` is one, and so is a decoded wire message. */
 export interface HandlerCall {
@@ -9,15 +10,16 @@ export interface HandlerCall {
   method: string
   url: string
   headers: string[]
-  body: Uint8Array | null
+  /** Bytes, nothing, or a body still arriving (a large or chunked upload, README "Streaming"). */
+  body: Uint8Array | null | ReadableStream<Uint8Array>
 }
 
 /** Tracks `ctx.waitUntil` promises so that a runtime can wait for them before it stops. */
 export type WaitUntilSink = (promise: Promise<unknown>) => void
 
 /**
- * Builds the web `Request`, calls the handler and reads its `Response` into plain data.
- * Throws a `GatewayError` (400 bad request, 500 handler threw or returned no Response).
+ * Builds the web `Request`, calls the handler and reads its `Response` into plain data: the body whole
+ * when it is already complete, else a `StreamedBody` to read on. Throws a `GatewayError` (400 bad request, 500 handler threw or returned no Response).
  */
 export async function invokeHandler (
   handler: FetchHandler,
@@ -26,7 +28,7 @@ export async function invokeHandler (
   mode: Mode,
   signal: AbortSignal,
   waitUntil: WaitUntilSink,
-): Promise<BufferedResponse> {
+): Promise<HandlerResponse> {
   const request = createWebRequest(call, signal)
   const ctx: HandlerContext = { requestId: call.id, mode, signal, waitUntil }
   let result: unknown
@@ -61,39 +63,24 @@ export function createWebRequest (call: HandlerCall, signal: AbortSignal): Reque
   const pairs: [string, string][] = []
   const raw = call.headers
   for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i], raw[i + 1]])
+  const body = call.body
   // The fetch spec forbids a body on GET and HEAD; HTTP does not. Such a body is dropped (README: handler contract).
-  const hasBody = call.body !== null && call.body.byteLength > 0 && call.method !== 'GET' && call.method !== 'HEAD'
+  const bodyless = call.method === 'GET' || call.method === 'HEAD'
+  const streamed = body instanceof ReadableStream
+  if (streamed && bodyless) void body.cancel().catch(() => {})
+  const hasBody = body !== null && !bodyless && (streamed || body.byteLength > 0)
+  const init: RequestInit & { duplex?: 'half' } = {
+    method: call.method,
+    headers: pairs,
+    body: hasBody ? body as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> : undefined,
+  }
+  // Required by the fetch spec for a stream body: the request is read while it still arrives.
+  if (streamed && hasBody) init.duplex = 'half'
   try {
-    const request = new IncomingRequest(call.url, {
-      method: call.method,
-      headers: pairs,
-      body: hasBody ? call.body as Uint8Array<ArrayBuffer> : undefined,
-    })
+    const request = new IncomingRequest(call.url, init)
     request[SIGNAL] = signal
     return request
   } catch (cause) {
     throw new GatewayError('WG_ERR_BAD_REQUEST', `cannot build a Request for ${call.method} ${call.url}: ${(cause as Error).message}`, { cause })
   }
-}
-
-/** A response read whole (warm and inline mode). */
-export type BufferedResponse = GatewayResponse & { body: Uint8Array | null }
-
-export async function readWebResponse (result: unknown): Promise<BufferedResponse> {
-  if (!(result instanceof Response)) {
-    const found = result === null ? 'null' : typeof result === 'object' ? `an object (${result.constructor?.name ?? 'Object'})` : typeof result
-    throw new GatewayError('WG_ERR_HANDLER_RESULT', `handler must return a Response, returned ${found}`)
-  }
-  const headers: string[] = []
-  // Iterating Headers yields each Set-Cookie on its own (fetch spec "sort and combine"); others come joined by ", ".
-  for (const [name, value] of result.headers) headers.push(name, value)
-  let body: Uint8Array | null = null
-  if (result.body !== null) {
-    try {
-      body = new Uint8Array(await result.arrayBuffer())
-    } catch (cause) {
-      throw new GatewayError('WG_ERR_HANDLER_THREW', `reading the response body failed: ${(cause as Error).message}`, { cause })
-    }
-  }
-  return { status: result.status, statusText: result.statusText, headers, body }
 }

@@ -7,7 +7,7 @@ import { clientAborted, type MountedApp } from '../gateway/mounted-app.ts'
 import type { Router } from '../gateway/router.ts'
 import { logAccess, type Logger } from '../log/logger.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
-import { readBody } from './body.ts'
+import { isLargeOrChunked, readBody, StreamedRequestBody, type BodyResult } from './body.ts'
 import { pickRequestId, requestTarget } from './target.ts'
 
 export interface ListenerContext {
@@ -42,12 +42,32 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
     res.once('close', () => {
       if (!res.writableFinished) controller.abort(clientAborted())
     })
-    readBody(req, mounted.config.bodyLimit).then((body) => {
-      if (body === 'too-large') {
-        const tooLarge = errorResponse('WG_ERR_BODY_TOO_LARGE', id)
-        tooLarge.headers.push('connection', 'close') // the rest of the body is not read: the connection cannot be reused
-        return finish(tooLarge)
-      }
+    const tooLarge = (response?: GatewayResponse): void => {
+      if (response !== undefined && response.body !== null && !(response.body instanceof Uint8Array)) response.body.destroy()
+      const refused = errorResponse('WG_ERR_BODY_TOO_LARGE', id)
+      refused.headers.push('connection', 'close') // the rest of the body is not read: the connection cannot be reused
+      finish(refused)
+    }
+    const limit = mounted.config.bodyLimit
+    let streamed: StreamedRequestBody | undefined
+    let read: Promise<BodyResult | StreamedRequestBody>
+    if (mounted.runtime.streamsRequestBody && isLargeOrChunked(req) && !(Number(req.headers['content-length']) > limit)) {
+      streamed = new StreamedRequestBody(req, limit)
+      const body = streamed
+      body.once('error', (error) => {
+        if (!body.tooLarge) return
+        mounted.log.warn({ reqId: id, code: 'WG_ERR_BODY_TOO_LARGE' }, `request refused: ${error.message}`)
+        // A response already on its way cannot become a 413: the connection closes under it.
+        if (res.headersSent) res.destroy()
+      })
+      // The exchange is over: what the handler did not read is dropped.
+      res.once('finish', () => body.destroy())
+      read = Promise.resolve(body)
+    } else {
+      read = readBody(req, limit)
+    }
+    read.then((body) => {
+      if (body === 'too-large') return tooLarge()
       if (body === 'aborted') return
       const request: GatewayRequest = {
         id,
@@ -63,7 +83,7 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
       }
       return mounted.respond(request, controller)
         .then(res => res.localRedirect === undefined ? res : followLocalRedirects(res, request, mounted, router, controller))
-        .then(finish)
+        .then(response => streamed?.tooLarge === true ? tooLarge(response) : finish(response))
     }).catch((error: unknown) => {
       mounted.log.error({ reqId: id, err: error }, 'writing the response failed')
       if (!res.headersSent) finish(errorResponse('WG_ERR_HANDLER_THREW', id))

@@ -10,29 +10,60 @@ import type { MessagePort } from 'node:worker_threads'
 import type { SerializedError } from '../errors.ts'
 
 /** Bumped on any change to the shapes below; the worker states it in its `READY` message. */
-export const PROTOCOL_VERSION = 2
+export const PROTOCOL_VERSION = 3
+
+/**
+ * Flow control of a streamed body, either way: the sender may have this many bytes in flight (sent but
+ * not yet granted back) before it waits; the receiver grants bytes back as its consumer drains them.
+ */
+export const STREAM_WINDOW = 256 * 1024
 
 // main → worker
 export const REQUEST = 1
 export const ABORT = 2
 export const STOP = 3
+export const REQUEST_CHUNK = 4
+export const REQUEST_END = 5
+export const RESPONSE_CREDIT = 6
 // worker → main
 export const RESPONSE = 11
 export const FAILURE = 12
 export const READY = 13
 export const LOAD_FAILED = 14
 export const LOG = 15
-export const RETIRE = 16
-export const STOPPED = 17
+export const RESPONSE_HEAD = 16
+export const RESPONSE_CHUNK = 17
+export const RESPONSE_END = 18
+export const REQUEST_CREDIT = 19
+export const RETIRE = 20
+export const STOPPED = 21
 
-/** `[REQUEST, seq, id, method, url, headers, body]` — seq is the runtime's own key, id the public request id. */
-export type RequestMessage = [typeof REQUEST, number, string, string, string, string[], Uint8Array | null]
+/**
+ * `[REQUEST, seq, id, method, url, headers, body]` — seq is the runtime's own key, id the public request id.
+ * A body of `true` is streamed: `REQUEST_CHUNK`s follow, then one `REQUEST_END`.
+ */
+export type RequestMessage = [typeof REQUEST, number, string, string, string, string[], Uint8Array | null | true]
+/** Cancels a request; for a streamed response, also the client going away mid-body. */
 export type AbortMessage = [typeof ABORT, number]
 export type StopMessage = [typeof STOP]
-export type ToWorker = RequestMessage | AbortMessage | StopMessage
+/** `[REQUEST_CHUNK, seq, bytes]`: part of a streamed request body (transferred). */
+export type RequestChunkMessage = [typeof REQUEST_CHUNK, number, Uint8Array]
+/** `[REQUEST_END, seq, error]`: the streamed request body ended, or failed (too large, client gone). */
+export type RequestEndMessage = [typeof REQUEST_END, number, SerializedError | null]
+/** `[RESPONSE_CREDIT, seq, bytes]`: the worker may send that many more bytes of the response body. */
+export type ResponseCreditMessage = [typeof RESPONSE_CREDIT, number, number]
+export type ToWorker = RequestMessage | AbortMessage | StopMessage | RequestChunkMessage | RequestEndMessage | ResponseCreditMessage
 
-/** `[RESPONSE, seq, status, statusText, headers, body]` */
+/** `[RESPONSE, seq, status, statusText, headers, body]`: a whole response (the fast path). */
 export type ResponseMessage = [typeof RESPONSE, number, number, string, string[], Uint8Array | null]
+/** `[RESPONSE_HEAD, seq, status, statusText, headers]`: a streamed response starts; chunks follow. */
+export type ResponseHeadMessage = [typeof RESPONSE_HEAD, number, number, string, string[]]
+/** `[RESPONSE_CHUNK, seq, bytes]` (transferred). */
+export type ResponseChunkMessage = [typeof RESPONSE_CHUNK, number, Uint8Array]
+/** `[RESPONSE_END, seq, error]`: the body ended, or the handler's stream failed mid-way. */
+export type ResponseEndMessage = [typeof RESPONSE_END, number, SerializedError | null]
+/** `[REQUEST_CREDIT, seq, bytes]`: the main side may send that many more bytes of the request body. */
+export type RequestCreditMessage = [typeof REQUEST_CREDIT, number, number]
 export type FailureMessage = [typeof FAILURE, number, SerializedError]
 export type ReadyMessage = [typeof READY, number]
 export type LoadFailedMessage = [typeof LOAD_FAILED, SerializedError]
@@ -46,7 +77,8 @@ export type LogMessage = [typeof LOG, 'warn' | 'error', string, Record<string, u
 export type RetireMessage = [typeof RETIRE, 'recycle' | 'drain', string]
 /** After STOP: every request answered and every `ctx.waitUntil` settled; the main side ends the thread. */
 export type StoppedMessage = [typeof STOPPED]
-export type FromWorker = ResponseMessage | FailureMessage | ReadyMessage | LoadFailedMessage | LogMessage | RetireMessage | StoppedMessage
+export type FromWorker = ResponseMessage | FailureMessage | ReadyMessage | LoadFailedMessage | LogMessage
+  | ResponseHeadMessage | ResponseChunkMessage | ResponseEndMessage | RequestCreditMessage | RetireMessage | StoppedMessage
 
 /** What piscina hands each worker's long-running serve task. */
 export interface ServeTask {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { buildCgiEnvironment } from '../cgi/environment.ts'
 import type { ResolvedApp } from '../config/resolve.ts'
-import type { GatewayRequest } from '../types.ts'
+import type { BufferedRequest, GatewayRequest } from '../types.ts'
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 /** RFC 3875 §4.1.17 SERVER_SOFTWARE. */
@@ -40,7 +40,7 @@ export function pathOf (url: string): string {
  * The request meta-variables, with PATH and `passEnv` from the gateway's own environment underneath
  * (a meta-variable always wins). The caller adds anything else under them.
  */
-export function cgiEnvironment (app: ResolvedApp, req: GatewayRequest, place: ScriptPlace, url: string = req.url): Record<string, string> {
+export function cgiEnvironment (app: ResolvedApp, req: BufferedRequest, place: ScriptPlace, url: string = req.url): Record<string, string> {
   const connection = req.connection
   const meta = buildCgiEnvironment({
     method: req.method,

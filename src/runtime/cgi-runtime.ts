@@ -2,7 +2,7 @@ import { realpath, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { GatewayError } from '../errors.ts'
 import type { CgiChild } from '../spawn/spawner.ts'
-import type { GatewayRequest, GatewayResponse } from '../types.ts'
+import type { BufferedRequest, GatewayResponse } from '../types.ts'
 import { runCgi } from './cgi-exchange.ts'
 import { cgiEnvironment, pathOf, rawUrl } from './cgi-request.ts'
 import { findScript } from './cgi-script.ts'
@@ -21,7 +21,7 @@ export class CgiRuntime extends ProcessRuntime {
     this.#root = await realpath(this.app.entry)
   }
 
-  protected async run (req: GatewayRequest, signal: AbortSignal, track: (child: CgiChild) => void): Promise<GatewayResponse> {
+  protected async run (req: BufferedRequest, signal: AbortSignal, track: (child: CgiChild) => void): Promise<GatewayResponse> {
     // The path as sent, not as the URL parser resolved it: `/cgi-bin/sub/../x.sh` and `%2e%2e` reach the
     // lookup (and are refused there) instead of being quietly turned into another script.
     const url = rawUrl(req)

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { GatewayError } from '../errors.ts'
 import type { CgiChild, SpawnSpec } from '../spawn/spawner.ts'
-import type { GatewayRequest, GatewayResponse } from '../types.ts'
+import type { BufferedRequest, GatewayResponse } from '../types.ts'
 import { runCgi } from './cgi-exchange.ts'
 import { cgiEnvironment, pathOf } from './cgi-request.ts'
 import { ProcessRuntime } from './process-runtime.ts'
@@ -42,7 +42,7 @@ export class ColdRuntime extends ProcessRuntime {
     }
   }
 
-  protected run (req: GatewayRequest, signal: AbortSignal, track: (child: CgiChild) => void): Promise<GatewayResponse> {
+  protected run (req: BufferedRequest, signal: AbortSignal, track: (child: CgiChild) => void): Promise<GatewayResponse> {
     // The app's `env` goes to the handler's env argument only (WARMGATE_APP_ENV), never into process.env,
     // where a NODE_OPTIONS or NODE_COMPILE_CACHE in it would change how the runner itself starts.
     const env = { ...this.#baseEnv(), ...cgiEnvironment(this.app, req, {

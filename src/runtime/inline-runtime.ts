@@ -1,8 +1,11 @@
+import { Readable } from 'node:stream'
 import type { ResolvedApp } from '../config/resolve.ts'
-import { invokeHandler } from '../handler/invoke.ts'
+import { invokeHandler, type HandlerCall } from '../handler/invoke.ts'
 import { loadHandler } from '../handler/load.ts'
 import { primeWebClasses } from '../handler/prime.ts'
+import { StreamedBody } from '../handler/response-body.ts'
 import type { FetchHandler, GatewayRequest, GatewayResponse } from '../types.ts'
+import { readableFromBody, webStreamFromReadable } from './inline-body.ts'
 import { BaseRuntime, onAbort } from './runtime.ts'
 
 export interface RuntimeHooks {
@@ -16,6 +19,7 @@ export interface RuntimeHooks {
  */
 export class InlineRuntime extends BaseRuntime {
   readonly mode = 'inline' as const
+  readonly streamsRequestBody = true
   readonly #app: ResolvedApp
   readonly #hooks: RuntimeHooks
   #handler: FetchHandler | undefined
@@ -40,8 +44,15 @@ export class InlineRuntime extends BaseRuntime {
       // The handler keeps running after an abort (it sees ctx.signal); the caller gets its answer now.
       const done = onAbort(signal, reject)
       const waitUntil = (promise: Promise<unknown>): void => this.#track(req.id, promise)
-      invokeHandler(handler, req, this.#app.env, 'inline', signal, waitUntil).then(
-        (res) => { done(); resolve(res) },
+      const call: HandlerCall = req.body instanceof Readable ? { ...req, body: webStreamFromReadable(req.body) } : req as HandlerCall
+      invokeHandler(handler, call, this.#app.env, 'inline', signal, waitUntil).then(
+        (res) => {
+          done()
+          if (!(res.body instanceof StreamedBody)) return resolve(res as GatewayResponse)
+          // Aborted while the handler was still answering: nobody will read the body.
+          if (signal.aborted) return res.body.cancel(signal.reason)
+          resolve({ status: res.status, statusText: res.statusText, headers: res.headers, body: readableFromBody(res.body, signal) })
+        },
         (error: unknown) => { done(); reject(error) },
       )
     })

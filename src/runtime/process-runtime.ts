@@ -1,7 +1,8 @@
 import type { ResolvedApp } from '../config/resolve.ts'
 import type { Logger } from '../log/logger.ts'
 import type { CgiChild, Spawner } from '../spawn/spawner.ts'
-import type { GatewayRequest, GatewayResponse } from '../types.ts'
+import { Readable } from 'node:stream'
+import type { BufferedRequest, GatewayRequest, GatewayResponse } from '../types.ts'
 import { Slots } from './slots.ts'
 import { BaseRuntime } from './runtime.ts'
 
@@ -16,6 +17,8 @@ export interface ProcessRuntimeHooks {
  * queue), every child tracked until it has exited so that close() drains them and destroy() kills them.
  */
 export abstract class ProcessRuntime extends BaseRuntime {
+  /** A script's stdin is written whole, after CONTENT_LENGTH: the front door buffers the body. */
+  readonly streamsRequestBody = false
   protected readonly app: ResolvedApp
   protected readonly hooks: ProcessRuntimeHooks
   readonly #slots: Slots
@@ -29,9 +32,11 @@ export abstract class ProcessRuntime extends BaseRuntime {
   }
 
   /** Runs one request in its own process; `track` must be handed to `runCgi` as `onChild`. */
-  protected abstract run (req: GatewayRequest, signal: AbortSignal, track: (child: CgiChild) => void): Promise<GatewayResponse>
+  protected abstract run (req: BufferedRequest, signal: AbortSignal, track: (child: CgiChild) => void): Promise<GatewayResponse>
 
   protected async onDispatch (req: GatewayRequest, signal: AbortSignal, started: () => void): Promise<GatewayResponse> {
+    // A front door's contract (streamsRequestBody is false), not something a client can cause.
+    if (req.body instanceof Readable) throw new TypeError(`${this.mode} runtime takes a buffered request body, got a stream`)
     await this.#slots.acquire(signal)
     started()
     let spawned = false
@@ -44,7 +49,7 @@ export abstract class ProcessRuntime extends BaseRuntime {
       })
     }
     try {
-      return await this.run(req, signal, track)
+      return await this.run(req as BufferedRequest, signal, track)
     } finally {
       if (!spawned) this.#slots.release()
     }

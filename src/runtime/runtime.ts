@@ -14,6 +14,12 @@ export interface RuntimeStats {
 /** The one seam every mode implements (ARCHITECTURE.md). */
 export interface Runtime {
   readonly mode: AppKind
+  /**
+   * Whether `dispatch` takes a request body as a `Readable` still arriving (README "Streaming"): the
+   * front door then streams large and chunked bodies instead of buffering them. Process runtimes take
+   * bytes (a CGI script's stdin is written whole, with CONTENT_LENGTH).
+   */
+  readonly streamsRequestBody: boolean
   /** Preload / prewarm. Idempotent: concurrent calls share one promise. */
   start (): Promise<void>
   /**
@@ -36,6 +42,7 @@ type State = 'idle' | 'starting' | 'ready' | 'closing' | 'closed'
  */
 export abstract class BaseRuntime implements Runtime {
   abstract readonly mode: AppKind
+  abstract readonly streamsRequestBody: boolean
   #state: State = 'idle'
   #startPromise: Promise<void> | undefined
   #closePromise: Promise<void> | undefined

@@ -1,15 +1,17 @@
+import { Readable } from 'node:stream'
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import type { ResolvedApp } from '../config/resolve.ts'
-import { GatewayError, type ErrorCode, type SerializedError } from '../errors.ts'
+import { GatewayError, reviveError, type SerializedError } from '../errors.ts'
 import {
-  ABORT, FAILURE, LOAD_FAILED, LOG, PROTOCOL_VERSION, READY, REQUEST, RESPONSE, RETIRE, STOP, STOPPED,
-  type FromWorker, type ServeTask, type ToWorker,
+  ABORT, FAILURE, LOAD_FAILED, LOG, PROTOCOL_VERSION, READY, REQUEST, REQUEST_CREDIT, RESPONSE,
+  RESPONSE_CHUNK, RESPONSE_END, RESPONSE_HEAD, RETIRE, STOP, STOPPED, type FromWorker, type ServeTask, type ToWorker,
 } from '../protocol/messages.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
 import type { RuntimeHooks } from './inline-runtime.ts'
 import { BaseRuntime } from './runtime.ts'
 import { Slots } from './slots.ts'
+import { WarmBodies } from './warm-body.ts'
 import { type RetireReason, WarmThread } from './warm-thread.ts'
 
 /**
@@ -57,6 +59,7 @@ interface Waiter {
  */
 export class WarmRuntime extends BaseRuntime {
   readonly mode = 'warm' as const
+  readonly streamsRequestBody = true
   readonly #app: ResolvedApp
   readonly #hooks: WarmRuntimeHooks
   readonly #slots: Slots
@@ -67,6 +70,8 @@ export class WarmRuntime extends BaseRuntime {
   #nextThreadId = 0
   readonly #pending = new Map<number, Pending>()
   #seq = 0
+  /** Bodies streaming to and from workers (README "Streaming"). */
+  readonly #bodies = new WarmBodies()
   #closing = false
   #sweeper: NodeJS.Timeout | undefined
   /** Requests waiting for a first routable thread (`workers.min: 0`, or every thread died or retired). */
@@ -146,11 +151,23 @@ export class WarmRuntime extends BaseRuntime {
       switch (message[0]) {
         case RESPONSE: {
           const pending = this.#answered(thread, message[1])
+          this.#bodies.finish(message[1])
           if (pending !== undefined) pending.resolve({ status: message[2], statusText: message[3], headers: message[4], body: message[5] })
           break
         }
+        case RESPONSE_HEAD: {
+          const pending = this.#answered(thread, message[1])
+          if (pending !== undefined) pending.resolve({ status: message[2], statusText: message[3], headers: message[4], body: this.#bodies.openResponse(message[1], thread.outbox, pending.signal) })
+          // Answered already (timed out, client gone): nobody reads this body, so the worker must stop producing it.
+          else thread.outbox.push([ABORT, message[1]])
+          break
+        }
+        case RESPONSE_CHUNK: this.#bodies.onResponseChunk(message[1], message[2]); break
+        case RESPONSE_END: this.#bodies.onResponseEnd(message[1], message[2]); break
+        case REQUEST_CREDIT: this.#bodies.onRequestCredit(message[1], message[2]); break
         case FAILURE: {
           const pending = this.#answered(thread, message[1])
+          this.#bodies.finish(message[1])
           if (pending !== undefined) pending.reject(reviveError(message[2], 'WG_ERR_HANDLER_THREW'))
           break
         }
@@ -218,6 +235,7 @@ export class WarmRuntime extends BaseRuntime {
     for (const timer of thread.abandoned.values()) clearTimeout(timer)
     thread.abandoned.clear()
     thread.port.close()
+    this.#bodies.failWorker(thread.outbox, new GatewayError('WG_ERR_WORKER_DIED', `worker thread exited while streaming${error === undefined ? '' : `: ${error.message}`}`, { cause: error }))
     if (thread.inFlight > 0) {
       const died = new GatewayError('WG_ERR_WORKER_DIED', `worker thread exited with ${thread.inFlight} request(s) in flight${error === undefined ? '' : `: ${error.message}`}`, { cause: error })
       for (const [seq, pending] of this.#pending) {
@@ -257,6 +275,7 @@ export class WarmRuntime extends BaseRuntime {
       const onAbort = (): void => {
         const pending = this.#take(seq)
         if (pending === undefined) return
+        this.#bodies.finish(seq)
         thread.outbox.push([ABORT, seq])
         this.#abandon(pending, seq)
         reject(signal.reason)
@@ -270,7 +289,13 @@ export class WarmRuntime extends BaseRuntime {
       started()
       this.#pending.set(seq, { resolve, reject, thread, signal, onAbort, reqId: req.id, dispatchedAt: performance.now() })
       thread.inFlight++
-      thread.outbox.push([REQUEST, seq, req.id, req.method, req.url, req.headers, req.body], req.body)
+      const body = req.body
+      if (body instanceof Readable) {
+        thread.outbox.push([REQUEST, seq, req.id, req.method, req.url, req.headers, true])
+        this.#bodies.sendRequest(seq, body, thread.outbox)
+      } else {
+        thread.outbox.push([REQUEST, seq, req.id, req.method, req.url, req.headers, body], body)
+      }
       const { maxRequests } = this.#app.workers
       if (maxRequests > 0 && ++thread.served >= maxRequests) this.#retire(thread, 'recycle', `served workers.maxRequests (${maxRequests}) requests`, {}, true)
     })
@@ -429,13 +454,6 @@ export class WarmRuntime extends BaseRuntime {
     this.#wakeWaiting(reason)
     await this.#pool?.destroy()
   }
-}
-
-function reviveError (data: SerializedError, fallback: ErrorCode): GatewayError {
-  const code = (data.code !== undefined && data.code.startsWith('WG_ERR_') ? data.code : fallback) as ErrorCode
-  const error = new GatewayError(code, data.message)
-  if (data.stack !== undefined) error.stack = data.stack
-  return error
 }
 
 function reviveLoadError (data: SerializedError): GatewayError {

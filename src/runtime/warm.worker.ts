@@ -5,11 +5,13 @@ import { invokeHandler } from '../handler/invoke.ts'
 import { loadHandler } from '../handler/load.ts'
 import { primeWebClasses } from '../handler/prime.ts'
 import { getHeapStatistics } from 'node:v8'
+import { StreamedBody } from '../handler/response-body.ts'
 import {
-  ABORT, FAILURE, LOAD_FAILED, LOG, Outbox, PROTOCOL_VERSION, READY, REQUEST, RESPONSE, RETIRE, STOP, STOPPED,
-  type FromWorker, type RequestMessage, type ServeTask, type ToWorker,
+  ABORT, FAILURE, LOAD_FAILED, LOG, Outbox, PROTOCOL_VERSION, READY, REQUEST, REQUEST_CHUNK, REQUEST_END,
+  RESPONSE, RESPONSE_CREDIT, RETIRE, STOP, STOPPED, type FromWorker, type RequestMessage, type ServeTask, type ToWorker,
 } from '../protocol/messages.ts'
 import type { FetchHandler } from '../types.ts'
+import { WorkerStreams } from './warm-streams.worker.ts'
 
 /** How long a batch may run handlers before the worker lets finished responses out (ms). */
 const YIELD_AFTER_MS = 0.5
@@ -36,6 +38,7 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
   await primeWebClasses()
   const outbox = new Outbox<FromWorker>((batch, transfer) => port.postMessage(batch, transfer), unsendable)
   const inFlight = new Map<number, AbortController>()
+  const streams = new WorkerStreams(outbox)
   const background = new Set<Promise<unknown>>()
   let stopping = false
   let retiring = false
@@ -85,18 +88,23 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
       background.add(tracked)
       void tracked.finally(() => background.delete(tracked))
     }
-    invokeHandler(handler, { id, method, url, headers, body }, task.env, 'warm', controller.signal, waitUntil).then(
+    const settle = (): void => {
+      inFlight.delete(seq)
+      streams.finish(seq)
+      checkHeap()
+      maybeStop()
+    }
+    const call = { id, method, url, headers, body: body === true ? streams.requestBody(seq) : body }
+    invokeHandler(handler, call, task.env, 'warm', controller.signal, waitUntil).then(
       (res) => {
-        inFlight.delete(seq)
+        // Still in flight while its body streams: an ABORT then cancels it, and the worker does not stop under it.
+        if (res.body instanceof StreamedBody) return streams.sendResponse(seq, res, res.body, controller.signal).then(settle)
         outbox.push([RESPONSE, seq, res.status, res.statusText, res.headers, res.body], res.body)
-        checkHeap()
-        maybeStop()
+        settle()
       },
       (error: unknown) => {
-        inFlight.delete(seq)
         outbox.push([FAILURE, seq, serializeError(error)])
-        checkHeap()
-        maybeStop()
+        settle()
       },
     )
   }
@@ -124,8 +132,14 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
   port.on('message', (batch: ToWorker[]) => {
     for (const message of batch) {
       switch (message[0]) {
-        case REQUEST: queue.push(message); break
+        case REQUEST:
+          if (message[6] === true) streams.openRequestBody(message[1])
+          queue.push(message)
+          break
         case ABORT: abort(message[1]); break
+        case REQUEST_CHUNK: streams.onRequestChunk(message[1], message[2]); break
+        case REQUEST_END: streams.onRequestEnd(message[1], message[2]); break
+        case RESPONSE_CREDIT: streams.onResponseCredit(message[1], message[2]); break
         case STOP: stopping = true; break
       }
     }
@@ -138,7 +152,10 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
 
   const abort = (seq: number): void => {
     const controller = inFlight.get(seq)
-    if (controller !== undefined) return controller.abort()
+    if (controller !== undefined) {
+      controller.abort()
+      return streams.finish(seq, controller.signal.reason)
+    }
     // Not started yet: it never runs. The main side has answered it already, but waits to hear that no
     // handler is running for it (else it would think the thread hung).
     const index = queue.findIndex(message => message[1] === seq)
@@ -146,6 +163,7 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
       queue.splice(index, 1)
       outbox.push([FAILURE, seq, { code: 'WG_ERR_CLIENT_ABORTED', message: 'aborted before it started' }])
     }
+    streams.finish(seq)
   }
   port.postMessage([[READY, PROTOCOL_VERSION]])
   // Runs until the main side terminates the thread (after STOPPED, or to replace it).
