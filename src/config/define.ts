@@ -47,6 +47,8 @@ export interface ServerConfig {
   port?: number
   /** Largest request body accepted (413 above it). Default `'1mb'`. */
   bodyLimit?: Size
+  /** How long close() (SIGTERM/SIGINT) and a reload's drain let requests in flight finish. Default `'10s'`. */
+  shutdownTimeout?: Duration
 }
 
 export interface DefaultsConfig {

@@ -22,7 +22,7 @@ export interface ResolvedApp {
 }
 
 export interface ResolvedConfig {
-  readonly server: { readonly host: string, readonly port: number, readonly bodyLimit: number }
+  readonly server: { readonly host: string, readonly port: number, readonly bodyLimit: number, readonly shutdownTimeoutMs: number }
   readonly apps: readonly ResolvedApp[]
   /** The file the config came from, when it came from one. */
   readonly configFile?: string
@@ -40,6 +40,9 @@ export const DEFAULTS = Object.freeze({
   host: '127.0.0.1',
   port: 8080,
   bodyLimit: 1024 * 1024,
+  // Long enough for ordinary requests to finish, short enough for an orchestrator's grace period
+  // (Kubernetes sends SIGKILL 30 s after SIGTERM by default).
+  shutdownTimeoutMs: 10_000,
   mode: 'warm' as Mode,
   timeoutMs: 30_000,
   workersMin: 1,
@@ -77,6 +80,7 @@ export function resolveConfig (config: GatewayConfig, options: ResolveOptions): 
       host: server.host ?? DEFAULTS.host,
       port: server.port ?? DEFAULTS.port,
       bodyLimit: serverBodyLimit,
+      shutdownTimeoutMs: parseDuration(server.shutdownTimeout) ?? DEFAULTS.shutdownTimeoutMs,
     }),
     apps: Object.freeze(apps),
     configFile: options.configFile,
