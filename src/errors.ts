@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   WG_ERR_REDIRECT_LOOP: { statusCode: 502, description: 'A CGI local redirect (Location: /path) chain exceeded 10 hops.' },
   WG_ERR_OVERLOADED: { statusCode: 503, description: "The app's process limit (concurrency) and wait queue are full; retry after Retry-After seconds." },
   WG_ERR_LISTEN: { statusCode: 500, description: 'The server could not listen on the requested address.' },
+  WG_ERR_RELOAD_FAILED: { statusCode: 500, description: 'A reload failed (bad config, a handler that does not load, a runtime that does not start, or the gateway closing); the previous version keeps serving.' },
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -17,8 +17,14 @@ export function findConfigFile (cwd: string = process.cwd()): string | undefined
   return undefined
 }
 
-/** Imports a config file (TypeScript through Node's type stripping), validates it once and resolves it. */
-export async function loadConfigFile (file: string | undefined, options: { mode?: Mode } = {}): Promise<ResolvedConfig> {
+let reloads = 0
+
+/**
+ * Imports a config file (TypeScript through Node's type stripping), validates it once and resolves it.
+ * `fresh` (a reload) imports it under a new URL: ESM caches a module by URL, so the same URL would give
+ * the first version again. Files the config itself imports are not re-read.
+ */
+export async function loadConfigFile (file: string | undefined, options: { mode?: Mode, fresh?: boolean } = {}): Promise<ResolvedConfig> {
   const path = file === undefined ? findConfigFile() : resolve(file)
   if (path === undefined || !existsSync(path)) {
     const what = path ?? `${CONFIG_FILES[0]} in ${process.cwd()}`
@@ -26,7 +32,9 @@ export async function loadConfigFile (file: string | undefined, options: { mode?
   }
   let mod: Record<string, unknown>
   try {
-    mod = await import(pathToFileURL(path).href)
+    const url = pathToFileURL(path)
+    if (options.fresh === true) url.searchParams.set('warmgate-reload', String(++reloads))
+    mod = await import(url.href)
   } catch (cause) {
     throw new GatewayError('WG_ERR_CONFIG_LOAD', `config file ${path} failed to load: ${(cause as Error)?.message ?? String(cause)}`, { cause })
   }
