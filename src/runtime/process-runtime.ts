@@ -20,6 +20,8 @@ export abstract class ProcessRuntime extends BaseRuntime {
   protected readonly hooks: ProcessRuntimeHooks
   readonly #slots: ProcessSlots
   readonly #children = new Set<CgiChild>()
+  /** Aborted by destroy(): requests waiting for a slot or running fail with its reason, as in warm mode. */
+  readonly #destroyed = new AbortController()
 
   constructor (app: ResolvedApp, hooks: ProcessRuntimeHooks) {
     super()
@@ -31,7 +33,8 @@ export abstract class ProcessRuntime extends BaseRuntime {
   /** Runs one request in its own process; `track` must be handed to `runCgi` as `onChild`. */
   protected abstract run (req: GatewayRequest, signal: AbortSignal, track: (child: CgiChild) => void): Promise<GatewayResponse>
 
-  protected async onDispatch (req: GatewayRequest, signal: AbortSignal): Promise<GatewayResponse> {
+  protected async onDispatch (req: GatewayRequest, requestSignal: AbortSignal): Promise<GatewayResponse> {
+    const signal = AbortSignal.any([requestSignal, this.#destroyed.signal])
     await this.#slots.acquire(signal)
     let spawned = false
     const track = (child: CgiChild): void => {
@@ -59,7 +62,8 @@ export abstract class ProcessRuntime extends BaseRuntime {
     clearTimeout(timer)
   }
 
-  protected async onDestroy (): Promise<void> {
+  protected async onDestroy (reason: Error): Promise<void> {
+    this.#destroyed.abort(reason)
     const children = [...this.#children]
     for (const child of children) child.kill()
     await Promise.all(children.map(async (child) => child.exited))
