@@ -48,10 +48,12 @@ async function reload (gateway: Gateway): Promise<void> {
 }
 
 /** The rejection of `promise` (fails the test if it resolves). */
-async function rejection (promise: Promise<unknown>, label: string): Promise<Error & { code?: string, cause?: { code?: string } }> {
-  const outcome = await within(20_000, label, promise.then(() => undefined, (error: unknown) => error as Error))
+interface Rejection { message: string, code?: string, cause?: { code?: string } }
+
+async function rejection (promise: Promise<unknown>, label: string): Promise<Rejection> {
+  const outcome = await within(20_000, label, promise.then(() => undefined, (error: unknown) => error))
   expect(outcome, `${label} should have rejected`).toBeInstanceOf(Error)
-  return outcome as Error
+  return outcome as Rejection
 }
 
 /** Threads of this process (worker threads are OS threads), from /proc. */
