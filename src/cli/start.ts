@@ -36,7 +36,6 @@ export async function run (argv: string[]): Promise<void> {
   fixYoungGeneration()
   const gateway = await createGateway({ configFile: values.config }, { mode, logLevel })
   const { url } = await gateway.listen({ port, host: values.host })
-  process.stdout.write(`warmgate listening on ${url}\n${formatRoutes(gateway.routes())}\n`)
 
   let stopping = false
   const stop = (signal: string): void => {
@@ -67,6 +66,8 @@ export async function run (argv: string[]): Promise<void> {
       process.stderr.write(`warmgate: reload failed, still serving the previous version:\n  ${why.split('\n').join('\n  ')}\n`)
     })
   })
+  // Only now: a supervisor that signals as soon as it reads this line must find the handlers in place.
+  process.stdout.write(`warmgate listening on ${url}\n${formatRoutes(gateway.routes())}\n`)
 }
 
 export function formatRoutes (routes: RouteInfo[]): string {
