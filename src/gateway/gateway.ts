@@ -91,7 +91,13 @@ export async function createGateway (config: GatewayConfig | { configFile?: stri
     ? await createLogger({ level: 'silent', pretty: false })
     : options.logger ?? await createLogger({ level: options.logLevel })
   const table = new AppTable(resolved, log)
-  table.swap(resolved, await table.build(resolved.apps))
+  try {
+    table.swap(resolved, await table.build(resolved.apps))
+  } catch (error) {
+    // build() destroyed the runtimes it started; the spawner it may have started goes too.
+    await table.close(performance.now())
+    throw error
+  }
   // What reload() reads again: the file, imported afresh, or the same object, validated again.
   const read = resolved.configFile !== undefined
     ? async () => loadConfigFile(resolved.configFile, { mode: options.mode, fresh: true })
