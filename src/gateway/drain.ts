@@ -24,7 +24,8 @@ async function drainApp (app: MountedApp, deadline: number): Promise<number> {
   clearTimeout(timer)
   if (outcome === 'drained') return 0
   const left = app.routed
-  app.log.warn({ inFlight: left }, `server.shutdownTimeout passed with ${left} request(s) in flight; stopping the ${app.config.mode} runtime`)
+  // With nothing routed left, only the runtime's own stop was slow (a worker's ctx.waitUntil work).
+  app.log.warn({ inFlight: left }, `server.shutdownTimeout passed with ${left} request(s) in flight; stopping the ${app.config.mode} runtime now`)
   await app.runtime.destroy(new GatewayError('WG_ERR_RUNTIME_DESTROYED', 'server.shutdownTimeout passed'))
   // The failed requests are answered with 503 now; a client that does not read is cut off by the caller.
   await Promise.race([app.whenIdle(), new Promise(resolve => setTimeout(resolve, ANSWER_GRACE_MS).unref())])

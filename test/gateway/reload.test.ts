@@ -6,7 +6,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent, request } from 'undici'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { Gateway, GatewayConfig, Mode } from '../../src/index.ts'
-import { startGateway, within, type Started } from '../helpers/gateway.ts'
+import { checkAndResolve } from '../../src/config/load.ts'
+import { AppTable } from '../../src/gateway/app-table.ts'
+import { replaceApps } from '../../src/gateway/reload.ts'
+import type { GatewayRequest } from '../../src/types.ts'
+import { memoryLogger, startGateway, within, type Started } from '../helpers/gateway.ts'
 import { eventually } from '../runtime/support.ts'
 
 // gw.reload(): new code and config are picked up, a bad one leaves the old version serving, and requests
@@ -173,6 +177,36 @@ describe('gw.reload()', () => {
     expect(['reloaded', 'WG_ERR_RELOAD_FAILED']).toContain(await within(15_000, 'the reload settling', reloading))
     await eventually(5000, `threads back to ${baseline}`, () => threads() <= baseline ? true : undefined)
     await expect(rejection(gateway.reload(), 'reload() after close')).resolves.toMatchObject({ code: 'WG_ERR_RELOAD_FAILED' })
+  })
+})
+
+describe('replaceApps (the core that reload and a future per-app reload share)', () => {
+  it('rebuilds only the named apps; the others keep their runtime', async ({ onTestFinished }) => {
+    const dir = project('a1')
+    writeHandler(dir, 'b1', 'b.ts')
+    const { logger } = memoryLogger()
+    const config = checkAndResolve({ apps: { a: { route: '/a', entry: './app.ts', mode: 'inline' }, b: { route: '/b', entry: './b.ts', mode: 'inline' } } }, { baseDir: dir })
+    const table = new AppTable(config, logger)
+    table.swap(config, await within(10_000, 'building the first apps', table.build(config.apps)))
+    onTestFinished(async () => { await within(10_000, 'closing the table', table.close(performance.now() + 1000)) })
+    const [oldA, oldB] = table.apps
+    const get = (path: string): GatewayRequest => ({ id: `replace${path.replace('/', '-')}`, method: 'GET', url: `http://local${path}`, headers: [], body: null })
+    writeHandler(dir, 'a2')
+    writeHandler(dir, 'b2', 'b.ts')
+    await within(10_000, 'replacing app a', replaceApps(table, config, new Set(['a'])))
+    const [newA, sameB] = table.apps
+    expect(newA).not.toBe(oldA)
+    expect(sameB).toBe(oldB)
+    expect(oldA.runtime.stats()).toMatchObject({ inFlight: 0 })
+    const body = async (path: string): Promise<string> => {
+      const app = table.router.match(path)
+      const res = await within(5000, `GET ${path}`, (app as NonNullable<typeof app>).respond(get(path), new AbortController()))
+      return Buffer.from(res.body as Uint8Array).toString('utf8')
+    }
+    expect(await body('/a')).toBe('a2')
+    expect(await body('/b')).toBe('b1')
+    // The replaced runtime is closed: it takes no request any more.
+    await expect(oldA.runtime.dispatch(get('/a'), new AbortController().signal)).rejects.toMatchObject({ code: 'WG_ERR_RUNTIME_CLOSED' })
   })
 })
 
