@@ -104,6 +104,32 @@ describe('warmgate start: signals', () => {
     expect(await within(EXIT_MS, 'warmgate exiting after SIGTERM', cli.exited)).toEqual({ code: 0, signal: null })
   })
 
+  // Here and not in test/gateway: vitest resolves the imports of the modules it runs itself, so Node's
+  // module hooks (src/handler/fresh-imports.ts) only act in a real process.
+  it("SIGHUP re-reads an inline handler's own relative imports, and not its other imports", async () => {
+    const { dir, config } = project()
+    writeFileSync(join(dir, 'message.ts'), "export const message: string = 'first'\n")
+    writeFileSync(join(dir, 'hello.ts'), [
+      "import { message } from './message.ts'",
+      // Not relative (a package would be too, but none resolves from a temp dir): imported once.
+      `import { GatewayError } from '${join(ROOT, 'src', 'errors.ts')}'`,
+      '// One instance across reloads: the class is the same object every time.',
+      'const scope = globalThis as { firstGatewayError?: unknown }',
+      'scope.firstGatewayError ??= GatewayError',
+      "export default () => new Response(`${message} ${scope.firstGatewayError === GatewayError ? 'same' : 'copied'}`)",
+      '',
+    ].join('\n'))
+    config("export default { apps: { hello: { route: '/hello', entry: './hello.ts', mode: 'inline' } } }\n")
+    const { cli, url } = await start(['--config', 'gateway.config.mjs'], dir)
+    expect(await get(`${url}/hello`)).toMatchObject({ status: 200, body: 'first same' })
+    for (const [n, message] of [[1, 'second'], [2, 'third']] as const) {
+      writeFileSync(join(dir, 'message.ts'), `export const message: string = '${message}'\n`)
+      cli.child.kill('SIGHUP')
+      await within(20_000, `reload ${n}`, cli.waitFor(new RegExp(`(?:warmgate: reloaded\n[^]*){${n}}`)))
+      expect(await get(`${url}/hello`)).toMatchObject({ status: 200, body: `${message} same` })
+    }
+  })
+
   it('SIGHUP with a broken config: says why, keeps serving the previous version and does not exit', async () => {
     const { dir, config } = project()
     const { cli, url } = await start(['--config', 'gateway.config.mjs'], dir)
