@@ -96,6 +96,17 @@ describe('gw.reload()', () => {
     expect(lines.some(line => line.level === 40 && /server\.host\/port changes need a restart/.test(String(line.msg)))).toBe(true)
   })
 
+  it('starts the spawn helper when a reload adds the first cold app', async ({ onTestFinished }) => {
+    const dir = project('inline')
+    writeHandler(dir, 'cold', 'cold.ts')
+    const configFile = writeConfig(dir, "export default { apps: { app: { route: '/app', entry: './app.ts', mode: 'inline' } } }\n")
+    const { gateway, get } = await open({ configFile }, onTestFinished)
+    writeConfig(dir, "export default { apps: { app: { route: '/app', entry: './app.ts', mode: 'inline' }, cold: { route: '/cold', entry: './cold.ts', mode: 'cold' } } }\n")
+    await reload(gateway)
+    expect(await get('/cold')).toEqual({ status: 200, body: 'cold' })
+    expect(await get('/app')).toEqual({ status: 200, body: 'inline' })
+  })
+
   it('keeps the old version serving and rejects with WG_ERR_RELOAD_FAILED when the new config is invalid', async ({ onTestFinished }) => {
     const dir = project('old')
     const configFile = writeConfig(dir, "export default { apps: { app: { route: '/app', entry: './app.ts', workers: { min: 1, max: 2 } } } }\n")
