@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   WG_ERR_OVERLOADED: { statusCode: 503, description: "The app's concurrency limit and wait queue (maxQueue) are full; retry after Retry-After seconds." },
   WG_ERR_QUEUE_TIMEOUT: { statusCode: 503, description: 'The request waited longer than the app\'s queueTimeout for a free slot; retry after Retry-After seconds.' },
   WG_ERR_LISTEN: { statusCode: 500, description: 'The server could not listen on the requested address.' },
+  WG_ERR_RELOAD_FAILED: { statusCode: 500, description: 'A reload failed (bad config, a handler that does not load, a runtime that does not start, or the gateway closing); the previous version keeps serving.' },
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -36,7 +36,6 @@ export async function run (argv: string[]): Promise<void> {
   fixYoungGeneration()
   const gateway = await createGateway({ configFile: values.config }, { mode, logLevel })
   const { url } = await gateway.listen({ port, host: values.host })
-  process.stdout.write(`warmgate listening on ${url}\n${formatRoutes(gateway.routes())}\n`)
 
   let stopping = false
   const stop = (signal: string): void => {
@@ -45,7 +44,8 @@ export async function run (argv: string[]): Promise<void> {
       process.exit(1)
     }
     stopping = true
-    process.stdout.write(`warmgate: ${signal}, closing (in-flight requests finish first)\n`)
+    const ms = gateway.config.server.shutdownTimeoutMs
+    process.stdout.write(`warmgate: ${signal}, closing (in-flight requests get up to ${ms} ms to finish)\n`)
     gateway.close().then(() => process.exit(0), (error: unknown) => {
       process.stderr.write(`warmgate: close failed: ${(error as Error).message}\n`)
       process.exit(1)
@@ -53,6 +53,21 @@ export async function run (argv: string[]): Promise<void> {
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
+  // A failed reload leaves the previous version serving: say so, never exit. Signals that arrive while a
+  // reload runs share one more reload after it (gateway.reload), so the last edit is always picked up.
+  process.on('SIGHUP', () => {
+    if (stopping) return
+    process.stdout.write('warmgate: SIGHUP, reloading\n')
+    gateway.reload().then(() => {
+      process.stdout.write(`warmgate: reloaded\n${formatRoutes(gateway.routes())}\n`)
+    }, (error: unknown) => {
+      const cause = (error as Error).cause
+      const why = cause instanceof Error ? cause.message : (error as Error).message
+      process.stderr.write(`warmgate: reload failed, still serving the previous version:\n  ${why.split('\n').join('\n  ')}\n`)
+    })
+  })
+  // Only now: a supervisor that signals as soon as it reads this line must find the handlers in place.
+  process.stdout.write(`warmgate listening on ${url}\n${formatRoutes(gateway.routes())}\n`)
 }
 
 export function formatRoutes (routes: RouteInfo[]): string {

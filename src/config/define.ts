@@ -68,6 +68,8 @@ export interface ServerConfig {
   keepAliveTimeout?: Duration
   /** Largest request header block, request line included (431 above it). Default `'16kb'`; from `'1kb'` to `'1mb'`. */
   maxHeaderSize?: Size
+  /** How long close() (SIGTERM/SIGINT) and a reload's drain let requests in flight finish. Default `'10s'`. */
+  shutdownTimeout?: Duration
 }
 
 export interface DefaultsConfig {

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { GatewayError } from '../errors.ts'
+import { propagateReloadVersion, RELOAD_PARAM } from '../handler/fresh-imports.ts'
 import type { GatewayConfig, Mode } from './define.ts'
 import { resolveConfig, type ResolvedConfig } from './resolve.ts'
 import { isPlainObject, validateConfig } from './schema.ts'
@@ -17,8 +18,14 @@ export function findConfigFile (cwd: string = process.cwd()): string | undefined
   return undefined
 }
 
-/** Imports a config file (TypeScript through Node's type stripping), validates it once and resolves it. */
-export async function loadConfigFile (file: string | undefined, options: { mode?: Mode } = {}): Promise<ResolvedConfig> {
+let reloads = 0
+
+/**
+ * Imports a config file (TypeScript through Node's type stripping), validates it once and resolves it.
+ * `fresh` (a reload) imports it under a new URL: ESM caches a module by URL, so the same URL would give
+ * the first version again. Its relative imports are re-read too (handler/fresh-imports.ts).
+ */
+export async function loadConfigFile (file: string | undefined, options: { mode?: Mode, fresh?: boolean } = {}): Promise<ResolvedConfig> {
   const path = file === undefined ? findConfigFile() : resolve(file)
   if (path === undefined || !existsSync(path)) {
     const what = path ?? `${CONFIG_FILES[0]} in ${process.cwd()}`
@@ -26,7 +33,12 @@ export async function loadConfigFile (file: string | undefined, options: { mode?
   }
   let mod: Record<string, unknown>
   try {
-    mod = await import(pathToFileURL(path).href)
+    const url = pathToFileURL(path)
+    if (options.fresh === true) {
+      propagateReloadVersion()
+      url.searchParams.set(RELOAD_PARAM, String(++reloads))
+    }
+    mod = await import(url.href)
   } catch (cause) {
     throw new GatewayError('WG_ERR_CONFIG_LOAD', `config file ${path} failed to load: ${(cause as Error)?.message ?? String(cause)}`, { cause })
   }

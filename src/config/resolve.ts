@@ -42,6 +42,7 @@ export interface ResolvedServer {
   readonly requestTimeoutMs: number
   readonly keepAliveTimeoutMs: number
   readonly maxHeaderSize: number
+  readonly shutdownTimeoutMs: number
 }
 
 export interface ResolvedConfig {
@@ -73,6 +74,9 @@ export const DEFAULTS = Object.freeze({
   keepAliveTimeoutMs: 5_000,
   // Node's default and ~nginx's (4 x 8k buffers): far above any real header block, small enough per connection.
   maxHeaderSize: 16 * 1024,
+  // Long enough for ordinary requests to finish, short enough for an orchestrator's grace period
+  // (Kubernetes sends SIGKILL 30 s after SIGTERM by default).
+  shutdownTimeoutMs: 10_000,
   mode: 'warm' as Mode,
   timeoutMs: 30_000,
   workersMin: 1,
@@ -126,6 +130,7 @@ export function resolveConfig (config: GatewayConfig, options: ResolveOptions): 
       bodyLimit: serverBodyLimit,
       ...resolveServerTimeouts(server),
       maxHeaderSize: parseSize(server.maxHeaderSize) ?? DEFAULTS.maxHeaderSize,
+      shutdownTimeoutMs: parseDuration(server.shutdownTimeout) ?? DEFAULTS.shutdownTimeoutMs,
     }),
     apps: Object.freeze(apps),
     configFile: options.configFile,

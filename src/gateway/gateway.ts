@@ -1,4 +1,3 @@
-import { existsSync, statSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { AppKind, GatewayConfig, Mode } from '../config/define.ts'
@@ -9,16 +8,14 @@ import { createClientErrorHandler } from '../http/client-error.ts'
 import { createRequestListener } from '../http/listener.ts'
 import { serverOptions } from '../http/server-options.ts'
 import { createLogger, logAccess, type Logger, type LogLevel } from '../log/logger.ts'
-import { createRuntime } from '../runtime/create-runtime.ts'
 import type { RuntimeStats } from '../runtime/runtime.ts'
-import { createSpawner } from '../spawn/create-spawner.ts'
-import type { Spawner } from '../spawn/spawner.ts'
 import type { GatewayResponse } from '../types.ts'
+import { AppTable } from './app-table.ts'
 import { errorResponse } from './error-response.ts'
 import { fromWebRequest, toWebResponse } from './fetch-adapter.ts'
 import { followLocalRedirects } from './local-redirect.ts'
-import { clientAborted, MountedApp } from './mounted-app.ts'
-import { Router } from './router.ts'
+import { clientAborted } from './mounted-app.ts'
+import { reloadAll, serialized } from './reload.ts'
 
 export interface GatewayOptions {
   /** Overrides every app's mode (the CLI's `--mode`). */
@@ -55,7 +52,27 @@ export interface Gateway {
   listen (options?: ListenOptions): Promise<{ url: string, host: string, port: number }>
   routes (): RouteInfo[]
   stats (): Record<string, RuntimeStats>
-  /** Stops accepting, answers what is in flight, stops every worker. Idempotent. */
+  /**
+   * Re-reads the config (a config file is imported afresh; an inline config object is reused) and the
+   * handler modules, starts and prewarms new runtimes for every app, switches new requests to them and
+   * drains the old ones (requests in flight finish there, up to `server.shutdownTimeout`). Resolves once
+   * the old runtimes are stopped. If anything fails, the previous version keeps serving, the cause is
+   * logged, and the promise rejects with `WG_ERR_RELOAD_FAILED`. Calls made while a reload runs share
+   * one reload that starts after it. `server.host`/`port` changes are not applied (a warning says so).
+   * @example
+   * process.on('SIGHUP', () => {
+   *   gw.reload().catch((error) => console.error(`still serving the previous version: ${error.message}`))
+   * })
+   */
+  reload (): Promise<void>
+  /**
+   * Stops accepting (the listening socket closes), closes idle keep-alive connections, lets requests in
+   * flight finish (their responses say `Connection: close`) up to `server.shutdownTimeout`, then stops
+   * what is left (those requests fail with `WG_ERR_RUNTIME_DESTROYED`), every worker and child process,
+   * and closes the remaining connections. Idempotent: every call shares one promise.
+   * @example
+   * process.once('SIGTERM', () => { gw.close().then(() => process.exit(0)) })
+   */
   close (): Promise<void>
 }
 
@@ -72,71 +89,51 @@ export async function createGateway (config: GatewayConfig | { configFile?: stri
   const resolved = 'configFile' in config && !('apps' in config)
     ? await loadConfigFile(config.configFile, { mode: options.mode })
     : checkAndResolve(config, { baseDir: options.baseDir ?? process.cwd(), mode: options.mode })
-  checkEntries(resolved)
   const log = options.logger === false
     ? await createLogger({ level: 'silent', pretty: false })
     : options.logger ?? await createLogger({ level: options.logLevel })
-
-  const apps: MountedApp[] = []
-  // One spawner for every cold and cgi app (helper-spawner.ts: one small process forks them all).
-  const spawner = resolved.apps.some(app => app.mode === 'cold' || app.mode === 'cgi') ? await createSpawner(log) : undefined
-  for (const app of resolved.apps) {
-    const appLog = log.child({ app: app.name, mode: app.mode })
-    const runtime = createRuntime(app, {
-      spawner: spawner as Spawner,
-      log: appLog,
-      onBackgroundError: (reqId, err) => appLog.error({ reqId, err }, 'ctx.waitUntil promise rejected'),
-      onWorkerLog: (level, message, fields) => appLog[level](fields, message),
-      onWorkerExit: (err) => appLog.warn({ err }, 'worker exited; replacing it'),
-      onWorkerRetire: (reason, why, fields) => appLog[reason === 'hung' ? 'warn' : 'info']({ ...fields, reason }, `retiring a worker: ${why}`),
-    })
-    apps.push(new MountedApp(app, runtime, appLog))
+  const table = new AppTable(resolved, log)
+  try {
+    table.swap(resolved, await table.build(resolved.apps))
+  } catch (error) {
+    // build() destroyed the runtimes it started; the spawner it may have started goes too.
+    await table.close(performance.now())
+    throw error
   }
-  const started = await Promise.allSettled(apps.map(async (app) => app.runtime.start()))
-  const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected')
-  if (failed !== undefined) {
-    await Promise.all(apps.map(async (app) => app.runtime.destroy()))
-    await spawner?.close()
-    throw failed.reason
-  }
-  return new GatewayImpl(resolved, apps, log, spawner)
-}
-
-function checkEntries (config: ResolvedConfig): void {
-  const missing = config.apps.filter(app => !existsSync(app.entry) || (app.mode === 'cgi' ? !statSync(app.entry).isDirectory() : !statSync(app.entry).isFile()))
-  if (missing.length > 0) {
-    throw new GatewayError('WG_ERR_ENTRY_NOT_FOUND', missing.map(app => app.mode === 'cgi'
-      ? `apps.${app.name}.cgi: directory not found: ${app.entry}`
-      : `apps.${app.name}.entry: file not found: ${app.entry}`).join('\n'))
-  }
+  // What reload() reads again: the file, imported afresh, or the same object, validated again.
+  const read = resolved.configFile !== undefined
+    ? async () => loadConfigFile(resolved.configFile, { mode: options.mode, fresh: true })
+    : async () => checkAndResolve(config, { baseDir: options.baseDir ?? process.cwd(), mode: options.mode })
+  return new GatewayImpl(table, read)
 }
 
 class GatewayImpl implements Gateway {
-  readonly config: ResolvedConfig
   readonly log: Logger
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void
-  readonly #apps: MountedApp[]
-  readonly #router: Router<MountedApp>
+  readonly reload: () => Promise<void>
+  readonly #table: AppTable
   #server: Server | undefined
   #fallbackHost: string
   #closePromise: Promise<void> | undefined
-  readonly #spawner: Spawner | undefined
 
-  constructor (config: ResolvedConfig, apps: MountedApp[], log: Logger, spawner: Spawner | undefined) {
-    this.config = config
-    this.log = log
-    this.#apps = apps
-    this.#spawner = spawner
-    this.#router = new Router(apps.map(app => [app.config.route, app]))
-    this.#fallbackHost = `${config.server.host}:${config.server.port}`
-    this.handler = createRequestListener({ router: this.#router, log, fallbackHost: () => this.#fallbackHost })
+  constructor (table: AppTable, read: () => Promise<ResolvedConfig>) {
+    this.#table = table
+    this.log = table.log
+    this.#fallbackHost = `${table.config.server.host}:${table.config.server.port}`
+    this.handler = createRequestListener({ table, log: table.log, fallbackHost: () => this.#fallbackHost })
+    this.reload = serialized(async () => reloadAll(table, read))
+  }
+
+  get config (): ResolvedConfig {
+    return this.#table.config
   }
 
   async fetch (request: Request): Promise<Response> {
     const started = performance.now()
     const req = await fromWebRequest(request)
     const pathname = new URL(req.url).pathname
-    const app = this.#router.match(pathname)
+    const router = this.#table.router
+    const app = router.match(pathname)
     let res: GatewayResponse
     if (app === undefined) {
       res = errorResponse('WG_ERR_NOT_FOUND', req.id)
@@ -147,16 +144,25 @@ class GatewayImpl implements Gateway {
       const onAbort = (): void => controller.abort(clientAborted())
       request.signal.addEventListener('abort', onAbort, { once: true })
       const stopListening = (): void => request.signal.removeEventListener('abort', onAbort)
+      app.enter()
       try {
         res = await app.respond(req, controller)
-        if (res.localRedirect !== undefined) res = await followLocalRedirects(res, req, app, this.#router, controller)
+        if (res.localRedirect !== undefined) res = await followLocalRedirects(res, req, app, router, controller)
       } catch (error) {
         stopListening()
+        app.leave()
         throw error
       }
       // A streamed body still has a process behind it, which the caller's abort must stop.
-      if (res.body === null || res.body instanceof Uint8Array) stopListening()
-      else res.body.once('close', stopListening)
+      if (res.body === null || res.body instanceof Uint8Array) {
+        stopListening()
+        app.leave()
+      } else {
+        res.body.once('close', () => {
+          stopListening()
+          app.leave()
+        })
+      }
     }
     // The same access line as the HTTP front door writes.
     logAccess(app?.log ?? this.log, req.id, req.method, pathname, res.status, started)
@@ -169,6 +175,7 @@ class GatewayImpl implements Gateway {
     if (host.trim() === '') return Promise.reject(new GatewayError('WG_ERR_LISTEN', 'listen: host must be an address (an empty host would listen on every interface)'))
     if (!Number.isInteger(port) || port < 0 || port > 65535) return Promise.reject(new GatewayError('WG_ERR_LISTEN', `listen: port must be an integer from 0 to 65535, got ${String(port)}`))
     if (this.#server !== undefined) return Promise.reject(new GatewayError('WG_ERR_LISTEN', 'gateway is already listening'))
+    if (this.#closePromise !== undefined) return Promise.reject(new GatewayError('WG_ERR_LISTEN', 'gateway is closed'))
     const server = createServer(serverOptions(this.config.server), this.handler)
     server.on('clientError', createClientErrorHandler(this.log))
     this.#server = server
@@ -187,7 +194,7 @@ class GatewayImpl implements Gateway {
   }
 
   routes (): RouteInfo[] {
-    return this.#apps.map(({ config: app }) => ({
+    return this.#table.apps.map(({ config: app }) => ({
       route: app.route,
       app: app.name,
       mode: app.mode,
@@ -197,7 +204,7 @@ class GatewayImpl implements Gateway {
   }
 
   stats (): Record<string, RuntimeStats> {
-    return Object.fromEntries(this.#apps.map(app => [app.config.name, app.runtime.stats()]))
+    return Object.fromEntries(this.#table.apps.map(app => [app.config.name, app.runtime.stats()]))
   }
 
   close (): Promise<void> {
@@ -206,17 +213,20 @@ class GatewayImpl implements Gateway {
   }
 
   async #close (): Promise<void> {
+    const deadline = performance.now() + this.config.server.shutdownTimeoutMs
     const server = this.#server
+    // Node closes the listening socket at once (a new connection is refused) and, since Node 19, the
+    // idle keep-alive connections; a connection with a request in flight is closed after its response.
     const serverClosed = server === undefined
       ? Promise.resolve()
       : new Promise<void>(resolve => server.close(() => resolve()))
     server?.closeIdleConnections()
-    // In-flight requests finish on the runtimes; then the runtimes stop their workers.
-    await Promise.all(this.#apps.map(async (app) => app.runtime.close()))
-    await this.#spawner?.close()
-    // Connections still open are idle now, or stuck on a slow client: do not wait for them forever.
-    const grace = setTimeout(() => server?.closeAllConnections(), 5000)
+    const forced = await this.#table.close(deadline)
+    if (forced > 0) this.log.warn({ failed: forced }, `closed with ${forced} request(s) failed at server.shutdownTimeout`)
+    // Every routed request has been answered. What is left is idle, or a client still sending a request
+    // head that no app will get to serve: do not wait for it.
     server?.closeIdleConnections()
+    const grace = setTimeout(() => server?.closeAllConnections(), 1000)
     await serverClosed
     clearTimeout(grace)
   }

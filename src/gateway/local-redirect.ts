@@ -33,7 +33,14 @@ export async function followLocalRedirects (first: GatewayResponse, req: Gateway
       if (!BODY_FIELDS.has(req.headers[i].toLowerCase())) headers.push(req.headers[i], req.headers[i + 1])
     }
     app = next
-    res = await app.respond({ id: req.id, method: 'GET', url: url.href, headers, body: null, connection: req.connection }, controller)
+    // Held while dispatched: a reload that retires this app drains it first (process runtimes then
+    // wait for a streamed body's process themselves).
+    app.enter()
+    try {
+      res = await app.respond({ id: req.id, method: 'GET', url: url.href, headers, body: null, connection: req.connection }, controller)
+    } finally {
+      app.leave()
+    }
   }
   return res
 }

@@ -15,11 +15,39 @@ export class MountedApp {
   readonly runtime: Runtime
   /** Child logger bound to `{ app, mode }` once; requests add `reqId` to each line. */
   readonly log: Logger
+  #routed = 0
+  #idle: Array<() => void> = []
 
   constructor (config: ResolvedApp, runtime: Runtime, log: Logger) {
     this.config = config
     this.runtime = runtime
     this.log = log
+  }
+
+  /**
+   * A front door routed a request here (counted from the route match, before its body is read, to the
+   * end of its response). A reload swaps the router under such a request: it must still find this app's
+   * runtime open, so the app is drained by this count, not by the runtime's own (drain.ts).
+   */
+  enter (): void {
+    this.#routed++
+  }
+
+  leave (): void {
+    if (--this.#routed !== 0 || this.#idle.length === 0) return
+    const idle = this.#idle
+    this.#idle = []
+    for (const resolve of idle) resolve()
+  }
+
+  /** Requests routed here and not yet answered. */
+  get routed (): number {
+    return this.#routed
+  }
+
+  /** Resolves once no routed request is left. */
+  whenIdle (): Promise<void> {
+    return this.#routed === 0 ? Promise.resolve() : new Promise(resolve => this.#idle.push(resolve))
   }
 
   /**

@@ -1,16 +1,25 @@
 // Shared by the main thread (inline mode) and warm workers: imports nothing from either side.
 import { pathToFileURL } from 'node:url'
 import { GatewayError } from '../errors.ts'
+import { propagateReloadVersion, RELOAD_PARAM } from './fresh-imports.ts'
 import type { FetchHandler } from '../types.ts'
 
 /**
  * Imports a handler module and returns its fetch function.
  * Accepts `export default fn` and `export default { fetch }` (Cloudflare Workers / Deno / Hono convention).
+ * `version` (a reload's) goes into the URL's query: ESM caches a module by URL for the life of the
+ * thread, so only a new URL reads the file again; its relative imports get the same version
+ * (fresh-imports.ts), packages do not.
  */
-export async function loadHandler (entry: string): Promise<FetchHandler> {
+export async function loadHandler (entry: string, version?: string): Promise<FetchHandler> {
   let mod: Record<string, unknown>
   try {
-    mod = await import(pathToFileURL(entry).href)
+    const url = pathToFileURL(entry)
+    if (version !== undefined) {
+      propagateReloadVersion()
+      url.searchParams.set(RELOAD_PARAM, version)
+    }
+    mod = await import(url.href)
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message : String(cause)
     throw new GatewayError('WG_ERR_HANDLER_LOAD', `handler module ${entry} threw while being imported: ${reason}`, { cause })

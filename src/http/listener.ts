@@ -11,7 +11,8 @@ import { isLargeOrChunked, readBody, StreamedRequestBody, type BodyResult } from
 import { pickRequestId, requestTarget } from './target.ts'
 
 export interface ListenerContext {
-  router: Router<MountedApp>
+  /** Read once per request: a reload swaps the router, and close() sets `closing`. */
+  table: { readonly router: Router<MountedApp>, readonly closing: boolean }
   log: Logger
   /** Host used when a request has no Host header (HTTP/1.0). */
   fallbackHost: () => string
@@ -22,7 +23,7 @@ export interface ListenerContext {
  * `GatewayRequest`, hands it to the app, writes the `GatewayResponse` back, and logs one access line.
  */
 export function createRequestListener (context: ListenerContext): (req: IncomingMessage, res: ServerResponse) => void {
-  const { router, log } = context
+  const { table, log } = context
   return function onRequest (req, res) {
     const started = performance.now()
     const id = pickRequestId(req.headers['x-request-id'])
@@ -30,17 +31,21 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
     const target = requestTarget(req.url ?? '/', req.headers.host, context.fallbackHost(), secure)
     let app: MountedApp | undefined
     const finish = (response: GatewayResponse): void => {
-      writeResponse(req, res, id, response)
+      writeResponse(req, res, id, response, table.closing)
       logAccess(app?.log ?? log, id, req.method, target?.pathname ?? req.url, response.status, started)
     }
     if (target === undefined) return finish(errorResponse('WG_ERR_BAD_REQUEST', id))
+    // One router for the whole request, local redirects included, even if a reload swaps it meanwhile.
+    const router = table.router
     app = router.match(target.pathname)
     if (app === undefined) return finish(errorResponse('WG_ERR_NOT_FOUND', id))
     const mounted = app
+    mounted.enter()
 
     const controller = new AbortController()
     res.once('close', () => {
       if (!res.writableFinished) controller.abort(clientAborted())
+      mounted.leave()
     })
     const tooLarge = (response?: GatewayResponse): void => {
       if (response !== undefined && response.body !== null && !(response.body instanceof Uint8Array)) response.body.destroy()
@@ -95,7 +100,7 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
 /** Headers the gateway sets itself from the body it holds (RFC 9112 §6: one framing, ours). */
 const FRAMING = new Set(['content-length', 'transfer-encoding'])
 
-function writeResponse (req: IncomingMessage, res: ServerResponse, id: string, response: GatewayResponse): void {
+function writeResponse (req: IncomingMessage, res: ServerResponse, id: string, response: GatewayResponse, closing: boolean): void {
   const { status, body } = response
   if (res.destroyed || res.headersSent) {
     if (body !== null && !(body instanceof Uint8Array)) body.destroy()
@@ -113,9 +118,13 @@ function writeResponse (req: IncomingMessage, res: ServerResponse, id: string, r
       continue
     }
     if (name === 'x-request-id') hasRequestId = true
+    else if (closing && name === 'connection') continue
     out.push(name, raw[i + 1])
   }
   if (!hasRequestId) out.push('x-request-id', id)
+  // RFC 9112 §9.6: the gateway is shutting down, so this connection takes no further request. Node
+  // closes it after this response, but would still say `keep-alive` (Node 24), inviting a client to reuse it.
+  if (closing) out.push('connection', 'close')
   // RFC 9110 §8.6: no Content-Length in 1xx/204; 304 carries no body. HEAD: the length GET would have.
   const bodyless = status === 204 || status === 304 || (status >= 100 && status < 200)
   if (!bodyless) {

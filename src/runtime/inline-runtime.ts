@@ -11,6 +11,11 @@ import { BaseRuntime, onAbort } from './runtime.ts'
 export interface RuntimeHooks {
   /** Receives a rejected `ctx.waitUntil` promise, to log it with the request id. */
   onBackgroundError (requestId: string, error: unknown): void
+  /**
+   * Set by a reload: runtimes that import the entry on the main thread import it under this version
+   * (handler/load.ts), since the module cache there outlives runtimes. Worker threads start empty.
+   */
+  importVersion?: string
 }
 
 /**
@@ -24,6 +29,8 @@ export class InlineRuntime extends BaseRuntime {
   readonly #hooks: RuntimeHooks
   #handler: FetchHandler | undefined
   readonly #background = new Set<Promise<unknown>>()
+  /** Rejecters of dispatches not yet answered, so that destroy() can answer them. */
+  readonly #pending = new Set<(reason: unknown) => void>()
 
   constructor (app: ResolvedApp, hooks: RuntimeHooks) {
     super()
@@ -32,7 +39,7 @@ export class InlineRuntime extends BaseRuntime {
   }
 
   protected async onStart (): Promise<void> {
-    this.#handler = await loadHandler(this.#app.entry)
+    this.#handler = await loadHandler(this.#app.entry, this.#hooks.importVersion)
     await primeWebClasses()
   }
 
@@ -42,7 +49,9 @@ export class InlineRuntime extends BaseRuntime {
     started()
     return new Promise<GatewayResponse>((resolve, reject) => {
       // The handler keeps running after an abort (it sees ctx.signal); the caller gets its answer now.
-      const done = onAbort(signal, reject)
+      const stopListening = onAbort(signal, reject)
+      this.#pending.add(reject)
+      const done = (): void => { stopListening(); this.#pending.delete(reject) }
       const waitUntil = (promise: Promise<unknown>): void => this.#track(req.id, promise)
       const call: HandlerCall = req.body instanceof Readable ? { ...req, body: webStreamFromReadable(req.body) } : req as HandlerCall
       invokeHandler(handler, call, this.#app.env, 'inline', signal, waitUntil).then(
@@ -68,7 +77,10 @@ export class InlineRuntime extends BaseRuntime {
     await Promise.all(this.#background)
   }
 
-  protected async onDestroy (): Promise<void> {
-    // Nothing to stop: handlers on the main thread cannot be preempted (see README, inline mode).
+  protected async onDestroy (reason: Error): Promise<void> {
+    // A handler on the main thread cannot be preempted (README, inline mode): it runs on, but its
+    // caller is answered now, as in the other modes.
+    for (const reject of this.#pending) reject(reason)
+    this.#pending.clear()
   }
 }

@@ -23,6 +23,8 @@ export abstract class ProcessRuntime extends BaseRuntime {
   protected readonly hooks: ProcessRuntimeHooks
   readonly #slots: Slots
   readonly #children = new Set<CgiChild>()
+  /** Aborted by destroy(): requests waiting for a slot or running fail with its reason, as in warm mode. */
+  readonly #destroyed = new AbortController()
 
   constructor (app: ResolvedApp, hooks: ProcessRuntimeHooks) {
     super()
@@ -34,9 +36,10 @@ export abstract class ProcessRuntime extends BaseRuntime {
   /** Runs one request in its own process; `track` must be handed to `runCgi` as `onChild`. */
   protected abstract run (req: BufferedRequest, signal: AbortSignal, track: (child: CgiChild) => void): Promise<GatewayResponse>
 
-  protected async onDispatch (req: GatewayRequest, signal: AbortSignal, started: () => void): Promise<GatewayResponse> {
+  protected async onDispatch (req: GatewayRequest, requestSignal: AbortSignal, started: () => void): Promise<GatewayResponse> {
     // A front door's contract (streamsRequestBody is false), not something a client can cause.
     if (req.body instanceof Readable) throw new TypeError(`${this.mode} runtime takes a buffered request body, got a stream`)
+    const signal = AbortSignal.any([requestSignal, this.#destroyed.signal])
     await this.#slots.acquire(signal)
     started()
     let spawned = false
@@ -65,7 +68,8 @@ export abstract class ProcessRuntime extends BaseRuntime {
     clearTimeout(timer)
   }
 
-  protected async onDestroy (): Promise<void> {
+  protected async onDestroy (reason: Error): Promise<void> {
+    this.#destroyed.abort(reason)
     const children = [...this.#children]
     for (const child of children) child.kill()
     await Promise.all(children.map(async (child) => child.exited))

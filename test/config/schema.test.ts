@@ -160,6 +160,9 @@ describe('validateConfig', () => {
     ['apps.hello.timeout', { apps: { hello: app({ timeout: 0 }) } }, /got 0$/],
     ['apps.hello.timeout', { apps: { hello: app({ timeout: '0s' }) } }, /got "0s"$/],
     ['defaults.timeout', { defaults: { timeout: -5 }, apps: { hello: app() } }, /got -5$/],
+    ['server.shutdownTimeout', { server: { shutdownTimeout: 'soon' }, apps: { hello: app() } }, /expected a duration .*, got "soon"$/],
+    ['server.shutdownTimeout', { server: { shutdownTimeout: -1 }, apps: { hello: app() } }, /got -1$/],
+    ['server.shutdownTimeout', { server: { shutdownTimeout: '600h' }, apps: { hello: app() } }, /got "600h"$/],
   ])('rejects a bad size or duration at %s (%#)', (path, config, message) => {
     expect(errorAt(validateConfig(config), path)).toMatch(message)
   })

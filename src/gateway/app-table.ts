@@ -1,0 +1,126 @@
+import { existsSync, statSync } from 'node:fs'
+import type { ResolvedApp, ResolvedConfig } from '../config/resolve.ts'
+import { GatewayError } from '../errors.ts'
+import type { Logger } from '../log/logger.ts'
+import { createRuntime } from '../runtime/create-runtime.ts'
+import { createSpawner } from '../spawn/create-spawner.ts'
+import type { Spawner } from '../spawn/spawner.ts'
+import { drainApps } from './drain.ts'
+import { MountedApp } from './mounted-app.ts'
+import { Router } from './router.ts'
+
+/**
+ * The apps a gateway serves and the router over them, replaced whole (`swap`) so that a request sees
+ * one consistent table. It also owns what outlives one table: the shared spawner, and the drains of
+ * apps a reload took out of service, which close() must wait for.
+ */
+export class AppTable {
+  readonly log: Logger
+  #config: ResolvedConfig
+  #apps: readonly MountedApp[] = []
+  #router: Router<MountedApp> = new Router([])
+  #spawner: Spawner | undefined
+  #building: Promise<unknown> | undefined
+  readonly #draining = new Set<Promise<number>>()
+  #closing = false
+  #built = false
+
+  constructor (config: ResolvedConfig, log: Logger) {
+    this.#config = config
+    this.log = log
+  }
+
+  get config (): ResolvedConfig { return this.#config }
+  get apps (): readonly MountedApp[] { return this.#apps }
+  get router (): Router<MountedApp> { return this.#router }
+  /** Set by close(): responses say `Connection: close`, and builds are refused. */
+  get closing (): boolean { return this.#closing }
+
+  /**
+   * Creates and starts a runtime for each app (warm pools prewarmed, handlers imported). If one fails,
+   * every runtime built here is destroyed and the error thrown; nothing is left running.
+   * Builds after the first import main-thread handlers under a new version (handler/load.ts).
+   */
+  build (apps: readonly ResolvedApp[]): Promise<MountedApp[]> {
+    const building = this.#build(apps)
+    this.#building = building.catch(() => {})
+    return building
+  }
+
+  async #build (apps: readonly ResolvedApp[]): Promise<MountedApp[]> {
+    if (this.#closing) throw new GatewayError('WG_ERR_RELOAD_FAILED', 'the gateway is closing')
+    checkEntries(apps)
+    // Per process, not per table: two gateways may serve the same entry.
+    const version = this.#built ? String(++importVersions) : undefined
+    this.#built = true
+    // One spawner for every cold and cgi app (helper-spawner.ts: one small process forks them all),
+    // created by the first table that needs one and kept from then on.
+    if (this.#spawner === undefined && apps.some(app => app.mode === 'cold' || app.mode === 'cgi')) this.#spawner = await createSpawner(this.log)
+    const mounted = apps.map((app) => {
+      const appLog = this.log.child({ app: app.name, mode: app.mode })
+      const runtime = createRuntime(app, {
+        spawner: this.#spawner as Spawner,
+        log: appLog,
+        importVersion: version,
+        onBackgroundError: (reqId, err) => appLog.error({ reqId, err }, 'ctx.waitUntil promise rejected'),
+        onWorkerLog: (level, message, fields) => appLog[level](fields, message),
+        onWorkerExit: (err) => appLog.warn({ err }, 'worker exited; replacing it'),
+        onWorkerRetire: (reason, why, fields) => appLog[reason === 'hung' ? 'warn' : 'info']({ ...fields, reason }, `retiring a worker: ${why}`),
+      })
+      return new MountedApp(app, runtime, appLog)
+    })
+    const started = await Promise.allSettled(mounted.map(async (app) => app.runtime.start()))
+    const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected')
+    if (failed !== undefined) {
+      await Promise.all(mounted.map(async (app) => app.runtime.destroy()))
+      throw failed.reason
+    }
+    return mounted
+  }
+
+  /** Serves `apps` from now on, under `config`; the apps no longer in the table are returned, still open. */
+  swap (config: ResolvedConfig, apps: readonly MountedApp[]): MountedApp[] {
+    const retired = this.#apps.filter(app => !apps.includes(app))
+    this.#config = config
+    this.#apps = apps
+    this.#router = new Router(apps.map(app => [app.config.route, app]))
+    return retired
+  }
+
+  /** Drains apps taken out of service (bounded by `server.shutdownTimeout`); close() waits for it too. */
+  async retire (apps: readonly MountedApp[]): Promise<void> {
+    if (apps.length === 0) return
+    const drain = drainApps(apps, performance.now() + this.#config.server.shutdownTimeoutMs)
+    this.#draining.add(drain)
+    try {
+      await drain
+    } finally {
+      this.#draining.delete(drain)
+    }
+  }
+
+  /**
+   * Stops every app: requests routed to them finish until `deadline` (a `performance.now()` time), then
+   * their runtimes are destroyed. Waits for a build in progress first, so that a reload racing with
+   * close either swapped its apps in (drained here) or destroyed them. Resolves with the number of
+   * requests that were still in flight at the deadline.
+   */
+  async close (deadline: number): Promise<number> {
+    this.#closing = true
+    await this.#building
+    const counts = await Promise.all([drainApps(this.#apps, deadline), ...this.#draining])
+    await this.#spawner?.close()
+    return counts.reduce((sum, count) => sum + count, 0)
+  }
+}
+
+let importVersions = 0
+
+function checkEntries (apps: readonly ResolvedApp[]): void {
+  const missing = apps.filter(app => !existsSync(app.entry) || (app.mode === 'cgi' ? !statSync(app.entry).isDirectory() : !statSync(app.entry).isFile()))
+  if (missing.length > 0) {
+    throw new GatewayError('WG_ERR_ENTRY_NOT_FOUND', missing.map(app => app.mode === 'cgi'
+      ? `apps.${app.name}.cgi: directory not found: ${app.entry}`
+      : `apps.${app.name}.entry: file not found: ${app.entry}`).join('\n'))
+  }
+}
