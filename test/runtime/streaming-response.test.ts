@@ -100,6 +100,15 @@ describe.each(MODES)('%s mode: response streaming', (mode) => {
     expect(gap.headers['transfer-encoding']).toBe('chunked')
   })
 
+  it('leaves the handler its own chunks: a module-level chunk streamed in every response stays intact', async (t) => {
+    const h = await openGateway(context(mode, t), CONFIG)
+    for (let i = 0; i < 3; i++) {
+      const res = await h.send('/stream/constant')
+      expect(res.status).toBe(200)
+      expect(res.text()).toBe('the same bytes every time\n'.repeat(2))
+    }
+  })
+
   it('holds a fast handler back while the client reads nothing: it produces only a bounded amount ahead', async (t) => {
     const ctx = context(mode, t)
     const h = await openGateway(ctx, CONFIG)
