@@ -37,6 +37,12 @@ export async function run (argv: string[]): Promise<void> {
   const gateway = await createGateway({ configFile: values.config }, { mode, logLevel })
   const { url } = await gateway.listen({ port, host: values.host })
 
+  // Inline handlers run on this event loop: an error escaping one (a timer, a forgotten promise) must not
+  // take down every request in flight with the process. Logged, and the gateway keeps serving (README:
+  // Faults, recycling and waiting). Warm handlers never get here: their worker catches and retires.
+  process.on('uncaughtException', (error) => gateway.log.error({ err: error }, 'uncaught exception in the gateway process (from an inline handler?); still serving'))
+  process.on('unhandledRejection', (reason) => gateway.log.error({ err: reason }, 'unhandled rejection in the gateway process (from an inline handler?); still serving'))
+
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) {

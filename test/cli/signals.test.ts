@@ -144,4 +144,25 @@ describe('warmgate start: signals', () => {
     await within(20_000, 'warmgate saying it reloaded', cli.waitFor(/warmgate: reloaded\n/))
     expect(await get(`${url}/hi`)).toMatchObject({ status: 200, body: 'hello' })
   })
+
+  it('an inline handler that throws from a timer or leaves a rejection unhandled does not take the gateway down', async () => {
+    const { dir, config } = project()
+    writeFileSync(join(dir, 'stray.ts'), [
+      'export default (request: Request) => {',
+      "  if (request.url.endsWith('/throw')) setTimeout(() => { throw new Error('stray throw') }, 10)",
+      "  if (request.url.endsWith('/reject')) void Promise.reject(new Error('stray rejection'))",
+      "  return new Response('ok')",
+      '}',
+      '',
+    ].join('\n'))
+    config("export default { apps: { stray: { route: '/stray', entry: './stray.ts', mode: 'inline' } } }\n")
+    const { cli, url } = await start(['--config', 'gateway.config.mjs', '--log-level', 'info'], dir)
+    expect(await get(`${url}/stray/throw`)).toMatchObject({ status: 200, body: 'ok' })
+    expect(await get(`${url}/stray/reject`)).toMatchObject({ status: 200, body: 'ok' })
+    // One JSON line each (pino writes `err` before `msg`).
+    await within(5000, 'the stray throw to be logged', cli.waitFor(/^.*stray throw.*uncaught exception in the gateway process.*$/m))
+    await within(5000, 'the stray rejection to be logged', cli.waitFor(/^.*stray rejection.*unhandled rejection in the gateway process.*$/m))
+    expect(await get(`${url}/stray/ok`)).toMatchObject({ status: 200, body: 'ok' })
+    expect(cli.child.exitCode).toBeNull()
+  })
 })

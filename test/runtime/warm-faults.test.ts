@@ -117,6 +117,17 @@ describe('warm mode: faults in handlers', () => {
     await replaced(h, before.threadId)
   }, 30_000)
 
+  it('a slow stream drips to the client as produced; one slower than the timeout is cut off and the worker serves on', async (t) => {
+    const h = await open(t, { timeout: '1s' })
+    const before = await ok(h)
+    const dripped = await h.send('/f/slow-stream?ms=50&n=4')
+    expect(dripped.status).toBe(200)
+    expect(dripped.text()).toBe('drip 3\ndrip 2\ndrip 1\ndrip 0\n')
+    // 30 chunks 100 ms apart cannot finish within the 1 s timeout: the body is cut, the connection closed.
+    await expect(h.send('/f/slow-stream?ms=100&n=30')).rejects.toThrow()
+    expect((await ok(h)).threadId).toBe(before.threadId)
+  })
+
   it('a result that is not a Response (and could not cross the thread boundary) is a 500, not a hang', async (t) => {
     const h = await open(t)
     const res = await h.send('/f/unclonable')
@@ -158,7 +169,7 @@ describe('warm mode: nothing leaked', () => {
     expect(workerThreadCount()).toBe(before + 2)
     const get = async (path: string): Promise<number> => (await fetch(url + path, { signal: AbortSignal.timeout(8000) })).status
     const statuses: number[] = []
-    for (const path of ['/f/busy?ms=0', '/f/exit', '/f/late-throw', '/f/ok', '/f/ok', '/f/ok', '/f/ok']) statuses.push(await get(path))
+    for (const path of ['/f/busy?ms=0', '/f/exit', '/f/late-throw', '/f/slow-stream?ms=20&n=3', '/f/ok', '/f/ok', '/f/ok']) statuses.push(await get(path))
     expect(statuses).toEqual([504, 502, 200, 200, 200, 200, 200])
     await within(10_000, 'closing the gateway', gateway.close())
     await eventually(3000, 'every worker thread to be gone', () => workerThreadCount() === before ? true : undefined)
