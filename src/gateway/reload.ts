@@ -1,3 +1,4 @@
+import { setImmediate as yieldToIo } from 'node:timers/promises'
 import type { ResolvedApp, ResolvedConfig } from '../config/resolve.ts'
 import { GatewayError, isGatewayError } from '../errors.ts'
 import type { AppTable } from './app-table.ts'
@@ -19,6 +20,7 @@ export async function replaceApps (table: AppTable, next: ResolvedConfig, names:
   const running = new Map(table.apps.map(app => [app.config.name, app]))
   const toBuild = next.apps.filter(app => names.has(app.name) || !running.has(app.name))
   const built = new Map((await table.build(toBuild)).map(app => [app.config.name, app]))
+  await yieldToIo()
   // From here to swap() nothing awaits: close() either sees the old table or the new one, never half.
   if (table.closing) {
     await Promise.all([...built.values()].map(async (app) => app.runtime.destroy()))
@@ -46,6 +48,9 @@ export async function reloadAll (table: AppTable, read: () => Promise<ResolvedCo
   const started = performance.now()
   try {
     const next = await read()
+    // A reload is background work on the thread that serves requests (inline apps): let the requests
+    // that arrived meanwhile through between its steps, so none waits for the whole reload.
+    await yieldToIo()
     await replaceApps(table, next, new Set(next.apps.map(app => app.name)))
   } catch (cause) {
     const code = isGatewayError(cause) ? cause.code : undefined

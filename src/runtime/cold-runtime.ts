@@ -1,22 +1,15 @@
-import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { GatewayError } from '../errors.ts'
 import type { CgiChild, SpawnSpec } from '../spawn/spawner.ts'
 import type { BufferedRequest, GatewayResponse } from '../types.ts'
 import { runCgi } from './cgi-exchange.ts'
 import { cgiEnvironment, pathOf } from './cgi-request.ts'
+import { COMPILE_CACHE } from './compile-cache.ts'
 import { ProcessRuntime } from './process-runtime.ts'
 
 const START_CHECK_MS = 30_000
 const RUNNER = fileURLToPath(new URL('./cold.runner.ts', import.meta.url))
-/**
- * Node's on-disk compile cache (`module.enableCompileCache`): the handler's .ts files are type-stripped
- * and compiled once, then every later process loads the cached code (~190 → ~80 ms in PERF-NOTES).
- * Nothing else survives between requests.
- */
-export const COMPILE_CACHE = join(tmpdir(), 'warmgate-compile-cache')
-
 /**
  * Cold mode: every request starts a fresh Node process running cold.runner.ts, which speaks CGI/1.1
  * with us exactly as any CGI script would, and calls the handler module the other modes call.
