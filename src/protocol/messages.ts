@@ -65,7 +65,8 @@ export type ResponseEndMessage = [typeof RESPONSE_END, number, SerializedError |
 /** `[REQUEST_CREDIT, seq, bytes]`: the main side may send that many more bytes of the request body. */
 export type RequestCreditMessage = [typeof REQUEST_CREDIT, number, number]
 export type FailureMessage = [typeof FAILURE, number, SerializedError]
-export type ReadyMessage = [typeof READY, number]
+/** `[READY, protocolVersion, threadId]`: the handler is loaded; threadId lets the main side wait for the thread's end. */
+export type ReadyMessage = [typeof READY, number, number]
 export type LoadFailedMessage = [typeof LOAD_FAILED, SerializedError]
 /** A log line from a worker, carrying the bindings as data: `[LOG, level, message, fields]`. */
 export type LogMessage = [typeof LOG, 'warn' | 'error', string, Record<string, unknown>]

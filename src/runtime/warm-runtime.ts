@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import { Readable } from 'node:stream'
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
 import { Piscina } from 'piscina'
@@ -181,8 +182,9 @@ export class WarmRuntime extends BaseRuntime {
         case READY:
           if (message[1] !== PROTOCOL_VERSION) {
             onLoad({ code: 'WG_ERR_PROTOCOL', message: `worker speaks protocol ${message[1]}, expected ${PROTOCOL_VERSION}` })
-            thread.kill.abort()
+            this.#terminate(thread)
           } else {
+            thread.threadId = message[2]
             onLoad()
           }
           break
@@ -196,7 +198,7 @@ export class WarmRuntime extends BaseRuntime {
           this.#retire(thread, message[1], message[2], {}, true)
           break
         case STOPPED:
-          thread.kill.abort()
+          this.#terminate(thread)
           break
       }
     }
@@ -252,7 +254,7 @@ export class WarmRuntime extends BaseRuntime {
         }
       }
     }
-    thread.markExited()
+    void (thread.ended ?? Promise.resolve()).then(thread.markExited, thread.markExited)
     if (this.#closing || !thread.ready) return
     if (!intended) this.#hooks.onWorkerExit(error ?? new Error('worker stopped'))
     this.#replenish()
@@ -416,10 +418,18 @@ export class WarmRuntime extends BaseRuntime {
   /** STOP lets the worker finish its ctx.waitUntil work and answer STOPPED; a hung one is terminated now. */
   #stop (thread: WarmThread): void {
     thread.stopping = true
-    if (thread.retire === 'hung') return thread.kill.abort()
+    if (thread.retire === 'hung') return this.#terminate(thread)
     thread.outbox.push([STOP])
     // A worker that never answers STOPPED (its event loop blocked) is terminated all the same.
-    setTimeout(() => thread.kill.abort(), this.#app.timeoutMs + KILL_GRACE_MS).unref()
+    setTimeout(() => this.#terminate(thread), this.#app.timeoutMs + KILL_GRACE_MS).unref()
+  }
+
+  /** Ends the thread through piscina (which rejects its task at once), keeping hold of the thread's own exit. */
+  #terminate (thread: WarmThread): void {
+    if (thread.kill.signal.aborted) return
+    const worker = this.#pool?.threads.find(candidate => candidate.threadId === thread.threadId)
+    if (worker !== undefined) thread.ended = once(worker, 'exit')
+    thread.kill.abort()
   }
 
   /** Stops threads above `workers.min` that have been idle for `workers.idleTimeout`. */

@@ -31,8 +31,13 @@ export class WarmThread {
   stopping = false
   /** Requests answered elsewhere (timeout, client gone) whose handler has not finished: seq → deadline timer. */
   readonly abandoned = new Map<number, NodeJS.Timeout>()
+  /** The OS-level thread's id (worker_threads `threadId`), from its READY message. */
+  threadId = -1
+  /** Resolves once the thread has really ended (not only its task): close() waits for it. */
   readonly exited: Promise<void>
   markExited!: () => void
+  /** Set by `terminate`: the thread's own 'exit', which comes after piscina has rejected its task. */
+  ended: Promise<unknown> | undefined
 
   /** `unsendable`: see Outbox; a request that cannot be posted must fail rather than wait forever. */
   constructor (id: number, port: MessagePort, unsendable: (message: ToWorker, error: unknown) => ToWorker) {

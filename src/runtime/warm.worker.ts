@@ -5,6 +5,7 @@ import { invokeHandler } from '../handler/invoke.ts'
 import { loadHandler } from '../handler/load.ts'
 import { primeWebClasses } from '../handler/prime.ts'
 import { getHeapStatistics } from 'node:v8'
+import { threadId } from 'node:worker_threads'
 import { StreamedBody } from '../handler/response-body.ts'
 import {
   ABORT, FAILURE, LOAD_FAILED, LOG, Outbox, PROTOCOL_VERSION, READY, REQUEST, REQUEST_CHUNK, REQUEST_END,
@@ -165,7 +166,7 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
     }
     streams.finish(seq)
   }
-  port.postMessage([[READY, PROTOCOL_VERSION]])
+  port.postMessage([[READY, PROTOCOL_VERSION, threadId]])
   // Runs until the main side terminates the thread (after STOPPED, or to replace it).
   await new Promise(() => {})
   return undefined
