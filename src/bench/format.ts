@@ -70,7 +70,10 @@ export function formatDuration (ms: unknown): string {
   return `${Math.floor(seconds / 60)} min ${seconds % 60} s`
 }
 
-/** The run's start as "2025-05-01 14:03 UTC" (fixed zone: the page reads the same wherever it is opened). */
+/**
+ * The run's start as "2025-05-01 14:03 UTC" (fixed zone: the page reads the same wherever it is opened);
+ * HTML-safe either way, since an unreadable date comes back escaped as it was.
+ */
 export function formatDate (iso: unknown): string {
   const date = new Date(String(iso))
   if (Number.isNaN(date.getTime())) return escapeText(iso)
