@@ -12,7 +12,7 @@ export interface BenchOptions {
   apps?: string[]
   /** Modes to compare; default all three. cgi apps run only as `cgi`. */
   modes?: BenchMode[]
-  /** Measured seconds per run for inline and warm (default 10). */
+  /** Measured milliseconds per run, after a 1 s warm-up that is not counted (default 5000: see README). */
   durationMs?: number
   /** Connections for inline and warm (default 32). */
   connections?: number
@@ -22,6 +22,8 @@ export interface BenchOptions {
   onProgress?: (progress: BenchProgress) => void
   /** Directory relative paths are taken from (default process.cwd()). */
   cwd?: string
+  /** Aborting it stops every child process; bench() then rejects with WG_ERR_BENCH_FAILED. */
+  signal?: AbortSignal
 }
 
 export interface BenchProgress {
@@ -29,6 +31,7 @@ export interface BenchProgress {
   mode: BenchMode | 'cgi'
   round: number
   rounds: number
+  /** Since this run's load started; durationMs is its whole length, the 1 s warm-up included. */
   elapsedMs: number
   durationMs: number
   /** Requests per second over the last progress interval. */
@@ -76,6 +79,7 @@ export interface BenchResult {
   /** ISO time the run started. */
   startedAt: string
   machine: { node: string, platform: string, cpus: number, cpuModel: string, memoryGb: number, loadavg: number[] }
+  /** loadGenerator: 'wrk' (on PATH) or 'node' (src/bench/load-generator.ts). */
   options: { rounds: number, durationMs: number, connections: number, cold: { connections: number, durationMs: number }, loadGenerator: string }
   apps: AppResult[]
   /** Wall time of the whole run (ms). */
