@@ -49,6 +49,9 @@ function firstRequest (url: string): Promise<number> {
 interface RunContext {
   generator: LoadGenerator
   rounds: number
+  /** Runs done so far, and in all. */
+  run: number
+  runs: number
   load: LoadSettings
   cold: LoadSettings
   signal: AbortSignal | undefined
@@ -65,7 +68,7 @@ function followProgress (gw: GatewayChild, ctx: RunContext, app: string, mode: B
     const now = performance.now()
     const currentRps = Math.max(0, (gw.completed - last.completed) / ((now - last.at) / 1000))
     last = { at: now, completed: gw.completed }
-    onProgress({ app, mode, round, rounds: ctx.rounds, elapsedMs: now - started, durationMs, currentRps })
+    onProgress({ app, mode, round, rounds: ctx.rounds, run: ctx.run, runs: ctx.runs, elapsedMs: now - started, durationMs, currentRps })
   }, PROGRESS_EVERY_MS)
   return () => clearInterval(timer)
 }
@@ -135,9 +138,12 @@ export async function bench (options: BenchOptions = {}): Promise<BenchResult> {
   const startedAt = new Date()
   const t0 = performance.now()
   const checked = await checkOptions(options, BENCH_DEFAULTS)
+  const modesOf = (target: BenchTarget): Array<BenchMode | 'cgi'> => target.kind === 'cgi' ? ['cgi'] : checked.modes
   const ctx: RunContext = {
     generator: pickLoadGenerator(),
     rounds: checked.rounds,
+    run: 0,
+    runs: checked.rounds * checked.targets.reduce((sum, target) => sum + modesOf(target).length, 0),
     load: { connections: checked.connections, durationMs: checked.durationMs, timeoutMs: 2000 },
     cold: coldLoad(checked.durationMs),
     signal: options.signal,
@@ -147,9 +153,9 @@ export async function bench (options: BenchOptions = {}): Promise<BenchResult> {
   try {
     for (let round = 1; round <= checked.rounds; round++) {
       for (const target of checked.targets) {
-        const modes: Array<BenchMode | 'cgi'> = target.kind === 'cgi' ? ['cgi'] : checked.modes
-        for (const mode of modes) {
+        for (const mode of modesOf(target)) {
           options.signal?.throwIfAborted()
+          ctx.run++
           runs.push(await measureOnce(target, mode, round, ctx))
         }
       }

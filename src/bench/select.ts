@@ -89,7 +89,8 @@ export async function checkOptions (options: BenchOptions, defaults: { rounds: n
   for (const mode of modes) if (!BENCH_MODES.includes(mode)) throw invalid(`bench: modes: expected inline, warm or cold, got '${String(mode)}'`)
   return {
     rounds: integer('rounds', options.rounds, defaults.rounds),
-    durationMs: integer('durationMs', options.durationMs, defaults.durationMs),
+    // wrk counts whole seconds: a run is what it measures, so the duration is rounded the same way.
+    durationMs: Math.round(integer('durationMs', options.durationMs === undefined ? undefined : Math.round(options.durationMs), defaults.durationMs) / 1000) * 1000,
     connections: integer('connections', options.connections, defaults.connections),
     // Always in the order inline, warm, cold: inline is the reference every ratio is taken against.
     modes: BENCH_MODES.filter(mode => modes.includes(mode)),

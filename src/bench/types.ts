@@ -31,6 +31,9 @@ export interface BenchProgress {
   mode: BenchMode | 'cgi'
   round: number
   rounds: number
+  /** This run's number (1-based) among every run of the bench: apps × modes × rounds. */
+  run: number
+  runs: number
   /** Since this run's load started; durationMs is its whole length, the 1 s warm-up included. */
   elapsedMs: number
   durationMs: number
