@@ -1,6 +1,9 @@
 // The text `warmgate bench` prints: the progress line and the result tables.
 import type { BenchProgress, BenchResult, ModeResult, Spread } from './types.ts'
 
+/** Cores busy outside the gateway and the load generator above which a run is flagged (never dropped). */
+const DISTURBED_CORES = 0.15
+
 const num = (n: number, digits = 0): string => Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '-'
 
 /** Fewer digits for bigger numbers: 0.0123, 1.23, 12.3, 123. */
@@ -64,6 +67,11 @@ export function formatResult (result: BenchResult): string {
       ])
     }
     out.push(table(rows))
+  }
+  const disturbed = result.apps.flatMap(app => app.modes.filter(m => (m.otherCores?.max ?? 0) > DISTURBED_CORES).map(m => `${app.app} ${m.mode} (up to ${m.otherCores?.max.toFixed(2)})`))
+  if (disturbed.length > 0) {
+    out.push('')
+    out.push(`NOTE: other work on this machine used more than ${DISTURBED_CORES} cores during some runs, so their figures are disturbed: ${disturbed.join(', ')}.`)
   }
   out.push('')
   out.push('peak RSS: the gateway process and every process below it, sampled every 100 ms. per-worker MB (warm): (peak RSS − RSS of the idle')

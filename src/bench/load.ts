@@ -4,6 +4,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { GatewayError } from '../errors.ts'
 import { eachLine, stopChild, track } from './children.ts'
+import { readProcessCpu } from './proc.ts'
 
 const REPORT_LUA = fileURLToPath(new URL('./report.lua', import.meta.url))
 const NODE_GENERATOR = fileURLToPath(new URL('./load-generator.ts', import.meta.url))
@@ -27,6 +28,8 @@ export interface LoadReport {
   p99Ms: number
   maxMs: number
   errors: { non2xx: number, timeouts: number, resets: number, other: number }
+  /** CPU time the load generator used (sampled every 100 ms, so up to 100 ms short), seconds. */
+  cpuSeconds: number
 }
 
 /** The line report.lua (wrk) and load-generator.ts print at the end, latencies in µs. */
@@ -63,6 +66,10 @@ export async function runLoad (generator: LoadGenerator, url: string, settings: 
     else output = (output + line + '\n').slice(-2000)
   })
   eachLine(child.stderr, (line) => { output = (output + line + '\n').slice(-2000) })
+  // Its last reading before it exits: what the load itself cost, to tell it apart from other load.
+  let cpuSeconds = Number.NaN
+  const pid = child.pid as number
+  const cpuTimer = setInterval(() => { cpuSeconds = readProcessCpu(pid) ?? cpuSeconds }, 100)
   const stop = (): void => { void stopChild(child, 1000) }
   const killTimer = setTimeout(stop, settings.durationMs + 15_000)
   signal?.addEventListener('abort', stop, { once: true })
@@ -77,6 +84,7 @@ export async function runLoad (generator: LoadGenerator, url: string, settings: 
     }
   } finally {
     clearTimeout(killTimer)
+    clearInterval(cpuTimer)
     signal?.removeEventListener('abort', stop)
   }
   const r = report
@@ -89,5 +97,6 @@ export async function runLoad (generator: LoadGenerator, url: string, settings: 
     maxMs: r.lat_max_us / 1000,
     // wrk: a read or write error is almost always a reset connection; a refused connect is "other".
     errors: { non2xx: r.err_status, timeouts: r.err_timeout, resets: r.err_read + r.err_write, other: r.err_connect },
+    cpuSeconds,
   }
 }

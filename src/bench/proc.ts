@@ -85,3 +85,25 @@ export function sampleTreeRss (root: number, intervalMs = 100): { stop: () => nu
     },
   }
 }
+
+/** utime + stime of one process (all its threads), seconds; undefined when it is gone. */
+export function readProcessCpu (pid: number): number | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS
+  } catch {
+    return undefined
+  }
+}
+
+/** Seconds of CPU time the whole machine spent busy (every CPU: user, nice, system, irq, softirq, steal). */
+export function readMachineBusy (): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number)
+    return (user + nice + system + irq + softirq + (steal ?? 0)) / CLOCK_TICKS
+  } catch {
+    return Number.NaN
+  }
+}

@@ -7,7 +7,7 @@ import { GatewayError } from '../errors.ts'
 import { stopAll } from './children.ts'
 import { startGatewayChild, type GatewayChild } from './gateway-child.ts'
 import { pickLoadGenerator, runLoad, type LoadGenerator, type LoadSettings } from './load.ts'
-import { readTree, sampleTreeRss } from './proc.ts'
+import { readMachineBusy, readTree, sampleTreeRss } from './proc.ts'
 import { checkOptions, type BenchTarget } from './select.ts'
 import { addRatios, summarizeMode, type RunSample } from './summarize.ts'
 import type { AppResult, BenchMode, BenchOptions, BenchResult } from './types.ts'
@@ -84,6 +84,8 @@ async function measureOnce (target: BenchTarget, mode: BenchMode | 'cgi', round:
     stopProgress = followProgress(gw, ctx, target.name, mode, round, WARMUP_MS + load.durationMs)
     await runLoad(ctx.generator, url, { ...load, durationMs: WARMUP_MS }, ctx.signal)
     const before = readTree(gw.pid).cpuSeconds
+    const machineBefore = readMachineBusy()
+    const wallStart = performance.now()
     const rss = sampleTreeRss(gw.pid)
     let peakRss: number
     let report
@@ -93,6 +95,8 @@ async function measureOnce (target: BenchTarget, mode: BenchMode | 'cgi', round:
       peakRss = rss.stop()
     }
     const cpuSeconds = readTree(gw.pid).cpuSeconds - before
+    const wallSeconds = (performance.now() - wallStart) / 1000
+    const otherSeconds = readMachineBusy() - machineBefore - cpuSeconds - report.cpuSeconds
     if (!Number.isFinite(cpuSeconds) && platform() === 'linux') throw new GatewayError('WG_ERR_BENCH_FAILED', `bench: the gateway for app '${target.name}' in mode ${mode} died during the run${gw.logLines.length > 0 ? `:\n  ${gw.logLines.join('\n  ')}` : ''}`)
     return {
       app: target.name,
@@ -106,6 +110,7 @@ async function measureOnce (target: BenchTarget, mode: BenchMode | 'cgi', round:
       workers: gw.workers,
       cpuMsPerRequest: report.requests > 0 ? cpuSeconds * 1000 / report.requests : Number.NaN,
       firstRequestMs,
+      otherCores: Math.max(0, otherSeconds / wallSeconds),
     }
   } finally {
     stopProgress()

@@ -20,6 +20,8 @@ export interface RunSample {
   /** CPU time of the gateway's tree over the measured load / requests answered (ms). */
   cpuMsPerRequest: number
   firstRequestMs: number
+  /** Cores busy outside the gateway and the load generator during the measured load. */
+  otherCores: number
 }
 
 export function spread (values: readonly number[]): Spread {
@@ -58,6 +60,7 @@ export function summarizeMode (runs: RunSample[]): ModeResult {
     peakRssMb: spread(runs.map(r => r.peakRssMb)),
     cpuMsPerRequest: spread(runs.map(r => r.cpuMsPerRequest)),
     firstRequestMs: spread(runs.map(r => r.firstRequestMs)),
+    otherCores: spread(runs.map(r => r.otherCores)),
   }
   // Warm: what the load added to the idle gateway (whose workers were already started), per worker. It is
   // the growth under load (worker heaps, the main thread's buffers), not the fixed cost of a thread at rest.

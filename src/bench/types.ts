@@ -65,6 +65,11 @@ export interface ModeResult {
   cpuMsPerRequest: Spread
   /** Latency of the very first request after the gateway reported ready (ms): the cold-start cost. */
   firstRequestMs: Spread
+  /**
+   * CPU cores busy with anything but the gateway and the load generator during the measured runs: other
+   * work on the machine. Above ~0.15 the figures of that run are disturbed (they are kept, never dropped).
+   */
+  otherCores?: Spread
   /** requestsPerSecond.median / inline's, and p99 / inline's p99; undefined when inline was not run. */
   vsInline?: { requestsPerSecond: number, p99: number }
 }

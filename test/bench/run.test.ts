@@ -27,6 +27,7 @@ function expectMeasured (m: ModeResult): void {
   expect(m.peakRssMb.median).toBeGreaterThan(10)
   expect(m.cpuMsPerRequest.median).toBeGreaterThan(0)
   expect(m.firstRequestMs.median).toBeGreaterThan(0)
+  expect(m.otherCores?.median).toBeGreaterThanOrEqual(0)
 }
 
 describe('bench()', () => {
