@@ -147,7 +147,7 @@ export async function bench (options: BenchOptions = {}): Promise<BenchResult> {
   const checked = await checkOptions(options, BENCH_DEFAULTS)
   const modesOf = (target: BenchTarget): Array<BenchMode | 'cgi'> => target.kind === 'cgi' ? ['cgi'] : checked.modes
   const ctx: RunContext = {
-    generator: pickLoadGenerator(),
+    generator: options.loadGenerator ?? pickLoadGenerator(),
     rounds: checked.rounds,
     run: 0,
     runs: checked.rounds * checked.targets.reduce((sum, target) => sum + modesOf(target).length, 0),

@@ -84,6 +84,7 @@ async function targetsOf (options: BenchOptions): Promise<BenchTarget[]> {
 
 /** Validates every option (WG_ERR_BENCH_OPTIONS naming the bad one) and finds the apps to measure. */
 export async function checkOptions (options: BenchOptions, defaults: { rounds: number, durationMs: number, connections: number }): Promise<CheckedOptions> {
+  if (options.loadGenerator !== undefined && options.loadGenerator !== 'wrk' && options.loadGenerator !== 'node') throw invalid(`bench: loadGenerator: expected 'wrk' or 'node', got '${String(options.loadGenerator)}'`)
   const modes = options.modes ?? [...BENCH_MODES]
   if (modes.length === 0) throw invalid('bench: modes: expected at least one of inline, warm, cold')
   for (const mode of modes) if (!BENCH_MODES.includes(mode)) throw invalid(`bench: modes: expected inline, warm or cold, got '${String(mode)}'`)

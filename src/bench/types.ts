@@ -22,6 +22,8 @@ export interface BenchOptions {
   onProgress?: (progress: BenchProgress) => void
   /** Directory relative paths are taken from (default process.cwd()). */
   cwd?: string
+  /** Default: 'wrk' when it is on PATH, else 'node' (src/bench/load-generator.ts, node:http in a child process). */
+  loadGenerator?: 'wrk' | 'node'
   /** Aborting it stops every child process; bench() then rejects with WG_ERR_BENCH_FAILED. */
   signal?: AbortSignal
 }

@@ -74,9 +74,10 @@ describe('bench()', () => {
     expect(progress.some(p => p.currentRps > 0)).toBe(true)
   }, 60_000)
 
-  it("measures every app of a config: handler apps in the chosen modes, cgi apps as 'cgi' at one of their scripts", async () => {
-    const result = await within(40_000, 'bench() of a config', bench({ ...SHORT, config: CONFIG, modes: ['warm'] }))
+  it("measures every app of a config: handler apps in the chosen modes, cgi apps as 'cgi' at one of their scripts (Node load generator)", async () => {
+    const result = await within(40_000, 'bench() of a config', bench({ ...SHORT, config: CONFIG, modes: ['warm'], loadGenerator: 'node' }))
     expect(ourChildren()).toEqual([])
+    expect(result.options.loadGenerator).toBe('node')
     expect(result.apps.map(a => [a.app, a.kind, a.path, a.modes.map(m => m.mode)])).toEqual([
       ['greet', 'warm', '/greet', ['warm']],
       ['scripts', 'cgi', '/scripts/hello.sh', ['cgi']],
@@ -93,6 +94,7 @@ describe('bench()', () => {
     ['0 rounds', { rounds: 0 }],
     ['a duration under 1 s', { durationMs: 10 }],
     ['0 connections', { connections: 0 }],
+    ['an unknown load generator', { loadGenerator: 'ab' }],
   ])('rejects %s with WG_ERR_BENCH_OPTIONS before starting anything', async (_label, options) => {
     await expect(bench({ ...SHORT, cwd: '/', ...options } as never)).rejects.toMatchObject({ code: 'WG_ERR_BENCH_OPTIONS' })
     expect(ourChildren()).toEqual([])
