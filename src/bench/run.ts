@@ -64,12 +64,15 @@ function followProgress (gw: GatewayChild, ctx: RunContext, app: string, mode: B
   if (onProgress === undefined) return () => {}
   const started = performance.now()
   let last = { at: started, completed: gw.completed }
-  const timer = setInterval(() => {
+  const report = (): void => {
     const now = performance.now()
-    const currentRps = Math.max(0, (gw.completed - last.completed) / ((now - last.at) / 1000))
+    const currentRps = now === last.at ? 0 : Math.max(0, (gw.completed - last.completed) / ((now - last.at) / 1000))
     last = { at: now, completed: gw.completed }
     onProgress({ app, mode, round, rounds: ctx.rounds, run: ctx.run, runs: ctx.runs, elapsedMs: now - started, durationMs, currentRps })
-  }, PROGRESS_EVERY_MS)
+  }
+  // Once at once, so that the line (and the CLI's estimate) shows before the first load has run.
+  report()
+  const timer = setInterval(report, PROGRESS_EVERY_MS)
   return () => clearInterval(timer)
 }
 
