@@ -6,7 +6,7 @@ import { availableParallelism, cpus, loadavg, platform, totalmem } from 'node:os
 import { GatewayError } from '../errors.ts'
 import { stopAll } from './children.ts'
 import { startGatewayChild, type GatewayChild } from './gateway-child.ts'
-import { pickLoadGenerator, runLoad, type LoadGenerator, type LoadSettings } from './load.ts'
+import { pickLoadGenerator, runLoad, type LoadGenerator, type LoadReport, type LoadSettings } from './load.ts'
 import { readMachineBusy, readTree, sampleTreeRss } from './proc.ts'
 import { checkOptions, type BenchTarget } from './select.ts'
 import { addRatios, summarizeMode, type RunSample } from './summarize.ts'
@@ -70,7 +70,7 @@ function followProgress (gw: GatewayChild, ctx: RunContext, app: string, mode: B
     last = { at: now, completed: gw.completed }
     onProgress({ app, mode, round, rounds: ctx.rounds, run: ctx.run, runs: ctx.runs, elapsedMs: now - started, durationMs, currentRps })
   }
-  // Once at once, so that the line (and the CLI's estimate) shows before the first load has run.
+  // Once right away, so that the line (and the CLI's estimate) shows before the first load has run.
   report()
   const timer = setInterval(report, PROGRESS_EVERY_MS)
   return () => clearInterval(timer)
@@ -91,7 +91,7 @@ async function measureOnce (target: BenchTarget, mode: BenchMode | 'cgi', round:
     const wallStart = performance.now()
     const rss = sampleTreeRss(gw.pid)
     let peakRss: number
-    let report
+    let report: LoadReport
     try {
       report = await runLoad(ctx.generator, url, load, ctx.signal)
     } finally {
