@@ -9,6 +9,9 @@ export default defineConfig({
     echo: { route: '/echo', entry: './apps/echo.ts' },
     counter: { route: '/counter', entry: './apps/counter.ts', workers: { min: 1, max: 1 } },
     cpu: { route: '/cpu', entry: './apps/cpu.ts', workers: { min: 2, max: 2 } },
+    // Workloads of `warmgate bench`: a handler that awaits a 20 ms timer, and a 1 MiB response.
+    io: { route: '/io', entry: './apps/io.ts' },
+    big: { route: '/big', entry: './apps/big.ts' },
     hono: { route: '/hono', entry: './apps/hono.ts', env: { GREETING: 'hi' } },
     // The same handler as /hello, one fresh process per request (CGI's model).
     'hello-cold': { route: '/cold/hello', entry: './apps/hello.ts', mode: 'cold' },

@@ -12,7 +12,7 @@ export interface BenchOptions {
   apps?: string[]
   /** Modes to compare; default all three. cgi apps run only as `cgi`. */
   modes?: BenchMode[]
-  /** Measured seconds per run for inline and warm (default 10). */
+  /** Measured milliseconds per run, after a 1 s warm-up that is not counted (default 5000: see README). */
   durationMs?: number
   /** Connections for inline and warm (default 32). */
   connections?: number
@@ -22,6 +22,10 @@ export interface BenchOptions {
   onProgress?: (progress: BenchProgress) => void
   /** Directory relative paths are taken from (default process.cwd()). */
   cwd?: string
+  /** Default: 'wrk' when it is on PATH, else 'node' (src/bench/load-generator.ts, node:http in a child process). */
+  loadGenerator?: 'wrk' | 'node'
+  /** Aborting it stops every child process; bench() then rejects with WG_ERR_BENCH_FAILED. */
+  signal?: AbortSignal
 }
 
 export interface BenchProgress {
@@ -29,6 +33,10 @@ export interface BenchProgress {
   mode: BenchMode | 'cgi'
   round: number
   rounds: number
+  /** This run's number (1-based) among every run of the bench: apps × modes × rounds. */
+  run: number
+  runs: number
+  /** Since this run's load started; durationMs is its whole length, the 1 s warm-up included. */
   elapsedMs: number
   durationMs: number
   /** Requests per second over the last progress interval. */
@@ -59,6 +67,11 @@ export interface ModeResult {
   cpuMsPerRequest: Spread
   /** Latency of the very first request after the gateway reported ready (ms): the cold-start cost. */
   firstRequestMs: Spread
+  /**
+   * CPU cores busy with anything but the gateway and the load generator during the measured runs: other
+   * work on the machine. Above ~0.15 the figures of that run are disturbed (they are kept, never dropped).
+   */
+  otherCores?: Spread
   /** requestsPerSecond.median / inline's, and p99 / inline's p99; undefined when inline was not run. */
   vsInline?: { requestsPerSecond: number, p99: number }
 }
@@ -76,6 +89,7 @@ export interface BenchResult {
   /** ISO time the run started. */
   startedAt: string
   machine: { node: string, platform: string, cpus: number, cpuModel: string, memoryGb: number, loadavg: number[] }
+  /** loadGenerator: 'wrk' (on PATH) or 'node' (src/bench/load-generator.ts). */
   options: { rounds: number, durationMs: number, connections: number, cold: { connections: number, durationMs: number }, loadGenerator: string }
   apps: AppResult[]
   /** Wall time of the whole run (ms). */

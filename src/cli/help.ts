@@ -2,6 +2,7 @@ export const USAGE = `warmgate — run one handler module warm (worker threads),
 
 Usage:
   warmgate start [options]   serve the apps of gateway.config.ts
+  warmgate bench [options]   measure the apps in inline, warm and cold mode, side by side
   warmgate --version         print the version
   warmgate --help            this text; warmgate <command> --help for a command's options
 `
@@ -19,6 +20,26 @@ Options:
                       own; cgi apps always run one process per request)
   --log-level LEVEL   fatal, error, warn, info, debug, trace or silent (default: info)
   -h, --help          this text
+`,
+  bench: `Usage: warmgate bench [options]
+
+Starts the gateway once per app, mode and round (in a child process, on 127.0.0.1) and drives load at it
+from another process (wrk when it is on PATH, else a Node load generator). Rounds are interleaved; each
+figure is the median over rounds, with min and max. Prints a table per app: req/s, latency p50/p90/p99/max,
+errors, peak RSS, per-worker MB, CPU ms per request, first-request latency, ratio to inline.
+
+Options:
+  --config FILE         config file (default: gateway.config.ts in the current directory; without one,
+                        the shipped workloads hello and cpu, and io and big with --app)
+  --app NAME[,NAME]     apps to measure (default: every app of the config)
+  --modes LIST          inline, warm and/or cold, comma-separated (default: all three); cgi apps
+                        always run as cgi
+  --duration D          measured time per run, after 1 s of warm-up: 5s, 1m or seconds (default: 5s)
+  --connections N       connections for inline and warm (default: 32); cold and cgi get one per CPU
+  --rounds N            interleaved rounds (default: 3)
+  --json FILE           also write the result as JSON
+  --report FILE.html    also write an HTML report (self-contained, renders offline)
+  -h, --help            this text
 `,
 }
 

@@ -1,0 +1,102 @@
+// Load from a separate process: wrk when it is on PATH, else load-generator.ts (undici) in a Node child.
+// Both report the same fields; the run is bounded (the child is killed at duration + 15 s) and abortable.
+import { spawn, spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { GatewayError } from '../errors.ts'
+import { eachLine, stopChild, track } from './children.ts'
+import { readProcessCpu } from './proc.ts'
+
+const REPORT_LUA = fileURLToPath(new URL('./report.lua', import.meta.url))
+const NODE_GENERATOR = fileURLToPath(new URL('./load-generator.ts', import.meta.url))
+const REPORT_PREFIX = 'WRK_JSON '
+
+export type LoadGenerator = 'wrk' | 'node'
+
+export interface LoadSettings {
+  connections: number
+  durationMs: number
+  /** A request slower than this counts as a timeout error. */
+  timeoutMs: number
+}
+
+/** What one load run measured (latencies in ms). */
+export interface LoadReport {
+  requests: number
+  durationMs: number
+  p50Ms: number
+  p90Ms: number
+  p99Ms: number
+  maxMs: number
+  errors: { non2xx: number, timeouts: number, resets: number, other: number }
+  /** CPU time the load generator used (sampled every 100 ms, so up to 100 ms short), seconds. */
+  cpuSeconds: number
+}
+
+/** The line report.lua (wrk) and load-generator.ts print at the end, latencies in µs. */
+interface RawReport {
+  duration_us: number, requests: number, err_connect: number, err_read: number, err_write: number
+  err_status: number, err_timeout: number, lat_max_us: number, p50_us: number, p90_us: number, p99_us: number
+}
+
+let wrkFound: boolean | undefined
+
+/** wrk if it runs here, else the Node generator. */
+export function pickLoadGenerator (): LoadGenerator {
+  wrkFound ??= spawnSync('wrk', ['--version'], { timeout: 5000 }).error === undefined
+  return wrkFound ? 'wrk' : 'node'
+}
+
+function commandFor (generator: LoadGenerator, url: string, s: LoadSettings): [string, string[]] {
+  const seconds = Math.max(1, Math.round(s.durationMs / 1000))
+  if (generator === 'wrk') {
+    // One wrk thread: the machines this runs on are small, and the gateway needs the other cores.
+    return ['wrk', ['-t1', `-c${s.connections}`, `-d${seconds}s`, '--timeout', `${Math.ceil(s.timeoutMs / 1000)}s`, '-s', REPORT_LUA, url]]
+  }
+  return [process.execPath, [NODE_GENERATOR, url, String(s.connections), String(s.durationMs), String(s.timeoutMs)]]
+}
+
+/** Runs one load against `url` to completion and returns what it measured. */
+export async function runLoad (generator: LoadGenerator, url: string, settings: LoadSettings, signal?: AbortSignal): Promise<LoadReport> {
+  const [command, args] = commandFor(generator, url, settings)
+  const child = track(spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }))
+  let report: RawReport | undefined
+  let output = ''
+  eachLine(child.stdout, (line) => {
+    if (line.startsWith(REPORT_PREFIX)) report = JSON.parse(line.slice(REPORT_PREFIX.length)) as RawReport
+    else output = (output + line + '\n').slice(-2000)
+  })
+  eachLine(child.stderr, (line) => { output = (output + line + '\n').slice(-2000) })
+  // Its last reading before it exits: what the load itself cost, to tell it apart from other load.
+  let cpuSeconds = Number.NaN
+  const pid = child.pid as number
+  const cpuTimer = setInterval(() => { cpuSeconds = readProcessCpu(pid) ?? cpuSeconds }, 100)
+  const stop = (): void => { void stopChild(child, 1000) }
+  const killTimer = setTimeout(stop, settings.durationMs + 15_000)
+  signal?.addEventListener('abort', stop, { once: true })
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject)
+      child.once('close', resolve)
+    })
+    signal?.throwIfAborted()
+    if (code !== 0 || report === undefined) {
+      throw new GatewayError('WG_ERR_BENCH_FAILED', `bench: ${generator} exited with code ${code} without a report:\n${output.trim()}`)
+    }
+  } finally {
+    clearTimeout(killTimer)
+    clearInterval(cpuTimer)
+    signal?.removeEventListener('abort', stop)
+  }
+  const r = report
+  return {
+    requests: r.requests,
+    durationMs: r.duration_us / 1000,
+    p50Ms: r.p50_us / 1000,
+    p90Ms: r.p90_us / 1000,
+    p99Ms: r.p99_us / 1000,
+    maxMs: r.lat_max_us / 1000,
+    // wrk: a read or write error is almost always a reset connection; a refused connect is "other".
+    errors: { non2xx: r.err_status, timeouts: r.err_timeout, resets: r.err_read + r.err_write, other: r.err_connect },
+    cpuSeconds,
+  }
+}
