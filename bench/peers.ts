@@ -21,32 +21,28 @@
 // configs in a temp dir that is removed at the end). lighttpd/nginx are installed with apt-get when missing
 // (as root); a peer that cannot be had is listed as skipped with the reason.
 // Exit code: 0 with a report (target passed or missed), 1 when a run failed or the bench itself did.
-import { execFileSync } from 'node:child_process'
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os'
+import { rmSync, writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { bigBody } from './apps/big.ts'
 import { BenchFailure, intOption, runBench } from './lib/args.ts'
-import { nodeBinary, startGateway, startServerProcess } from './lib/gateway-process.ts'
-import { ensureLighttpd, startLighttpd, type Lighttpd } from './lib/lighttpd.ts'
-import { ensureNginx, startNginx, type Nginx } from './lib/nginx.ts'
+import { startGateway, startServerProcess } from './lib/gateway-process.ts'
+import { startLighttpd } from './lib/lighttpd.ts'
+import { startNginx } from './lib/nginx.ts'
 import { fmt, OTHER_LOAD_LIMIT, REFERENCE, targetVerdict, workloadTable, WORKLOADS, wrkSummary, type PeerName, type RunResult, type Skipped, type Workload } from './lib/peers-report.ts'
+import { machineFacts, prepare, type Setup } from './lib/peers-setup.ts'
 import { readTreeCpu } from './lib/proc-tree.ts'
 import { readSystemBusySeconds, waitForQuiet } from './lib/proc.ts'
 import { runWrk, wrkArgs, wrkVersion } from './lib/wrk.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const NODE_PEER = join(ROOT, 'bench/lib/node-peer.ts')
-const HELLO_CGI = join(ROOT, 'apps/cgi-bin/hello.sh')
 
 interface Options { rounds: number, durationS: number, warmupS: number, only: Set<string>, json?: string, settleS: number, cpuProf: boolean }
 
 interface Server { url: string, pid: number, logLines: () => string[], stop: () => Promise<void> }
 
-/** What the peers need besides themselves: found (or installed) once, before the first round. */
-interface Setup { dir: string, cgiDocroot: string, staticRoot: string, lighttpd?: Lighttpd, nginx?: Nginx, profRoot?: string }
 
 function parseOptions (): Options {
   const { values } = parseArgs({
@@ -79,55 +75,15 @@ function parseOptions (): Options {
   }
 }
 
-function fastifyVersion (): string | undefined {
-  try {
-    return (JSON.parse(readFileSync(fileURLToPath(import.meta.resolve('fastify/package.json')), 'utf8')) as { version: string }).version
-  } catch {
-    return undefined
-  }
-}
-
-/** Finds every peer's program (installing lighttpd/nginx when missing); what cannot be had is skipped. */
-function prepare (workloads: Workload[], options: Options, out: (line: string) => void): { setup: Setup, skipped: Skipped[] } {
-  const wanted = new Set(workloads.flatMap(w => w.peers))
-  const skipped: Skipped[] = []
-  const dir = mkdtempSync(join(tmpdir(), 'warmgate-peers-'))
-  // nginx started as root serves from an unprivileged worker (www-data): it must be able to enter the dir.
-  chmodSync(dir, 0o755)
-  const setup: Setup = { dir, cgiDocroot: join(dir, 'cgi-docroot'), staticRoot: join(dir, 'static') }
-  if (options.cpuProf) setup.profRoot = join(ROOT, `bench/results/profiles/peers-${new Date().toISOString().replace(/[:.]/g, '-')}`)
-  if ((wanted.has('fastify') || wanted.has('fastify native')) && fastifyVersion() === undefined) {
-    const reason = 'the fastify package is not installed (npm install: it is a devDependency)'
-    skipped.push({ peer: 'fastify', reason }, { peer: 'fastify native', reason })
-  }
-  if (wanted.has('lighttpd mod_cgi')) {
-    try {
-      setup.lighttpd = ensureLighttpd(out)
-      // The same script the gateway's cgi example runs, as a file of lighttpd's own docroot.
-      mkdirSync(join(setup.cgiDocroot, 'cgi-bin'), { recursive: true })
-      copyFileSync(HELLO_CGI, join(setup.cgiDocroot, 'cgi-bin/hello.sh'))
-    } catch (error) {
-      skipped.push({ peer: 'lighttpd mod_cgi', reason: (error as Error).message })
-    }
-  }
-  if (wanted.has('nginx static')) {
-    try {
-      setup.nginx = ensureNginx(out)
-      // Files named as the workloads' paths, with the bodies the handlers answer.
-      mkdirSync(setup.staticRoot, { recursive: true })
-      writeFileSync(join(setup.staticRoot, 'hello'), 'Hello, world!')
-      writeFileSync(join(setup.staticRoot, 'big'), bigBody())
-    } catch (error) {
-      skipped.push({ peer: 'nginx static', reason: (error as Error).message })
-    }
-  }
-  return { setup, skipped }
-}
-
 let nginxRuns = 0
+/** Set on SIGINT/SIGTERM: runBench is stopping every child, so no new one may start (it would outlive us). */
+let interrupted = false
+process.once('SIGINT', () => { interrupted = true })
+process.once('SIGTERM', () => { interrupted = true })
 
 /** Starts one peer for one workload; resolves with its URL for that workload (path included). */
 async function startPeer (peer: PeerName, workload: Workload, setup: Setup, profDir: string | undefined): Promise<{ server: Server, url: string }> {
+  if (interrupted) throw new Error('interrupted')
   const node = async (server: string): Promise<{ server: Server, url: string }> => {
     const child = await startServerProcess(NODE_PEER, ['--server', server, '--app', workload.name], profDir)
     return { server: { url: child.url, pid: child.pid, logLines: () => child.logLines, stop: child.stop }, url: child.url + workload.path }
@@ -174,6 +130,11 @@ async function runOne (workload: Workload, peer: PeerName, round: number, setup:
   let started: { server: Server, url: string }
   try {
     started = await startPeer(peer, workload, setup, profDir)
+    // Started while the signal handler was already stopping the others: stop this one too.
+    if (interrupted) {
+      await started.server.stop()
+      throw new Error('interrupted')
+    }
   } catch (error) {
     return { ...base, failed: `did not start: ${(error as Error).message}` }
   }
@@ -210,26 +171,6 @@ async function runOne (workload: Workload, peer: PeerName, round: number, setup:
   }
 }
 
-function machineFacts (setup: Setup): Record<string, string> {
-  let git = 'unknown'
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', timeout: 5000 }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8', timeout: 5000 }).trim() !== ''
-    git = `${head}${dirty ? ' (src/ has uncommitted changes)' : ''}`
-  } catch {}
-  return {
-    node: `${execFileSync(nodeBinary(), ['--version'], { encoding: 'utf8', timeout: 10_000 }).trim()} (${nodeBinary()})`,
-    cpus: `${cpus().length} (availableParallelism ${availableParallelism()}; ${cpus()[0]?.model ?? '?'})`,
-    loadavg: loadavg().map(n => n.toFixed(2)).join(' '),
-    kernel: release(),
-    wrk: wrkVersion() ?? 'missing',
-    fastify: fastifyVersion() ?? 'missing',
-    lighttpd: setup.lighttpd === undefined ? 'missing' : `${setup.lighttpd.version}${setup.lighttpd.installed ? ' (installed by this run: apt-get install lighttpd)' : ''}`,
-    nginx: setup.nginx === undefined ? 'missing' : `${setup.nginx.version}${setup.nginx.installed ? ' (installed by this run: apt-get install nginx-light)' : ''}`,
-    git,
-  }
-}
-
 let tempDir: string | undefined
 
 async function main (): Promise<number> {
@@ -258,6 +199,7 @@ async function main (): Promise<number> {
     for (const workload of plan) {
       const shift = (round - 1) % workload.peers.length
       for (const peer of [...workload.peers.slice(shift), ...workload.peers.slice(0, shift)]) {
+        if (interrupted) return 130
         const r = await runOne(workload, peer, round, setup, options)
         runs.push(r)
         out(`  [round ${round}/${options.rounds}] ${workload.name.padEnd(5)} ${peer.padEnd(16)} ${r.failed !== undefined
@@ -267,9 +209,11 @@ async function main (): Promise<number> {
     }
   }
 
+  if (interrupted) return 130
   out()
   out(`Medians over ${options.rounds} round(s), (min–max) across rounds; latency and MB/s from wrk. x inline: req/s of the peer / req/s of`)
-  out('warmgate inline in the same round (values in round order), median. server cores: CPU time of the server\'s process tree / wall time.')
+  out('warmgate inline in the same round (values in round order), median. server cores: CPU time of the server\'s process tree / wall time;')
+  out('CPU µs/req: that CPU time / requests answered (less sensitive to other load than req/s; lighttpd\'s includes its CGI children).')
   out(`  * something else on the machine used more than ${OTHER_LOAD_LIMIT} cores during one of the two runs of that ratio (kept all the same).`)
   for (const w of workloads) {
     out()

@@ -111,7 +111,7 @@ export function perRoundRatios (runs: RunResult[], workload: WorkloadName, peer:
 
 /** One table per workload: every peer that ran (or why not), req/s, latency, the ratio to warmgate inline. */
 export function workloadTable (workload: Workload, runs: RunResult[], skipped: Skipped[]): string {
-  const rows: string[][] = [['peer', 'req/s med (min–max)', 'p50 ms', 'p99 ms med (min–max)', 'MB/s', 'x inline req/s (per round)', 'server cores', 'errors']]
+  const rows: string[][] = [['peer', 'req/s med (min–max)', 'p50 ms', 'p99 ms med (min–max)', 'MB/s', 'x inline req/s (per round)', 'server cores', 'CPU µs/req', 'errors']]
   const notes: string[] = []
   for (const peer of workload.peers) {
     const skip = skipped.find(s => s.peer === peer)
@@ -140,6 +140,7 @@ export function workloadTable (workload: Workload, runs: RunResult[], skipped: S
       fmt(spread(ok.map(r => r.mbPerS)).median, 1),
       ratioCell,
       fmt(spread(ok.map(r => r.serverCores ?? Number.NaN)).median, 2),
+      fmt(spread(ok.map(r => 1e6 * (r.serverCores ?? Number.NaN) / r.rps)).median),
       `${ok.reduce((sum, r) => sum + r.errors.total, 0)}${failed.length > 0 ? ` (+${failed.length} failed run)` : ''}`,
     ])
   }
