@@ -189,9 +189,12 @@ async function main (): Promise<number> {
   out(`  rounds   ${options.rounds} x ${runsPerRound} runs, interleaved (each round: every workload's peers, order rotated by one per round), each in a fresh server process`)
   out(`  run      ${options.warmupS} s wrk warm-up (not counted) + ${options.durationS} s measured, the same wrk settings for every peer of a workload`)
   for (const w of plan) out(`  wrk      ${w.name}: wrk ${wrkArgs(w.wrk, options.durationS, `http://127.0.0.1:PORT${w.path}`).join(' ').replace(/-s \S+report\.lua/, '-s bench/lib/report.lua')}`)
+  out('  peers    warmgate inline / warm 2 (2 worker threads); bare node:http and fastify: the same handler module, web Request in,')
+  out('           Response read whole and sent; fastify native: Fastify\'s own route with the same body (hello only: the target\'s baseline);')
+  out('           lighttpd mod_cgi: apps/cgi-bin/hello.sh (hello only); nginx static: a file with the same body (1 worker; hello, big)')
   for (const s of skipped) out(`  skipped  ${s.peer}: ${s.reason}`)
   if (setup.profRoot !== undefined) out(`  cpu-prof node servers run with --cpu-prof, profiles in ${setup.profRoot} (profiling slows them: numbers are not comparable)`)
-  out(`  estimate ~${Math.ceil(options.rounds * runsPerRound * (options.warmupS + options.durationS + 0.8))} s`)
+  out(`  estimate ~${Math.ceil(options.rounds * runsPerRound * (options.warmupS + options.durationS + 0.4))} s`)
   out()
 
   const runs: RunResult[] = []
