@@ -43,7 +43,6 @@ interface Options { rounds: number, durationS: number, warmupS: number, only: Se
 
 interface Server { url: string, pid: number, logLines: () => string[], stop: () => Promise<void> }
 
-
 function parseOptions (): Options {
   const { values } = parseArgs({
     options: {
