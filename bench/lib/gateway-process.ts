@@ -8,7 +8,7 @@ const SERVE = fileURLToPath(new URL('./serve.ts', import.meta.url))
 const BARE = fileURLToPath(new URL('./bare.ts', import.meta.url))
 
 export interface GatewaySpec {
-  app: 'hello' | 'cpu' | 'stream'
+  app: 'hello' | 'cpu' | 'stream' | 'io' | 'big'
   /** `bare`: the node:http control server (bench/lib/bare.ts), not the gateway. */
   mode: 'warm' | 'inline' | 'bare'
   workers?: { min: number, max: number }
@@ -35,11 +35,19 @@ export async function startGateway (spec: GatewaySpec, timeoutMs = 30_000): Prom
   const script = spec.mode === 'bare' ? BARE : SERVE
   const args = spec.mode === 'bare' ? [] : ['--app', spec.app, '--mode', spec.mode, '--log-level', spec.logLevel]
   if (spec.workers !== undefined) args.push('--min', String(spec.workers.min), '--max', String(spec.workers.max))
+  return startServerProcess(script, args, spec.cpuProfDir, timeoutMs)
+}
+
+/**
+ * Starts a node script that serves on 127.0.0.1 and prints one JSON line with `warmgateBenchReady`, its
+ * URL and pid (serve.ts, bare.ts, node-peer.ts); resolves once it has (at most `timeoutMs`).
+ */
+export async function startServerProcess (script: string, args: string[], cpuProfDir: string | undefined, timeoutMs = 30_000): Promise<GatewayProcess> {
   // The same flags for every mode, so that a knob measured here never favours one side.
   const nodeArgs: string[] = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean)
-  if (spec.cpuProfDir !== undefined) {
-    mkdirSync(spec.cpuProfDir, { recursive: true })
-    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${spec.cpuProfDir}`)
+  if (cpuProfDir !== undefined) {
+    mkdirSync(cpuProfDir, { recursive: true })
+    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`)
   }
   // stdin stays a pipe we hold open: serve.ts exits when it closes, even if this process is SIGKILLed.
   const child = track(spawn(NODE, [...nodeArgs, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] }))
@@ -53,7 +61,7 @@ export async function startGateway (spec: GatewaySpec, timeoutMs = 30_000): Prom
   try {
     const ready = await new Promise<{ url: string, pid: number }>((resolve, reject) => {
       let settled = false
-      const timer = setTimeout(() => done(new Error(`gateway did not start within ${timeoutMs} ms`)), timeoutMs)
+      const timer = setTimeout(() => done(new Error(`${script} did not start within ${timeoutMs} ms`)), timeoutMs)
       const done = (error: Error | undefined, value?: { url: string, pid: number }): void => {
         if (settled) return
         settled = true
@@ -74,7 +82,7 @@ export async function startGateway (spec: GatewaySpec, timeoutMs = 30_000): Prom
         }
       })
       child.once('error', (error) => done(error))
-      child.once('exit', (code, signal) => done(new Error(`gateway exited during start-up (code ${code}, signal ${signal})`)))
+      child.once('exit', (code, signal) => done(new Error(`${script} exited during start-up (code ${code}, signal ${signal})`)))
     })
     if (!ready.url.startsWith('http://127.0.0.1:')) throw new Error(`gateway listens on ${ready.url}, expected 127.0.0.1`)
     if (ready.pid !== child.pid) throw new Error(`gateway reports pid ${ready.pid}, spawned ${child.pid}: RSS would be read from the wrong process`)

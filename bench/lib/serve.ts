@@ -1,5 +1,5 @@
 // The gateway under test, in a process of its own (the load generator never shares it).
-// Usage: node bench/lib/serve.ts --app hello|cpu|stream --mode warm|inline [--min N --max N] [--log-level warn]
+// Usage: node bench/lib/serve.ts --app hello|cpu|stream|io|big --mode warm|inline [--min N --max N] [--log-level warn]
 // Prints one JSON line on stdout once listening: {"ready":true,"url":"http://127.0.0.1:PORT","pid":...}.
 // Everything else it writes to stdout is pino's JSON log (at the chosen level). SIGTERM/SIGINT close it.
 import { fileURLToPath } from 'node:url'
@@ -12,6 +12,8 @@ const BENCH_APPS = {
   hello: '../../apps/hello.ts',
   cpu: '../../apps/cpu.ts',
   stream: '../apps/stream.ts',
+  io: '../apps/io.ts',
+  big: '../apps/big.ts',
 } as const
 type BenchApp = keyof typeof BENCH_APPS
 

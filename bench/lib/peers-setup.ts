@@ -1,0 +1,84 @@
+// What bench/peers.ts needs besides the servers themselves: the peers' programs (found, or installed with
+// apt-get), their files in a temp dir, and the facts about the machine printed above the tables.
+import { execFileSync } from 'node:child_process'
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { bigBody } from '../apps/big.ts'
+import { nodeBinary } from './gateway-process.ts'
+import { ensureLighttpd, type Lighttpd } from './lighttpd.ts'
+import { ensureNginx, type Nginx } from './nginx.ts'
+import type { Skipped, Workload } from './peers-report.ts'
+import { wrkVersion } from './wrk.ts'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const HELLO_CGI = join(ROOT, 'apps/cgi-bin/hello.sh')
+
+/** What the peers need besides themselves: found (or installed) once, before the first round. */
+export interface Setup { dir: string, cgiDocroot: string, staticRoot: string, lighttpd?: Lighttpd, nginx?: Nginx, profRoot?: string }
+
+export function fastifyVersion (): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(fileURLToPath(import.meta.resolve('fastify/package.json')), 'utf8')) as { version: string }).version
+  } catch {
+    return undefined
+  }
+}
+
+/** Finds every peer's program (installing lighttpd/nginx when missing); what cannot be had is skipped. */
+export function prepare (workloads: Workload[], options: { cpuProf: boolean }, out: (line: string) => void): { setup: Setup, skipped: Skipped[] } {
+  const wanted = new Set(workloads.flatMap(w => w.peers))
+  const skipped: Skipped[] = []
+  const dir = mkdtempSync(join(tmpdir(), 'warmgate-peers-'))
+  // nginx started as root serves from an unprivileged worker (www-data): it must be able to enter the dir.
+  chmodSync(dir, 0o755)
+  const setup: Setup = { dir, cgiDocroot: join(dir, 'cgi-docroot'), staticRoot: join(dir, 'static') }
+  if (options.cpuProf) setup.profRoot = join(ROOT, `bench/results/profiles/peers-${new Date().toISOString().replace(/[:.]/g, '-')}`)
+  if ((wanted.has('fastify') || wanted.has('fastify native')) && fastifyVersion() === undefined) {
+    const reason = 'the fastify package is not installed (npm install: it is a devDependency)'
+    skipped.push({ peer: 'fastify', reason }, { peer: 'fastify native', reason })
+  }
+  if (wanted.has('lighttpd mod_cgi')) {
+    try {
+      setup.lighttpd = ensureLighttpd(out)
+      // The same script the gateway's cgi example runs, as a file of lighttpd's own docroot.
+      mkdirSync(join(setup.cgiDocroot, 'cgi-bin'), { recursive: true })
+      copyFileSync(HELLO_CGI, join(setup.cgiDocroot, 'cgi-bin/hello.sh'))
+    } catch (error) {
+      skipped.push({ peer: 'lighttpd mod_cgi', reason: (error as Error).message })
+    }
+  }
+  if (wanted.has('nginx static')) {
+    try {
+      setup.nginx = ensureNginx(out)
+      // Files named as the workloads' paths, with the bodies the handlers answer.
+      mkdirSync(setup.staticRoot, { recursive: true })
+      writeFileSync(join(setup.staticRoot, 'hello'), 'Hello, world!')
+      writeFileSync(join(setup.staticRoot, 'big'), bigBody())
+    } catch (error) {
+      skipped.push({ peer: 'nginx static', reason: (error as Error).message })
+    }
+  }
+  return { setup, skipped }
+}
+
+export function machineFacts (setup: Setup): Record<string, string> {
+  let git = 'unknown'
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', timeout: 5000 }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8', timeout: 5000 }).trim() !== ''
+    git = `${head}${dirty ? ' (src/ has uncommitted changes)' : ''}`
+  } catch {}
+  return {
+    node: `${execFileSync(nodeBinary(), ['--version'], { encoding: 'utf8', timeout: 10_000 }).trim()} (${nodeBinary()})`,
+    cpus: `${cpus().length} (availableParallelism ${availableParallelism()}; ${cpus()[0]?.model ?? '?'})`,
+    loadavg: loadavg().map(n => n.toFixed(2)).join(' '),
+    kernel: release(),
+    wrk: wrkVersion() ?? 'missing',
+    fastify: fastifyVersion() ?? 'missing',
+    lighttpd: setup.lighttpd === undefined ? 'missing' : `${setup.lighttpd.version}${setup.lighttpd.installed ? ' (installed by this run: apt-get install lighttpd)' : ''}`,
+    nginx: setup.nginx === undefined ? 'missing' : `${setup.nginx.version}${setup.nginx.installed ? ' (installed by this run: apt-get install nginx-light)' : ''}`,
+    git,
+  }
+}
