@@ -4,7 +4,7 @@
 //                          [--settle 0] [--cpu-prof]
 //
 // Workloads (the same handler modules the gateway runs): hello (apps/hello.ts), cpu (apps/cpu.ts, n=1e6),
-// io (bench/apps/io.ts: awaits 20 ms), big (bench/apps/big.ts: a 1 MiB body). Peers per workload:
+// io (apps/io.ts: awaits 20 ms), big (apps/big.ts: a 1 MiB body). Peers per workload:
 //   warmgate inline, warmgate warm 2  the gateway (bench/lib/serve.ts), inline and with 2 warm workers
 //   bare node:http                    node:http calling the same handler (web Request in, Response read whole
 //                                     and sent): the ceiling for a fetch-style handler on one thread

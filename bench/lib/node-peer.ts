@@ -18,8 +18,8 @@ type Handler = (request: Request, env: Record<string, unknown>, ctx: Record<stri
 const APPS: Record<string, string> = {
   hello: '../../apps/hello.ts',
   cpu: '../../apps/cpu.ts',
-  io: '../apps/io.ts',
-  big: '../apps/big.ts',
+  io: '../../apps/io.ts',
+  big: '../../apps/big.ts',
 }
 const HELLO_BODY = 'Hello, world!'
 

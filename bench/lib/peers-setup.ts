@@ -5,7 +5,7 @@ import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFil
 import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { bigBody } from '../apps/big.ts'
+import { bigBody } from '../../apps/big.ts'
 import { nodeBinary } from './gateway-process.ts'
 import { ensureLighttpd, type Lighttpd } from './lighttpd.ts'
 import { ensureNginx, type Nginx } from './nginx.ts'

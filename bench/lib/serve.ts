@@ -12,8 +12,8 @@ const BENCH_APPS = {
   hello: '../../apps/hello.ts',
   cpu: '../../apps/cpu.ts',
   stream: '../apps/stream.ts',
-  io: '../apps/io.ts',
-  big: '../apps/big.ts',
+  io: '../../apps/io.ts',
+  big: '../../apps/big.ts',
 } as const
 type BenchApp = keyof typeof BENCH_APPS
 
