@@ -2,6 +2,7 @@ export const USAGE = `warmgate — run one handler module warm (worker threads),
 
 Usage:
   warmgate start [options]   serve the apps of gateway.config.ts
+  warmgate dev [options]     serve like start, and reload an app when one of its files is saved
   warmgate bench [options]   measure the apps in inline, warm and cold mode, side by side
   warmgate --version         print the version
   warmgate --help            this text; warmgate <command> --help for a command's options
@@ -18,6 +19,23 @@ Options:
   --host H            address to listen on (default: server.host, 127.0.0.1)
   --mode MODE         run every handler app in this mode: warm, inline or cold (default: each app's
                       own; cgi apps always run one process per request)
+  --log-level LEVEL   fatal, error, warn, info, debug, trace or silent (default: info)
+  -h, --help          this text
+`,
+  dev: `Usage: warmgate dev [options]
+
+Serves every app like start, and watches each warm or inline app's entry module and the local files it
+imports (./ and ../ specifiers, transitively; not packages), and the config file and its imports. A save
+rebuilds only the apps whose files changed (new workers prewarmed, traffic switched, old workers drained:
+no request fails) and prints "↻ APP reloaded in N ms". A module that fails to load is answered by a 500
+error page (HTML, or JSON for Accept: application/json) naming the file and line until a save fixes it;
+a config with errors leaves the last good config serving. cold and cgi apps are fresh per request.
+
+Options:
+  --config FILE       config file (default: gateway.config.ts in the current directory)
+  --port N            port to listen on; 0 picks a free one (default: server.port, 8080)
+  --host H            address to listen on (default: server.host, 127.0.0.1)
+  --mode MODE         run every handler app in this mode: warm, inline or cold
   --log-level LEVEL   fatal, error, warn, info, debug, trace or silent (default: info)
   -h, --help          this text
 `,

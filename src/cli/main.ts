@@ -6,6 +6,7 @@ import { fail, HELP, USAGE } from './help.ts'
 
 const COMMANDS: Record<string, () => Promise<{ run: (argv: string[]) => Promise<void> }>> = {
   start: async () => import('./start.ts'),
+  dev: async () => import('./dev.ts'),
   bench: async () => import('./bench.ts'),
 }
 

@@ -1,68 +1,20 @@
-import { relative } from 'node:path'
-import { parseArgs } from 'node:util'
-import { MODES, type Mode } from '../config/define.ts'
-import { createGateway, type RouteInfo } from '../gateway/gateway.ts'
-import { LOG_LEVELS, type LogLevel } from '../log/logger.ts'
-import { fail } from './help.ts'
+import { createGateway } from '../gateway/gateway.ts'
 import { fixYoungGeneration } from './heap.ts'
+import { closeOnStopSignals, formatRoutes, keepServingOnStrayErrors, parseServeArgs } from './serve.ts'
+
+export { formatRoutes } from './serve.ts'
 
 export async function run (argv: string[]): Promise<void> {
-  let values: Record<string, string | undefined>
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string' },
-        port: { type: 'string' },
-        host: { type: 'string' },
-        mode: { type: 'string' },
-        'log-level': { type: 'string' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }) as { values: Record<string, string | undefined> })
-  } catch (error) {
-    fail(`${(error as Error).message} (see warmgate start --help)`)
-  }
-  const port = values.port === undefined ? undefined : Number(values.port)
-  if (port !== undefined && !(/^\d{1,5}$/.test(values.port as string) && port <= 65535)) fail(`--port: expected an integer from 0 to 65535, got '${values.port}'`)
-  // An empty host would make Node listen on every interface: never by accident.
-  if (values.host !== undefined && values.host.trim() === '') fail("--host: expected an address such as 127.0.0.1 or ::1, got ''")
-  const mode = values.mode as Mode | undefined
-  if (mode !== undefined && !MODES.includes(mode)) fail(`--mode: expected one of ${MODES.join(', ')}, got '${mode}'`)
-  const logLevel = values['log-level'] as LogLevel | undefined
-  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) fail(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`)
-
+  const options = parseServeArgs(argv, 'start')
   fixYoungGeneration()
-  const gateway = await createGateway({ configFile: values.config }, { mode, logLevel })
-  const { url } = await gateway.listen({ port, host: values.host })
-
-  // Inline handlers run on this event loop: an error escaping one (a timer, a forgotten promise) must not
-  // take down every request in flight with the process. Logged, and the gateway keeps serving (README:
-  // Faults, recycling and waiting). Warm handlers never get here: their worker catches and retires.
-  process.on('uncaughtException', (error) => gateway.log.error({ err: error }, 'uncaught exception in the gateway process (from an inline handler?); still serving'))
-  process.on('unhandledRejection', (reason) => gateway.log.error({ err: reason }, 'unhandled rejection in the gateway process (from an inline handler?); still serving'))
-
-  let stopping = false
-  const stop = (signal: string): void => {
-    if (stopping) {
-      process.stderr.write(`warmgate: ${signal} again, exiting without draining\n`)
-      process.exit(1)
-    }
-    stopping = true
-    const ms = gateway.config.server.shutdownTimeoutMs
-    process.stdout.write(`warmgate: ${signal}, closing (in-flight requests get up to ${ms} ms to finish)\n`)
-    gateway.close().then(() => process.exit(0), (error: unknown) => {
-      process.stderr.write(`warmgate: close failed: ${(error as Error).message}\n`)
-      process.exit(1)
-    })
-  }
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
+  const gateway = await createGateway({ configFile: options.config }, { mode: options.mode, logLevel: options.logLevel })
+  const { url } = await gateway.listen({ port: options.port, host: options.host })
+  keepServingOnStrayErrors(gateway)
+  const stopping = closeOnStopSignals(gateway)
   // A failed reload leaves the previous version serving: say so, never exit. Signals that arrive while a
   // reload runs share one more reload after it (gateway.reload), so the last edit is always picked up.
   process.on('SIGHUP', () => {
-    if (stopping) return
+    if (stopping()) return
     process.stdout.write('warmgate: SIGHUP, reloading\n')
     gateway.reload().then(() => {
       process.stdout.write(`warmgate: reloaded\n${formatRoutes(gateway.routes())}\n`)
@@ -74,10 +26,4 @@ export async function run (argv: string[]): Promise<void> {
   })
   // Only now: a supervisor that signals as soon as it reads this line must find the handlers in place.
   process.stdout.write(`warmgate listening on ${url}\n${formatRoutes(gateway.routes())}\n`)
-}
-
-export function formatRoutes (routes: RouteInfo[]): string {
-  const rows = [['ROUTE', 'APP', 'MODE', 'WORKERS', 'ENTRY'], ...routes.map(r => [r.route, r.app, r.mode, r.workers, relative(process.cwd(), r.entry) || r.entry])]
-  const widths = rows[0].map((_, col) => Math.max(...rows.map(row => row[col].length)))
-  return rows.map(row => '  ' + row.map((cell, col) => cell.padEnd(widths[col])).join('  ').trimEnd()).join('\n')
 }

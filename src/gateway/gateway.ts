@@ -104,7 +104,22 @@ export async function createGateway (config: GatewayConfig | { configFile?: stri
   const read = resolved.configFile !== undefined
     ? async () => loadConfigFile(resolved.configFile, { mode: options.mode, fresh: true })
     : async () => checkAndResolve(config, { baseDir: options.baseDir ?? process.cwd(), mode: options.mode })
-  return new GatewayImpl(table, read)
+  const gateway = new GatewayImpl(table, read)
+  INTERNALS.set(gateway, table)
+  return gateway
+}
+
+/** Gateways made by createGateway, to their app table: for warmgate's own tools, not the public API. */
+const INTERNALS = new WeakMap<Gateway, AppTable>()
+
+/**
+ * The app table behind a gateway, for `warmgate dev` (which replaces single apps with `replaceApps`).
+ * Internal: not re-exported by src/index.ts.
+ */
+export function appTableOf (gateway: Gateway): AppTable {
+  const table = INTERNALS.get(gateway)
+  if (table === undefined) throw new GatewayError('WG_ERR_RELOAD_FAILED', 'not a gateway made by createGateway')
+  return table
 }
 
 class GatewayImpl implements Gateway {

@@ -14,9 +14,10 @@ import type { MountedApp } from './mounted-app.ts'
  *
  * If a runtime fails to start, the ones built are destroyed and the error thrown: the table is untouched.
  * Resolves once the old apps are stopped. `listen` changes (server host/port) are not applied: the
- * socket stays where it is, and a warning says so.
+ * socket stays where it is, and a warning says so. `onSwapped` runs right after the swap, before the
+ * drain: from then on new requests see the new code (`warmgate dev` times its reloads by it).
  */
-export async function replaceApps (table: AppTable, next: ResolvedConfig, names: ReadonlySet<string>): Promise<void> {
+export async function replaceApps (table: AppTable, next: ResolvedConfig, names: ReadonlySet<string>, onSwapped?: () => void): Promise<void> {
   const running = new Map(table.apps.map(app => [app.config.name, app]))
   const toBuild = next.apps.filter(app => names.has(app.name) || !running.has(app.name))
   const built = new Map((await table.build(toBuild)).map(app => [app.config.name, app]))
@@ -37,6 +38,7 @@ export async function replaceApps (table: AppTable, next: ResolvedConfig, names:
     apps: Object.freeze(apps.map((app): ResolvedApp => app.config)),
   })
   const retired = table.swap(config, apps)
+  onSwapped?.()
   await table.retire(retired)
 }
 

@@ -9,13 +9,14 @@ export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info'
  * The one pino root of a gateway: JSON lines, or pino-pretty when stdout is a terminal. pino-pretty is
  * imported only then (it is heavy and JSON is what a log shipper wants).
  */
-export async function createLogger (options: { level?: LogLevel, pretty?: boolean } = {}): Promise<Logger> {
+export async function createLogger (options: { level?: LogLevel, pretty?: boolean, color?: boolean } = {}): Promise<Logger> {
   const config: LoggerOptions = { level: options.level ?? 'info', base: { pid: process.pid } }
   const pretty = options.pretty ?? process.stdout.isTTY === true
   if (!pretty) return pino(config)
   const { default: createPretty } = await import('pino-pretty')
   return pino(config, createPretty({
-    colorize: true,
+    // `warmgate dev` wants readable lines in a pipe too, without escape codes.
+    colorize: options.color ?? true,
     translateTime: 'HH:MM:ss.l',
     // One line per request in a terminal; the bound fields go into the line instead of below it.
     ignore: 'pid,app,mode,reqId,method,path,status,ms',

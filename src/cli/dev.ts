@@ -1,0 +1,27 @@
+import { findConfigFile } from '../config/load.ts'
+import { watchGateway } from '../dev/dev-server.ts'
+import { createGateway } from '../gateway/gateway.ts'
+import { createLogger } from '../log/logger.ts'
+import { fixYoungGeneration } from './heap.ts'
+import { closeOnStopSignals, formatRoutes, keepServingOnStrayErrors, parseServeArgs } from './serve.ts'
+
+/** `warmgate dev`: serves like `start`, and reloads an app when one of its files is saved. */
+export async function run (argv: string[]): Promise<void> {
+  const options = parseServeArgs(argv, 'dev')
+  fixYoungGeneration()
+  const tty = process.stdout.isTTY === true
+  // Readable lines in a terminal and in a pipe alike; colours only in a terminal.
+  const logger = await createLogger({ level: options.logLevel, pretty: true, color: tty })
+  const gateway = await createGateway({ configFile: options.config }, { mode: options.mode, logger })
+  const { url } = await gateway.listen({ port: options.port, host: options.host })
+  keepServingOnStrayErrors(gateway)
+  const configFile = gateway.config.configFile ?? findConfigFile()
+  const paint = (code: string, text: string): string => tty ? `\x1b[${code}m${text}\x1b[0m` : text
+  const watcher = watchGateway(gateway, configFile, {
+    info: (line) => process.stdout.write(`${paint('32', line)}\n`),
+    error: (line) => process.stderr.write(`${paint('31', line)}\n`),
+    reloaded: () => process.stdout.write(`${formatRoutes(gateway.routes())}\n`),
+  })
+  closeOnStopSignals(gateway, () => watcher.close())
+  process.stdout.write(`warmgate dev listening on ${url}, watching for changes\n${formatRoutes(gateway.routes())}\n`)
+}
