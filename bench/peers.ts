@@ -187,7 +187,7 @@ async function main (): Promise<number> {
   for (const [key, value] of Object.entries(facts)) out(`  ${key.padEnd(8)} ${value}`)
   out(`  rounds   ${options.rounds} x ${runsPerRound} runs, interleaved (each round: every workload's peers, order rotated by one per round), each in a fresh server process`)
   out(`  run      ${options.warmupS} s wrk warm-up (not counted) + ${options.durationS} s measured, the same wrk settings for every peer of a workload`)
-  for (const w of plan) out(`  wrk      ${w.name}: wrk ${wrkArgs(w.wrk, options.durationS, `http://127.0.0.1:PORT${w.path}`).join(' ').replace(/-s \S+report\.lua/, '-s bench/lib/report.lua')}`)
+  for (const w of plan) out(`  wrk      ${w.name}: wrk ${wrkArgs(w.wrk, options.durationS, `http://127.0.0.1:PORT${w.path}`).join(' ').replace(/-s \S+report\.lua/, '-s src/bench/report.lua')}`)
   out('  peers    warmgate inline / warm 2 (2 worker threads); bare node:http and fastify: the same handler module, web Request in,')
   out('           Response read whole and sent; fastify native: Fastify\'s own route with the same body (hello only: the target\'s baseline);')
   out('           lighttpd mod_cgi: apps/cgi-bin/hello.sh (hello only); nginx static: a file with the same body (1 worker; hello, big)')

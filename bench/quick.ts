@@ -367,7 +367,7 @@ async function main (): Promise<number> {
   if (options.control) out('  control  hello also runs a bare node:http server (bench/lib/bare.ts, same body and headers, no gateway) last in each round: context, no target')
   out(`  settle   before each run, wait up to ${options.settleS} s for the machine to be quiet (< ${OTHER_LOAD_LIMIT} cores busy over 0.5 s); never drops a run`)
   out(`  logger   pino at level '${options.logLevel}'${options.logLevel === 'info' ? ' (access log on, as in production)' : ' (access log off: production logs one info line per request)'}`)
-  for (const s of scenarios) out(`  wrk      ${s.name}: wrk ${wrkArgs(s.wrk, options.durationS, `http://127.0.0.1:PORT${s.path}`).join(' ').replace(/-s \S+report\.lua/, '-s bench/lib/report.lua')}`)
+  for (const s of scenarios) out(`  wrk      ${s.name}: wrk ${wrkArgs(s.wrk, options.durationS, `http://127.0.0.1:PORT${s.path}`).join(' ').replace(/-s \S+report\.lua/, '-s src/bench/report.lua')}`)
   if (profRoot !== undefined) out(`  cpu-prof gateway children run with --cpu-prof, profiles in ${profRoot} (profiling slows them: numbers are not comparable)`)
   out(`  estimate ~${Math.ceil(options.rounds * runsPerRound * (options.warmupS + options.durationS + 1.5))} s, plus any settle waits`)
   out()

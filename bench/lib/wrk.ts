@@ -3,9 +3,9 @@ import { fileURLToPath } from 'node:url'
 import { stopChild, track } from './children.ts'
 import { readCpuSeconds } from './proc.ts'
 
-const REPORT_LUA = fileURLToPath(new URL('./report.lua', import.meta.url))
+const REPORT_LUA = fileURLToPath(new URL('../../src/bench/report.lua', import.meta.url))
 
-/** What bench/lib/report.lua prints (latencies in µs). */
+/** What src/bench/report.lua prints (latencies in µs). */
 export interface WrkReport {
   duration_us: number
   requests: number

@@ -1,5 +1,5 @@
 -- wrk reporter: one machine-readable line at the end of the run (wrk's own text summary is printed too,
--- but this line is what src/bench/wrk.ts and bench/quick.ts parse). Latencies are in microseconds. No request()/response()
+-- but this line is what src/bench/load.ts, bench/lib/wrk.ts and the project's benchmarks parse). Latencies are in microseconds. No request()/response()
 -- hooks: those would run Lua per request and slow wrk down.
 done = function(summary, latency, requests)
   local e = summary.errors
