@@ -241,6 +241,9 @@ export class WarmRuntime extends BaseRuntime {
     thread.stopping = true
     const index = this.#threads.indexOf(thread)
     if (index !== -1) this.#threads.splice(index, 1)
+    // Cleared, not left to fire: a pending timer would keep the thread (and this runtime) alive for the
+    // app's whole timeout after a reload, which over many dev reloads is memory that only grows.
+    clearTimeout(thread.stopTimer)
     for (const timer of thread.abandoned.values()) clearTimeout(timer)
     thread.abandoned.clear()
     thread.port.close()
@@ -421,7 +424,7 @@ export class WarmRuntime extends BaseRuntime {
     if (thread.retire === 'hung') return this.#terminate(thread)
     thread.outbox.push([STOP])
     // A worker that never answers STOPPED (its event loop blocked) is terminated all the same.
-    setTimeout(() => this.#terminate(thread), this.#app.timeoutMs + KILL_GRACE_MS).unref()
+    thread.stopTimer = setTimeout(() => this.#terminate(thread), this.#app.timeoutMs + KILL_GRACE_MS).unref()
   }
 
   /** Ends the thread through piscina (which rejects its task at once), keeping hold of the thread's own exit. */

@@ -29,6 +29,8 @@ export class WarmThread {
   retire: RetireReason | undefined
   /** STOP has been sent (or the thread is being terminated): it takes nothing more. */
   stopping = false
+  /** Terminates the thread if it never answers STOP with STOPPED. */
+  stopTimer: NodeJS.Timeout | undefined
   /** Requests answered elsewhere (timeout, client gone) whose handler has not finished: seq → deadline timer. */
   readonly abandoned = new Map<number, NodeJS.Timeout>()
   /** The OS-level thread's id (worker_threads `threadId`), from its READY message. */
