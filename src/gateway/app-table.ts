@@ -25,9 +25,13 @@ export class AppTable {
   #closing = false
   #built = false
 
-  constructor (config: ResolvedConfig, log: Logger) {
+  readonly #exposeErrors: boolean
+
+  /** `exposeErrors`: see GatewayOptions. */
+  constructor (config: ResolvedConfig, log: Logger, exposeErrors = false) {
     this.#config = config
     this.log = log
+    this.#exposeErrors = exposeErrors
   }
 
   get config (): ResolvedConfig { return this.#config }
@@ -67,7 +71,7 @@ export class AppTable {
         onWorkerExit: (err) => appLog.warn({ err }, 'worker exited; replacing it'),
         onWorkerRetire: (reason, why, fields) => appLog[reason === 'hung' ? 'warn' : 'info']({ ...fields, reason }, `retiring a worker: ${why}`),
       })
-      return new MountedApp(app, runtime, appLog)
+      return new MountedApp(app, runtime, appLog, this.#exposeErrors)
     })
     const started = await Promise.allSettled(mounted.map(async (app) => app.runtime.start()))
     const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected')

@@ -9,13 +9,15 @@ const encoder = new TextEncoder()
  * It never carries handler output, a message or a stack: those go to the log, under the request id that
  * the body names.
  */
-export function errorResponse (code: ErrorCode, requestId: string): GatewayResponse {
+export function errorResponse (code: ErrorCode, requestId: string, detail?: string): GatewayResponse {
   const status = ERROR_CODES[code].statusCode
   const reason = status === 499 ? 'Client Closed Request' : (STATUS_CODES[status] ?? 'Error')
+  // `detail` only from `warmgate dev` (GatewayOptions.exposeErrors): the developer is the client there.
+  const extra = detail === undefined ? '' : `\n${detail}\n`
   return {
     status,
     statusText: reason,
     headers: ['content-type', 'text/plain; charset=utf-8'],
-    body: encoder.encode(`${status} ${reason} (request ${requestId})\n`),
+    body: encoder.encode(`${status} ${reason} (request ${requestId})\n${extra}`),
   }
 }

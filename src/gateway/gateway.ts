@@ -25,6 +25,11 @@ export interface GatewayOptions {
   logLevel?: LogLevel
   /** Directory that relative entry paths of an inline config object are taken from. Default: `process.cwd()`. */
   baseDir?: string
+  /**
+   * 5xx bodies carry the error's message and stack (its handler's own under it). For `warmgate dev` only:
+   * a production gateway must not hand stacks to clients. Default false: a generic body naming the request id.
+   */
+  exposeErrors?: boolean
 }
 
 export interface RouteInfo {
@@ -92,7 +97,7 @@ export async function createGateway (config: GatewayConfig | { configFile?: stri
   const log = options.logger === false
     ? await createLogger({ level: 'silent', pretty: false })
     : options.logger ?? await createLogger({ level: options.logLevel })
-  const table = new AppTable(resolved, log)
+  const table = new AppTable(resolved, log, options.exposeErrors === true)
   try {
     table.swap(resolved, await table.build(resolved.apps))
   } catch (error) {

@@ -18,10 +18,14 @@ export class MountedApp {
   #routed = 0
   #idle: Array<() => void> = []
 
-  constructor (config: ResolvedApp, runtime: Runtime, log: Logger) {
+  /** `warmgate dev`: a 5xx body carries the error's message and stack (never in `start`). */
+  readonly exposeErrors: boolean
+
+  constructor (config: ResolvedApp, runtime: Runtime, log: Logger, exposeErrors = false) {
     this.config = config
     this.runtime = runtime
     this.log = log
+    this.exposeErrors = exposeErrors
   }
 
   /**
@@ -97,11 +101,18 @@ export class MountedApp {
       const cause = (error as { cause?: unknown })?.cause
       this.log.error({ reqId: req.id, code, err: error, cause: cause instanceof Error ? cause : undefined }, `request failed: ${(error as Error)?.message ?? String(error)}`)
     }
-    const res = errorResponse(code, req.id)
+    const res = errorResponse(code, req.id, this.exposeErrors && ERROR_CODES[code].statusCode >= 500 ? describeError(error) : undefined)
     // RFC 9110 §10.2.3: tell the client when a full process limit is worth retrying.
     if (code === 'WG_ERR_OVERLOADED' || code === 'WG_ERR_QUEUE_TIMEOUT') res.headers.push('retry-after', '1')
     return res
   }
+}
+
+/** The error, and the handler's own error under it, as text for a developer. */
+function describeError (error: unknown): string {
+  const cause = (error as { cause?: unknown })?.cause
+  const text = (value: unknown): string => value instanceof Error ? (value.stack ?? value.message) : String(value)
+  return cause === undefined ? text(error) : `${text(error)}\nCaused by: ${text(cause)}`
 }
 
 function abortOnTimeout (controller: AbortController, ms: number): void {

@@ -175,4 +175,17 @@ describe('warmgate dev', () => {
     expect((await get(`${url}/hello`)).status).toBe(200)
     expect((await get(`${url}/other`)).status).toBe(200)
   }, 40_000)
+
+  it('shows a throwing handler\'s message and stack in the 500 body (dev only; start keeps it generic)', async () => {
+    const { dir, write } = project()
+    const { cli, url } = await dev(dir)
+    const mark = cli.out().length
+    write('other.ts', "export default () => { throw new Error('boom from other') }\n")
+    await within(10_000, 'other reloading', cli.waitFor(/↻ other reloaded in \d+ ms/, mark))
+    const res = await get(`${url}/other`)
+    expect(res.status).toBe(500)
+    expect(res.body).toContain('boom from other')
+    expect(res.body).toMatch(/other\.ts:1/)
+    expect((await get(`${url}/hello`)).status).toBe(200)
+  }, 40_000)
 })
