@@ -1,0 +1,65 @@
+/**
+ * FastCGI name-value pairs (FastCGI Specification 1.0 §3.4): the body of PARAMS, GET_VALUES and
+ * GET_VALUES_RESULT. Each length is one byte when under 128, else four bytes with the top bit set
+ * (31-bit length). Names and values are bytes; CGI meta-variables are latin1 text (RFC 3875 §4.1), so
+ * they are decoded and encoded as latin1, which maps every byte to one char and back unchanged.
+ */
+import { FastCgiProtocolError } from './records.ts'
+
+/** Encodes pairs in order. A name or value longer than 2^31 - 1 bytes throws a RangeError. */
+export function encodeParams (pairs: Iterable<readonly [string, string]>): Uint8Array {
+  const parts: Buffer[] = []
+  let size = 0
+  for (const [name, value] of pairs) {
+    const nameBytes = Buffer.from(name, 'latin1')
+    const valueBytes = Buffer.from(value, 'latin1')
+    const head = Buffer.allocUnsafe(lengthSize(nameBytes.length) + lengthSize(valueBytes.length))
+    const at = writeLength(head, 0, nameBytes.length)
+    writeLength(head, at, valueBytes.length)
+    parts.push(head, nameBytes, valueBytes)
+    size += head.length + nameBytes.length + valueBytes.length
+  }
+  return new Uint8Array(Buffer.concat(parts, size))
+}
+
+/**
+ * Decodes a complete name-value body (the PARAMS stream's records joined). A length that runs past the end
+ * throws `FastCgiProtocolError`. Later duplicates of a name replace earlier ones, as in a CGI environment.
+ */
+export function decodeParams (body: Uint8Array): Map<string, string> {
+  const buffer = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  const params = new Map<string, string>()
+  let offset = 0
+  while (offset < buffer.length) {
+    const name = readLength(buffer, offset)
+    const value = readLength(buffer, name.next)
+    const start = value.next
+    const end = start + name.length + value.length
+    if (end > buffer.length) throw new FastCgiProtocolError(`name-value pair at byte ${offset} needs ${end - buffer.length} more bytes than the body has`)
+    params.set(buffer.toString('latin1', start, start + name.length), buffer.toString('latin1', start + name.length, end))
+    offset = end
+  }
+  return params
+}
+
+function lengthSize (length: number): number {
+  if (length > 0x7fffffff) throw new RangeError(`FastCGI name or value of ${length} bytes; at most 2^31 - 1`)
+  return length < 0x80 ? 1 : 4
+}
+
+function writeLength (out: Buffer, at: number, length: number): number {
+  if (length < 0x80) {
+    out[at] = length
+    return at + 1
+  }
+  out.writeUInt32BE((length | 0x80000000) >>> 0, at)
+  return at + 4
+}
+
+function readLength (buffer: Buffer, at: number): { length: number, next: number } {
+  if (at >= buffer.length) throw new FastCgiProtocolError(`name-value pair truncated at byte ${at}`)
+  const first = buffer[at]
+  if ((first & 0x80) === 0) return { length: first, next: at + 1 }
+  if (at + 4 > buffer.length) throw new FastCgiProtocolError(`4-byte length truncated at byte ${at}`)
+  return { length: buffer.readUInt32BE(at) & 0x7fffffff, next: at + 4 }
+}
