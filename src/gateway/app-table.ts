@@ -9,6 +9,12 @@ import { drainApps } from './drain.ts'
 import { MountedApp } from './mounted-app.ts'
 import { Router } from './router.ts'
 
+/** See GatewayOptions: both are for `warmgate dev`. */
+export interface AppTableOptions {
+  exposeErrors?: boolean
+  inlineInThread?: boolean
+}
+
 /**
  * The apps a gateway serves and the router over them, replaced whole (`swap`) so that a request sees
  * one consistent table. It also owns what outlives one table: the shared spawner, and the drains of
@@ -25,13 +31,12 @@ export class AppTable {
   #closing = false
   #built = false
 
-  readonly #exposeErrors: boolean
+  readonly #options: AppTableOptions
 
-  /** `exposeErrors`: see GatewayOptions. */
-  constructor (config: ResolvedConfig, log: Logger, exposeErrors = false) {
+  constructor (config: ResolvedConfig, log: Logger, options: AppTableOptions = {}) {
     this.#config = config
     this.log = log
-    this.#exposeErrors = exposeErrors
+    this.#options = options
   }
 
   get config (): ResolvedConfig { return this.#config }
@@ -70,8 +75,8 @@ export class AppTable {
         onWorkerLog: (level, message, fields) => appLog[level](fields, message),
         onWorkerExit: (err) => appLog.warn({ err }, 'worker exited; replacing it'),
         onWorkerRetire: (reason, why, fields) => appLog[reason === 'hung' ? 'warn' : 'info']({ ...fields, reason }, `retiring a worker: ${why}`),
-      })
-      return new MountedApp(app, runtime, appLog, this.#exposeErrors)
+      }, this.#options.inlineInThread)
+      return new MountedApp(app, runtime, appLog, this.#options.exposeErrors)
     })
     const started = await Promise.allSettled(mounted.map(async (app) => app.runtime.start()))
     const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected')

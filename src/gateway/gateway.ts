@@ -30,6 +30,11 @@ export interface GatewayOptions {
    * a production gateway must not hand stacks to clients. Default false: a generic body naming the request id.
    */
   exposeErrors?: boolean
+  /**
+   * Inline apps run in a pool of one worker thread instead of on the main thread, so that reloading them
+   * does not keep every old module graph in the main thread's module cache. For `warmgate dev`. Default false.
+   */
+  inlineInThread?: boolean
 }
 
 export interface RouteInfo {
@@ -97,7 +102,7 @@ export async function createGateway (config: GatewayConfig | { configFile?: stri
   const log = options.logger === false
     ? await createLogger({ level: 'silent', pretty: false })
     : options.logger ?? await createLogger({ level: options.logLevel })
-  const table = new AppTable(resolved, log, options.exposeErrors === true)
+  const table = new AppTable(resolved, log, { exposeErrors: options.exposeErrors === true, inlineInThread: options.inlineInThread === true })
   try {
     table.swap(resolved, await table.build(resolved.apps))
   } catch (error) {

@@ -89,6 +89,8 @@ export interface ServeTask {
   env: Readonly<Record<string, string>>
   /** `workers.maxHeapMb`; 0 for none. */
   maxHeapMb: number
+  /** What `ctx.mode` says: 'inline' for an inline app that `warmgate dev` runs in a one-thread pool. */
+  mode: 'warm' | 'inline'
 }
 
 /**

@@ -9,14 +9,29 @@ import { WarmRuntime, type WarmRuntimeHooks } from './warm-runtime.ts'
 
 export type RuntimeHooks = WarmRuntimeHooks & ProcessRuntimeHooks
 
-/** The runtime registry: one `<Mode>Runtime` per mode, and one for CGI directories. */
-export function createRuntime (app: ResolvedApp, hooks: RuntimeHooks): Runtime {
+/**
+ * The runtime registry: one `<Mode>Runtime` per mode, and one for CGI directories.
+ * `inlineInThread` (`warmgate dev`): an inline app runs in a pool of exactly one worker thread instead
+ * of on the main thread. One thread keeps inline's semantics (one module instance, shared by every
+ * request, async handlers overlapping), and a reload can then drop the old module graph with its thread:
+ * the main thread's ESM cache never forgets a module, so inline reloads would otherwise grow it forever.
+ */
+export function createRuntime (app: ResolvedApp, hooks: RuntimeHooks, inlineInThread = false): Runtime {
   switch (app.mode) {
     case 'warm': return new WarmRuntime(app, hooks)
-    case 'inline': return new InlineRuntime(app, hooks)
+    case 'inline': return inlineInThread ? new WarmRuntime(oneThread(app), hooks) : new InlineRuntime(app, hooks)
     case 'cold': return new ColdRuntime(app, hooks)
     case 'cgi': return new CgiRuntime(app, hooks)
     default:
       throw new GatewayError('WG_ERR_MODE_UNAVAILABLE', `apps.${app.name}.mode: '${String(app.mode)}' is not a mode of this version of warmgate`)
   }
+}
+
+/** An inline app as a one-thread warm pool: no recycling, and no admission limit, as inline has none. */
+function oneThread (app: ResolvedApp): ResolvedApp {
+  return Object.freeze({
+    ...app,
+    workers: Object.freeze({ min: 1, max: 1, maxRequests: 0, maxHeapMb: 0, idleTimeoutMs: app.workers.idleTimeoutMs }),
+    concurrency: Number.MAX_SAFE_INTEGER,
+  })
 }

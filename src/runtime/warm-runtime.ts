@@ -121,7 +121,7 @@ export class WarmRuntime extends BaseRuntime {
     const { port1, port2 } = new MessageChannel()
     const thread = new WarmThread(++this.#nextThreadId, port1, this.#unsendable)
     this.#starting++
-    const task: ServeTask = { version: PROTOCOL_VERSION, port: port2, entry: this.#app.entry, env: this.#app.env, maxHeapMb: this.#app.workers.maxHeapMb }
+    const task: ServeTask = { version: PROTOCOL_VERSION, port: port2, entry: this.#app.entry, env: this.#app.env, maxHeapMb: this.#app.workers.maxHeapMb, mode: this.#app.mode === 'inline' ? 'inline' : 'warm' }
     return new Promise<WarmThread>((resolve, reject) => {
       let settled = false
       const onLoad = (error?: SerializedError): void => {

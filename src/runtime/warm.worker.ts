@@ -96,7 +96,7 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
       maybeStop()
     }
     const call = { id, method, url, headers, body: body === true ? streams.requestBody(seq) : body }
-    invokeHandler(handler, call, task.env, 'warm', controller.signal, waitUntil).then(
+    invokeHandler(handler, call, task.env, task.mode, controller.signal, waitUntil).then(
       (res) => {
         // Still in flight while its body streams: an ABORT then cancels it, and the worker does not stop under it.
         if (res.body instanceof StreamedBody) return streams.sendResponse(seq, res, res.body, controller.signal).then(settle)

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Agent, request } from 'undici'
@@ -187,5 +187,44 @@ describe('warmgate dev', () => {
     expect(res.body).toContain('boom from other')
     expect(res.body).toMatch(/other\.ts:1/)
     expect((await get(`${url}/hello`)).status).toBe(200)
+  }, 40_000)
+
+  it('runs an inline app in a one-thread pool: shared module state, ctx.mode inline, and a save starts it afresh', async () => {
+    const { dir, write } = project()
+    const counter = (tag: string): string => "import { isMainThread } from 'node:worker_threads'\nlet count = 0\n" +
+      `export default (request, env, ctx) => new Response('${tag} ' + (++count) + ' ' + ctx.mode + ' ' + (isMainThread ? 'main' : 'thread'))\n`
+    write('counter.ts', counter('v1'))
+    write('gateway.config.mjs', "export default { apps: {\n  counter: { route: '/counter', entry: './counter.ts', mode: 'inline' },\n  hello: { route: '/hello', entry: './hello.ts', workers: { min: 1, max: 1 } },\n} }\n")
+    const { cli, url } = await dev(dir)
+    // One module instance for every request, as inline promises; but not on the gateway's main thread.
+    expect((await get(`${url}/counter`)).body).toBe('v1 1 inline thread')
+    expect((await get(`${url}/counter`)).body).toBe('v1 2 inline thread')
+    const mark = cli.out().length
+    write('counter.ts', counter('v2'))
+    await within(10_000, 'counter reloading', cli.waitFor(/↻ counter reloaded in \d+ ms/, mark))
+    expect((await get(`${url}/counter`)).body).toBe('v2 1 inline thread')
+    expect(cli.out()).toMatch(/\[counter inline\] GET \/counter 200/)
+  }, 40_000)
+
+  it('serves cold and cgi apps fresh on every request without watching them', async () => {
+    const { dir, write } = project()
+    mkdirSync(join(dir, 'cgi-bin'))
+    write('cgi-bin/now.sh', '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n"\ncat "$(dirname "$0")/../message.txt"\n')
+    chmodSync(join(dir, 'cgi-bin/now.sh'), 0o755)
+    write('message.txt', 'one')
+    write('fresh.ts', "import { readFileSync } from 'node:fs'\nlet count = 0\nexport default () => new Response(readFileSync(new URL('./message.txt', import.meta.url), 'utf8') + ' ' + (++count))\n")
+    write('gateway.config.mjs', "export default { apps: {\n  fresh: { route: '/fresh', entry: './fresh.ts', mode: 'cold' },\n  legacy: { route: '/cgi-bin', cgi: './cgi-bin' },\n} }\n")
+    const { cli, url } = await dev(dir)
+    expect((await get(`${url}/fresh`)).body).toBe('one 1')
+    expect((await get(`${url}/fresh`)).body).toBe('one 1')
+    expect((await get(`${url}/cgi-bin/now.sh`)).body).toBe('one')
+    const mark = cli.out().length
+    write('message.txt', 'two')
+    write('fresh.ts', "let count = 10\nexport default () => new Response('edited ' + (++count))\n")
+    expect((await get(`${url}/fresh`)).body).toBe('edited 11')
+    expect((await get(`${url}/cgi-bin/now.sh`)).body).toBe('two')
+    // Give a (wrong) watcher time to fire: nothing is reloaded, nothing fails.
+    await new Promise(resolve => setTimeout(resolve, 300))
+    expect(cli.out().slice(mark)).not.toMatch(/↻|✖/)
   }, 40_000)
 })

@@ -12,24 +12,27 @@ import { APPS, startGateway, within } from '../helpers/gateway.ts'
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 
-it('a retired warm runtime is garbage once its reload is over: 40 reloads keep none of the old ones', async ({ onTestFinished }) => {
-  const { gateway, url } = await within(15_000, 'starting a warm gateway', startGateway({
-    apps: { hello: { route: '/hello', entry: `${APPS}hello.ts`, timeout: '30s', workers: { min: 1, max: 1 } } },
-  }))
-  onTestFinished(() => within(10_000, 'closing the gateway', gateway.close()))
-  const table = appTableOf(gateway)
-  const retired: Array<WeakRef<object>> = []
-  for (let i = 0; i < 40; i++) {
-    retired.push(new WeakRef(table.apps[0].runtime))
-    await within(10_000, `reload ${i + 1}`, replaceApps(table, table.config, new Set(['hello'])))
-  }
-  expect((await fetch(`${url}/hello`, { signal: AbortSignal.timeout(5000) })).status).toBe(200)
-  // Let the last terminations settle, then collect.
-  await new Promise(resolve => setTimeout(resolve, 200))
-  for (let i = 0; i < 3; i++) {
-    gc()
-    await new Promise(resolve => setImmediate(resolve))
-  }
-  const alive = retired.filter(ref => ref.deref() !== undefined).length
-  expect(alive).toBeLessThanOrEqual(2)
-}, 30_000)
+// `inline` under inlineInThread (warmgate dev): the same one-thread pool, so the same guarantee.
+for (const mode of ['warm', 'inline'] as const) {
+  it(`a retired ${mode} runtime is garbage once its reload is over: 40 reloads keep none of the old ones`, async ({ onTestFinished }) => {
+    const { gateway, url } = await within(15_000, `starting a ${mode} gateway`, startGateway({
+      apps: { hello: { route: '/hello', entry: `${APPS}hello.ts`, mode, timeout: '30s', workers: { min: 1, max: 1 } } },
+    }, { inlineInThread: true }))
+    onTestFinished(() => within(10_000, 'closing the gateway', gateway.close()))
+    const table = appTableOf(gateway)
+    const retired: Array<WeakRef<object>> = []
+    for (let i = 0; i < 40; i++) {
+      retired.push(new WeakRef(table.apps[0].runtime))
+      await within(10_000, `reload ${i + 1}`, replaceApps(table, table.config, new Set(['hello'])))
+    }
+    expect((await fetch(`${url}/hello`, { signal: AbortSignal.timeout(5000) })).status).toBe(200)
+    // Let the last terminations settle, then collect.
+    await new Promise(resolve => setTimeout(resolve, 200))
+    for (let i = 0; i < 3; i++) {
+      gc()
+      await new Promise(resolve => setImmediate(resolve))
+    }
+    const alive = retired.filter(ref => ref.deref() !== undefined).length
+    expect(alive).toBeLessThanOrEqual(2)
+  }, 30_000)
+}
