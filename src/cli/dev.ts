@@ -12,7 +12,7 @@ export async function run (argv: string[]): Promise<void> {
   const tty = process.stdout.isTTY === true
   // Readable lines in a terminal and in a pipe alike; colours only in a terminal.
   const logger = await createLogger({ level: options.logLevel, pretty: true, color: tty })
-  const gateway = await createGateway({ configFile: options.config }, { mode: options.mode, logger, exposeErrors: true, inlineInThread: true })
+  const gateway = await createGateway({ configFile: options.config }, { mode: options.mode, logger, exposeErrors: true, inlineInThread: true, serverTiming: true })
   const { url } = await gateway.listen({ port: options.port, host: options.host })
   keepServingOnStrayErrors(gateway)
   const configFile = gateway.config.configFile ?? findConfigFile()

@@ -1,3 +1,5 @@
+import type { OpsServerConfig } from './ops.ts'
+
 /** A duration: a number of milliseconds, or a string such as `'30s'`, `'250ms'`, `'2m'`, `'1h'`. */
 export type Duration = number | string
 /** A size: a number of bytes, or a string such as `'1mb'`, `'512kb'`, `'10b'` (1024-based). */
@@ -55,7 +57,7 @@ export interface AppConfig {
   memoryMb?: number
 }
 
-export interface ServerConfig {
+export interface ServerConfig extends OpsServerConfig {
   host?: string
   port?: number
   /** Largest request body accepted (413 above it). Default `'1mb'`. */

@@ -3,6 +3,7 @@ import { resolve as resolvePath } from 'node:path'
 import type { AppKind, GatewayConfig, Mode, ServerConfig } from './define.ts'
 import { normalizeRoute } from './schema.ts'
 import { parseDuration, parseSize } from './units.ts'
+import { resolveOps, type ResolvedOps } from './ops.ts'
 
 export interface ResolvedApp {
   readonly name: string
@@ -43,6 +44,8 @@ export interface ResolvedServer {
   readonly keepAliveTimeoutMs: number
   readonly maxHeaderSize: number
   readonly shutdownTimeoutMs: number
+  /** server.admin, server.adminPrefix, server.serverTiming (config/ops.ts). */
+  readonly ops: ResolvedOps
 }
 
 export interface ResolvedConfig {
@@ -131,6 +134,7 @@ export function resolveConfig (config: GatewayConfig, options: ResolveOptions): 
       ...resolveServerTimeouts(server),
       maxHeaderSize: parseSize(server.maxHeaderSize) ?? DEFAULTS.maxHeaderSize,
       shutdownTimeoutMs: parseDuration(server.shutdownTimeout) ?? DEFAULTS.shutdownTimeoutMs,
+      ops: resolveOps(server, server.host ?? DEFAULTS.host),
     }),
     apps: Object.freeze(apps),
     configFile: options.configFile,

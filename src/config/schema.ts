@@ -1,5 +1,6 @@
 import { MODES } from './define.ts'
 import { parseDuration, parseSize } from './units.ts'
+import { checkOps } from './ops.ts'
 
 /**
  * Validates a raw config once, at the boundary, and reports every problem at once.
@@ -22,13 +23,14 @@ export function validateConfig (raw: unknown): string[] {
     if (!isPlainObject(raw.server)) fail('server', 'an object', raw.server)
     else {
       const server = raw.server
-      unknownKeys(server, ['host', 'port', 'bodyLimit', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxHeaderSize', 'shutdownTimeout'], 'server.', errors)
+      unknownKeys(server, ['host', 'port', 'bodyLimit', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxHeaderSize', 'shutdownTimeout', 'admin', 'adminPrefix', 'serverTiming'], 'server.', errors)
       if (server.host !== undefined && !isNonEmptyString(server.host)) fail('server.host', 'a non-empty string', server.host)
       if (server.port !== undefined && !(Number.isInteger(server.port) && (server.port as number) >= 0 && (server.port as number) <= 65535)) {
         fail('server.port', 'an integer from 0 to 65535', server.port)
       }
       checkSize(server.bodyLimit, 'server.bodyLimit', fail)
       checkServerLimits(server, fail)
+      checkOps(server, fail)
       const drainMs = parseDuration(server.shutdownTimeout)
       if (server.shutdownTimeout !== undefined && (drainMs === undefined || drainMs > MAX_TIMEOUT_MS)) {
         fail('server.shutdownTimeout', "a duration of at most 24 days (ms number, or '10s'; 0 does not wait)", server.shutdownTimeout)

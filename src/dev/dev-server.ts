@@ -94,7 +94,7 @@ async function mountErrorPage (table: AppTable, name: string, failure: LoadFailu
   if (current === undefined || table.closing) return
   const runtime = new ErrorPageRuntime(name, current.config.mode, failure)
   await runtime.start()
-  const page = new MountedApp(current.config, runtime, current.log)
+  const page = new MountedApp(current.config, runtime, current.log, { exposeErrors: current.exposeErrors, serverTiming: current.serverTiming, metrics: current.metrics })
   const retired = table.swap(table.config, table.apps.map(app => app === current ? page : app))
   await table.retire(retired)
 }

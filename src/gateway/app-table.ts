@@ -6,6 +6,8 @@ import { createRuntime } from '../runtime/create-runtime.ts'
 import { createSpawner } from '../spawn/create-spawner.ts'
 import type { Spawner } from '../spawn/spawner.ts'
 import { drainApps } from './drain.ts'
+import type { NotReady } from '../ops/admin.ts'
+import { GatewayMetrics, type ReplaceReason } from '../ops/metrics.ts'
 import { MountedApp } from './mounted-app.ts'
 import { Router } from './router.ts'
 
@@ -13,6 +15,8 @@ import { Router } from './router.ts'
 export interface AppTableOptions {
   exposeErrors?: boolean
   inlineInThread?: boolean
+  /** Add a `Server-Timing` header to every app response (README "Health and metrics"). */
+  serverTiming?: boolean
 }
 
 /**
@@ -32,6 +36,8 @@ export class AppTable {
   #built = false
 
   readonly #options: AppTableOptions
+  /** Per gateway, across reloads: counters must not restart when the table is replaced. */
+  readonly metrics = new GatewayMetrics(() => this.#apps.map(app => ({ name: app.config.name, mode: app.config.mode, routed: app.routed, stats: app.runtime.stats() })))
 
   constructor (config: ResolvedConfig, log: Logger, options: AppTableOptions = {}) {
     this.#config = config
@@ -44,6 +50,20 @@ export class AppTable {
   get router (): Router<MountedApp> { return this.#router }
   /** Set by close(): responses say `Connection: close`, and builds are refused. */
   get closing (): boolean { return this.#closing }
+
+  /** For the readiness endpoint (ops/admin.ts): why this table cannot take every request now. */
+  notReady (): NotReady | undefined {
+    if (this.#closing) return 'closing'
+    if (this.#apps.length === 0) return 'starting'
+    for (const app of this.#apps) {
+      if (app.runtime.mode !== 'warm') continue
+      // An inline app run in a thread (warmgate dev) has exactly one.
+      const min = app.config.mode === 'inline' ? 1 : app.config.workers.min
+      const workers = app.runtime.stats().workers
+      if (workers < min) return { app: app.config.name, workers, min }
+    }
+    return undefined
+  }
 
   /**
    * Creates and starts a runtime for each app (warm pools prewarmed, handlers imported). If one fails,
@@ -65,6 +85,7 @@ export class AppTable {
     // One spawner for every cold and cgi app (helper-spawner.ts: one small process forks them all),
     // created by the first table that needs one and kept from then on.
     if (this.#spawner === undefined && apps.some(app => app.mode === 'cold' || app.mode === 'cgi')) this.#spawner = await createSpawner(this.log)
+    const metrics = this.metrics
     const mounted = apps.map((app) => {
       const appLog = this.log.child({ app: app.name, mode: app.mode })
       const runtime = createRuntime(app, {
@@ -73,10 +94,19 @@ export class AppTable {
         importVersion: version,
         onBackgroundError: (reqId, err) => appLog.error({ reqId, err }, 'ctx.waitUntil promise rejected'),
         onWorkerLog: (level, message, fields) => appLog[level](fields, message),
-        onWorkerExit: (err) => appLog.warn({ err }, 'worker exited; replacing it'),
-        onWorkerRetire: (reason, why, fields) => appLog[reason === 'hung' ? 'warn' : 'info']({ ...fields, reason }, `retiring a worker: ${why}`),
+        onWorkerExit: (err) => {
+          appLog.warn({ err }, 'worker exited; replacing it')
+          metrics.workerReplaced(app.name, (err as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'oom' : 'crash')
+        },
+        onWorkerRetire: (reason, why, fields) => {
+          appLog[reason === 'hung' ? 'warn' : 'info']({ ...fields, reason }, `retiring a worker: ${why}`)
+          metrics.workerReplaced(app.name, retireReason(reason, fields))
+        },
+        onWorkerStart: () => metrics.workerStarted(app.name),
+        onProcessSpawn: () => metrics.processSpawned(app.name, app.mode),
+        onProcessExit: (seconds) => metrics.processExited(app.name, app.mode, seconds),
       }, this.#options.inlineInThread)
-      return new MountedApp(app, runtime, appLog, this.#options.exposeErrors)
+      return new MountedApp(app, runtime, appLog, { exposeErrors: this.#options.exposeErrors, serverTiming: this.#options.serverTiming, metrics })
     })
     const started = await Promise.allSettled(mounted.map(async (app) => app.runtime.start()))
     const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected')
@@ -132,4 +162,11 @@ function checkEntries (apps: readonly ResolvedApp[]): void {
       ? `apps.${app.name}.cgi: directory not found: ${app.entry}`
       : `apps.${app.name}.entry: file not found: ${app.entry}`).join('\n'))
   }
+}
+
+/** A worker's retirement as a metrics reason: the worker itself drains after an uncaught exception. */
+function retireReason (reason: 'recycle' | 'drain' | 'hung', fields: Record<string, unknown>): ReplaceReason {
+  if (reason === 'hung') return 'timeout'
+  if (reason === 'recycle') return 'recycle'
+  return fields.idle === true ? 'idle' : 'crash'
 }

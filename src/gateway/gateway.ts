@@ -16,6 +16,7 @@ import { fromWebRequest, toWebResponse } from './fetch-adapter.ts'
 import { followLocalRedirects } from './local-redirect.ts'
 import { clientAborted } from './mounted-app.ts'
 import { reloadAll, serialized } from './reload.ts'
+import { adminResponse, isAdminPath, type AdminSource } from '../ops/admin.ts'
 
 export interface GatewayOptions {
   /** Overrides every app's mode (the CLI's `--mode`). */
@@ -35,6 +36,8 @@ export interface GatewayOptions {
    * does not keep every old module graph in the main thread's module cache. For `warmgate dev`. Default false.
    */
   inlineInThread?: boolean
+  /** `Server-Timing` on app responses when the config's `server.serverTiming` does not say. Default false (`dev`: true). */
+  serverTiming?: boolean
 }
 
 export interface RouteInfo {
@@ -58,8 +61,11 @@ export interface Gateway {
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void
   /** Dispatches a web Request without a socket. */
   fetch (request: Request): Promise<Response>
-  /** Listens on `port`/`host` (default: the config's `server`); resolves with the URL. */
-  listen (options?: ListenOptions): Promise<{ url: string, host: string, port: number }>
+  /**
+   * Listens on `port`/`host` (default: the config's `server`); resolves with the URL. With `server.admin`
+   * set, the health/ready/metrics endpoints get a listener of their own there too (`adminUrl`).
+   */
+  listen (options?: ListenOptions): Promise<{ url: string, host: string, port: number, adminUrl?: string }>
   routes (): RouteInfo[]
   stats (): Record<string, RuntimeStats>
   /**
@@ -102,7 +108,11 @@ export async function createGateway (config: GatewayConfig | { configFile?: stri
   const log = options.logger === false
     ? await createLogger({ level: 'silent', pretty: false })
     : options.logger ?? await createLogger({ level: options.logLevel })
-  const table = new AppTable(resolved, log, { exposeErrors: options.exposeErrors === true, inlineInThread: options.inlineInThread === true })
+  const table = new AppTable(resolved, log, {
+    exposeErrors: options.exposeErrors === true,
+    inlineInThread: options.inlineInThread === true,
+    serverTiming: resolved.server.ops.serverTiming ?? options.serverTiming === true,
+  })
   try {
     table.swap(resolved, await table.build(resolved.apps))
   } catch (error) {
@@ -138,6 +148,8 @@ class GatewayImpl implements Gateway {
   readonly reload: () => Promise<void>
   readonly #table: AppTable
   #server: Server | undefined
+  #adminServer: Server | undefined
+  readonly #admin: AdminSource
   #fallbackHost: string
   #closePromise: Promise<void> | undefined
 
@@ -145,7 +157,14 @@ class GatewayImpl implements Gateway {
     this.#table = table
     this.log = table.log
     this.#fallbackHost = `${table.config.server.host}:${table.config.server.port}`
-    this.handler = createRequestListener({ table, log: table.log, fallbackHost: () => this.#fallbackHost })
+    this.#admin = {
+      get prefix () { return table.config.server.ops.adminPrefix },
+      metrics: table.metrics,
+      notReady: () => table.notReady(),
+    }
+    // server.admin is read here, once: a reload does not move a listener.
+    const admin = { source: this.#admin, serve: table.config.server.ops.admin === undefined }
+    this.handler = createRequestListener({ table, log: table.log, fallbackHost: () => this.#fallbackHost, admin })
     this.reload = serialized(async () => reloadAll(table, read))
   }
 
@@ -157,6 +176,7 @@ class GatewayImpl implements Gateway {
     const started = performance.now()
     const req = await fromWebRequest(request)
     const pathname = new URL(req.url).pathname
+    if (isAdminPath(pathname, this.#admin.prefix)) return toWebResponse(await adminResponse(this.#admin, req.method, pathname), req.method, req.id)
     const router = this.#table.router
     const app = router.match(pathname)
     let res: GatewayResponse
@@ -194,7 +214,35 @@ class GatewayImpl implements Gateway {
     return toWebResponse(res, req.method, req.id)
   }
 
-  listen (options: ListenOptions = {}): Promise<{ url: string, host: string, port: number }> {
+  async listen (options: ListenOptions = {}): Promise<{ url: string, host: string, port: number, adminUrl?: string }> {
+    const main = await this.#listenMain(options)
+    const address = this.config.server.ops.admin
+    if (address === undefined) return main
+    try {
+      return { ...main, adminUrl: await this.#listenAdmin(address.host, address.port) }
+    } catch (error) {
+      await new Promise(resolve => this.#server?.close(resolve))
+      this.#server = undefined
+      throw error
+    }
+  }
+
+  /** The operator endpoints alone, on `server.admin` (README "Health and metrics"). */
+  #listenAdmin (host: string, port: number): Promise<string> {
+    const table = this.#table
+    const server = createServer(serverOptions(this.config.server), createRequestListener({ table, log: this.log, fallbackHost: () => this.#fallbackHost, admin: { source: this.#admin, serve: true }, adminOnly: true }))
+    server.on('clientError', createClientErrorHandler(this.log))
+    return new Promise((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) => reject(new GatewayError('WG_ERR_LISTEN', `cannot listen on server.admin ${host}:${port}: ${error.code ?? error.message}`, { cause: error })))
+      server.listen({ port, host }, () => {
+        this.#adminServer = server
+        const address = server.address() as AddressInfo
+        resolve(`http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`)
+      })
+    })
+  }
+
+  #listenMain (options: ListenOptions): Promise<{ url: string, host: string, port: number }> {
     const host = options.host ?? this.config.server.host
     const port = options.port ?? this.config.server.port
     if (host.trim() === '') return Promise.reject(new GatewayError('WG_ERR_LISTEN', 'listen: host must be an address (an empty host would listen on every interface)'))
@@ -254,5 +302,12 @@ class GatewayImpl implements Gateway {
     const grace = setTimeout(() => server?.closeAllConnections(), 1000)
     await serverClosed
     clearTimeout(grace)
+    // Last: probes saw "closing" (503) on it for the whole drain.
+    const admin = this.#adminServer
+    if (admin !== undefined) {
+      const adminClosed = new Promise<void>(resolve => admin.close(() => resolve()))
+      admin.closeAllConnections()
+      await adminClosed
+    }
   }
 }

@@ -1,9 +1,16 @@
 import type { ResolvedApp } from '../config/resolve.ts'
 import { ERROR_CODES, GatewayError, isGatewayError } from '../errors.ts'
 import type { Logger } from '../log/logger.ts'
+import type { GatewayMetrics } from '../ops/metrics.ts'
 import type { Runtime } from '../runtime/runtime.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
 import { errorResponse } from './error-response.ts'
+
+export interface MountedAppOptions {
+  exposeErrors?: boolean
+  serverTiming?: boolean
+  metrics?: GatewayMetrics
+}
 
 /**
  * An app as the gateway serves it: its resolved config, its runtime, and the cross-cutting behaviour
@@ -20,12 +27,17 @@ export class MountedApp {
 
   /** `warmgate dev`: a 5xx body carries the error's message and stack (never in `start`). */
   readonly exposeErrors: boolean
+  /** Responses carry `Server-Timing: queue;dur=…, handler;dur=…, mode;desc=…` (server.serverTiming). */
+  readonly serverTiming: boolean
+  readonly metrics: GatewayMetrics | undefined
 
-  constructor (config: ResolvedApp, runtime: Runtime, log: Logger, exposeErrors = false) {
+  constructor (config: ResolvedApp, runtime: Runtime, log: Logger, options: MountedAppOptions = {}) {
     this.config = config
     this.runtime = runtime
     this.log = log
-    this.exposeErrors = exposeErrors
+    this.exposeErrors = options.exposeErrors === true
+    this.serverTiming = options.serverTiming === true
+    this.metrics = options.metrics
   }
 
   /**
@@ -62,11 +74,15 @@ export class MountedApp {
     // The timeout counts from dispatch, not from arrival: time spent waiting for a slot is bounded by
     // queueTimeout instead, so a burst does not eat into the handler's own time.
     let timer: NodeJS.Timeout | undefined
+    const arrived = performance.now()
+    let ran = 0
     const started = (): void => {
+      ran = performance.now()
       timer = setTimeout(abortOnTimeout, this.config.timeoutMs, controller, this.config.timeoutMs)
     }
     return this.runtime.dispatch(req, controller.signal, started).then(
       (res) => {
+        this.#timed(res, arrived, ran)
         // A streamed body is still the request's work: the timeout covers it until it ends.
         if (res.body === null || res.body instanceof Uint8Array) clearTimeout(timer)
         else {
@@ -78,9 +94,24 @@ export class MountedApp {
       },
       (error: unknown) => {
         clearTimeout(timer)
-        return this.#fail(req, error)
+        const res = this.#fail(req, error)
+        this.#timed(res, arrived, ran)
+        return res
       },
     )
+  }
+
+  /** Queue wait (arrival to hand-off) and handler time (hand-off to response head), to metrics and Server-Timing. */
+  #timed (res: GatewayResponse, arrived: number, ran: number): void {
+    if (this.metrics === undefined && !this.serverTiming) return
+    const now = performance.now()
+    // A request refused while it waited (queue full, timeout in the queue) never ran: all of it was queue.
+    const queueMs = (ran === 0 ? now : ran) - arrived
+    const handlerMs = ran === 0 ? 0 : now - ran
+    this.metrics?.timing(this.config.name, this.config.mode, queueMs / 1000, handlerMs / 1000)
+    // RFC: W3C Server Timing; `dur` in milliseconds. A handler's own Server-Timing entries stay: a second
+    // field line is combined with the first (RFC 9110 §5.3).
+    if (this.serverTiming) res.headers.push('server-timing', `queue;dur=${queueMs.toFixed(2)}, handler;dur=${handlerMs.toFixed(2)}, mode;desc=${this.config.mode}`)
   }
 
   #logBodyFailure (req: GatewayRequest, error: Error): void {
@@ -101,6 +132,7 @@ export class MountedApp {
       const cause = (error as { cause?: unknown })?.cause
       this.log.error({ reqId: req.id, code, err: error, cause: cause instanceof Error ? cause : undefined }, `request failed: ${(error as Error)?.message ?? String(error)}`)
     }
+    this.metrics?.error(this.config.name, code)
     const res = errorResponse(code, req.id, this.exposeErrors && ERROR_CODES[code].statusCode >= 500 ? describeError(error) : undefined)
     // RFC 9110 §10.2.3: tell the client when a full process limit is worth retrying.
     if (code === 'WG_ERR_OVERLOADED' || code === 'WG_ERR_QUEUE_TIMEOUT') res.headers.push('retry-after', '1')

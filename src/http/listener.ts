@@ -6,13 +6,22 @@ import { followLocalRedirects } from '../gateway/local-redirect.ts'
 import { clientAborted, type MountedApp } from '../gateway/mounted-app.ts'
 import type { Router } from '../gateway/router.ts'
 import { logAccess, type Logger } from '../log/logger.ts'
+import { adminResponse, isAdminPath, type AdminSource } from '../ops/admin.ts'
+import type { GatewayMetrics } from '../ops/metrics.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
 import { isLargeOrChunked, readBody, StreamedRequestBody, type BodyResult } from './body.ts'
 import { pickRequestId, requestTarget } from './target.ts'
 
 export interface ListenerContext {
   /** Read once per request: a reload swaps the router, and close() sets `closing`. */
-  table: { readonly router: Router<MountedApp>, readonly closing: boolean }
+  table: { readonly router: Router<MountedApp>, readonly closing: boolean, readonly metrics?: GatewayMetrics }
+  /**
+   * The operator endpoints under `server.adminPrefix`: answered here when `serve` is true, else (they
+   * have an address of their own, `server.admin`) 404 here. Never routed to an app either way.
+   */
+  admin?: { source: AdminSource, serve: boolean }
+  /** The admin listener: answers only the admin endpoints, 404 for every other path. */
+  adminOnly?: boolean
   log: Logger
   /** Host used when a request has no Host header (HTTP/1.0). */
   fallbackHost: () => string
@@ -30,11 +39,25 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
     const secure = (req.socket as { encrypted?: boolean }).encrypted === true
     const target = requestTarget(req.url ?? '/', req.headers.host, context.fallbackHost(), secure)
     let app: MountedApp | undefined
+    let counted = true
     const finish = (response: GatewayResponse): void => {
       writeResponse(req, res, id, response, table.closing)
+      if (counted) table.metrics?.request(app?.config, response.status)
       logAccess(app?.log ?? log, id, req.method, target?.pathname ?? req.url, response.status, started)
     }
     if (target === undefined) return finish(errorResponse('WG_ERR_BAD_REQUEST', id))
+    const admin = context.admin
+    if (admin !== undefined && (context.adminOnly === true || isAdminPath(target.pathname, admin.source.prefix))) {
+      // A probe every few seconds is not traffic: it stays out of warmgate_requests_total.
+      counted = false
+      if (!admin.serve || !isAdminPath(target.pathname, admin.source.prefix)) return finish(errorResponse('WG_ERR_NOT_FOUND', id))
+      req.resume()
+      adminResponse(admin.source, req.method as string, target.pathname).then(finish, (error: unknown) => {
+        log.error({ reqId: id, err: error }, 'admin endpoint failed')
+        finish(errorResponse('WG_ERR_HANDLER_THREW', id))
+      })
+      return
+    }
     // One router for the whole request, local redirects included, even if a reload swaps it meanwhile.
     const router = table.router
     app = router.match(target.pathname)

@@ -10,6 +10,10 @@ export interface ProcessRuntimeHooks {
   /** The gateway's spawner (shared by every cold and cgi app). */
   readonly spawner: Spawner
   readonly log: Logger
+  /** A request's process started (metrics). */
+  onProcessSpawn?: () => void
+  /** A request's process exited, `seconds` after it started (metrics). */
+  onProcessExit?: (seconds: number) => void
 }
 
 /**
@@ -46,7 +50,10 @@ export abstract class ProcessRuntime extends BaseRuntime {
     const track = (child: CgiChild): void => {
       spawned = true
       this.#children.add(child)
+      const bornAt = performance.now()
+      this.hooks.onProcessSpawn?.()
       void child.exited.then(() => {
+        this.hooks.onProcessExit?.((performance.now() - bornAt) / 1000)
         this.#children.delete(child)
         this.#slots.release()
       })
@@ -77,5 +84,9 @@ export abstract class ProcessRuntime extends BaseRuntime {
 
   protected workerCount (): number {
     return this.#children.size
+  }
+
+  protected queuedCount (): number {
+    return this.#slots.waiting
   }
 }

@@ -9,6 +9,10 @@ export interface RuntimeStats {
   readonly failed: number
   /** Live workers (warm mode), or live processes (cold and cgi); 0 for inline. */
   readonly workers: number
+  /** Requests waiting for a slot (the app's `concurrency` in use); 0 where there is no limit. */
+  readonly queued: number
+  /** Warm mode: workers running at least one request. Otherwise the same as `workers`. */
+  readonly busyWorkers: number
 }
 
 /** The one seam every mode implements (ARCHITECTURE.md). */
@@ -60,6 +64,8 @@ export abstract class BaseRuntime implements Runtime {
   /** Called at most once; must make every pending dispatch settle. */
   protected abstract onDestroy (reason: Error): Promise<void>
   protected workerCount (): number { return 0 }
+  protected queuedCount (): number { return 0 }
+  protected busyWorkerCount (): number { return this.workerCount() }
 
   start (): Promise<void> {
     if (this.#startPromise === undefined) {
@@ -125,7 +131,7 @@ export abstract class BaseRuntime implements Runtime {
   }
 
   stats (): RuntimeStats {
-    return { mode: this.mode, inFlight: this.#inFlight, completed: this.#completed, failed: this.#failed, workers: this.workerCount() }
+    return { mode: this.mode, inFlight: this.#inFlight, completed: this.#completed, failed: this.#failed, workers: this.workerCount(), queued: this.queuedCount(), busyWorkers: this.busyWorkerCount() }
   }
 }
 

@@ -33,6 +33,8 @@ export interface WarmRuntimeHooks extends RuntimeHooks {
   onWorkerExit (error: Error): void
   /** A worker thread is being replaced or stopped on purpose (recycle, idle, hung handler). */
   onWorkerRetire (reason: RetireReason, why: string, fields: Record<string, unknown>): void
+  /** A thread loaded its handler and joined the pool (metrics). */
+  onWorkerStart?: () => void
 }
 
 interface Pending {
@@ -131,6 +133,7 @@ export class WarmRuntime extends BaseRuntime {
         if (error !== undefined) return reject(reviveLoadError(error))
         thread.ready = true
         this.#threads.push(thread)
+        this.#hooks.onWorkerStart?.()
         if (this.#closing) this.#stop(thread)
         else this.#onRoutable()
         resolve(thread)
@@ -445,13 +448,21 @@ export class WarmRuntime extends BaseRuntime {
       if (routable <= min) return
       if (thread.routable && thread.inFlight === 0 && now - thread.idleSince >= idleTimeoutMs) {
         routable--
-        this.#retire(thread, 'drain', `idle for workers.idleTimeout (${idleTimeoutMs} ms) above workers.min (${min})`, {}, false)
+        this.#retire(thread, 'drain', `idle for workers.idleTimeout (${idleTimeoutMs} ms) above workers.min (${min})`, { idle: true }, false)
       }
     }
   }
 
   protected workerCount (): number {
     return this.#threads.length
+  }
+
+  protected queuedCount (): number {
+    return this.#slots.waiting
+  }
+
+  protected busyWorkerCount (): number {
+    return this.#threads.filter(thread => thread.inFlight > 0).length
   }
 
   protected async onClose (): Promise<void> {

@@ -25,14 +25,16 @@ export interface Started {
   gateway: Gateway
   url: string
   lines: Array<Record<string, unknown>>
+  /** Set when the config has `server.admin`. */
+  adminUrl?: string
 }
 
 /** Starts a gateway on an ephemeral loopback port with an in-memory logger. Close it with `gateway.close()`. */
 export async function startGateway (config: GatewayConfig, options: GatewayOptions = {}): Promise<Started> {
   const { logger, lines } = memoryLogger()
   const gateway = await createGateway(config, { logger, ...options })
-  const { url } = await gateway.listen({ port: 0, host: '127.0.0.1' })
-  return { gateway, url, lines }
+  const { url, adminUrl } = await gateway.listen({ port: 0, host: '127.0.0.1' })
+  return { gateway, url, lines, adminUrl }
 }
 
 /** `code` fields logged for one request id. */

@@ -10,6 +10,7 @@ const base: ResolvedServer = {
   headersTimeoutMs: DEFAULTS.headersTimeoutMs,
   requestTimeoutMs: DEFAULTS.requestTimeoutMs,
   keepAliveTimeoutMs: DEFAULTS.keepAliveTimeoutMs,
+  ops: { admin: undefined, adminPrefix: '/__warmgate', serverTiming: undefined },
   shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs,
   maxHeaderSize: DEFAULTS.maxHeaderSize,
 }
