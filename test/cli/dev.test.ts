@@ -204,6 +204,10 @@ describe('warmgate dev', () => {
     await within(10_000, 'counter reloading', cli.waitFor(/↻ counter reloaded in \d+ ms/, mark))
     expect((await get(`${url}/counter`)).body).toBe('v2 1 inline thread')
     expect(cli.out()).toMatch(/\[counter inline\] GET \/counter 200/)
+    // dev turns Server-Timing on (start leaves it off: test/ops/health-metrics.test.ts).
+    const timed = await within(10_000, 'GET /counter', request(`${url}/counter`, { dispatcher: agent }))
+    await timed.body.dump()
+    expect(timed.headers['server-timing']).toMatch(/^queue;dur=[\d.]+, handler;dur=[\d.]+, mode;desc=inline$/)
   }, 40_000)
 
   it('serves cold and cgi apps fresh on every request without watching them', async () => {
