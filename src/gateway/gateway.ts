@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net'
 import type { AppKind, GatewayConfig, Mode } from '../config/define.ts'
 import { checkAndResolve, loadConfigFile } from '../config/load.ts'
 import type { ResolvedConfig } from '../config/resolve.ts'
+import { LISTEN_ADDRESS_EXPECTED, parseListenAddress } from '../config/listen-address.ts'
 import { GatewayError } from '../errors.ts'
+import { FastCgiServer, type FastCgiStats } from '../front/fastcgi-server.ts'
 import { createClientErrorHandler } from '../http/client-error.ts'
 import { createRequestListener } from '../http/listener.ts'
 import { serverOptions } from '../http/server-options.ts'
@@ -44,6 +46,19 @@ export interface RouteInfo {
 export interface ListenOptions {
   port?: number
   host?: string
+  /**
+   * Also listen for FastCGI here (`'127.0.0.1:9000'`, `'unix:/run/warmgate.sock'`); overrides
+   * `server.fastcgi.listen` (the CLI's `--fastcgi`). Default: `server.fastcgi.listen` when set, else none.
+   */
+  fastcgi?: string
+}
+
+export interface ListeningInfo {
+  url: string
+  host: string
+  port: number
+  /** The FastCGI responder's address, when it listens (`127.0.0.1:9000` with the bound port, or `unix:/path`). */
+  fastcgi?: string
 }
 
 export interface Gateway {
@@ -53,8 +68,15 @@ export interface Gateway {
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void
   /** Dispatches a web Request without a socket. */
   fetch (request: Request): Promise<Response>
-  /** Listens on `port`/`host` (default: the config's `server`); resolves with the URL. */
-  listen (options?: ListenOptions): Promise<{ url: string, host: string, port: number }>
+  /**
+   * Listens on `port`/`host` (default: the config's `server`), and for FastCGI when `server.fastcgi` or
+   * `options.fastcgi` says where; resolves with the URL and the FastCGI address.
+   * @example
+   * const { url, fastcgi } = await gw.listen({ port: 8080, fastcgi: 'unix:/run/warmgate.sock' })
+   */
+  listen (options?: ListenOptions): Promise<ListeningInfo>
+  /** The FastCGI responder's counts (connections accepted and open, requests); `undefined` when it does not listen. */
+  fastcgiStats (): FastCgiStats | undefined
   routes (): RouteInfo[]
   stats (): Record<string, RuntimeStats>
   /**
@@ -133,6 +155,7 @@ class GatewayImpl implements Gateway {
   readonly reload: () => Promise<void>
   readonly #table: AppTable
   #server: Server | undefined
+  #fastcgi: FastCgiServer | undefined
   #fallbackHost: string
   #closePromise: Promise<void> | undefined
 
@@ -189,7 +212,42 @@ class GatewayImpl implements Gateway {
     return toWebResponse(res, req.method, req.id)
   }
 
-  listen (options: ListenOptions = {}): Promise<{ url: string, host: string, port: number }> {
+  async listen (options: ListenOptions = {}): Promise<ListeningInfo> {
+    const fastcgiText = options.fastcgi
+    const fastcgiAddress = fastcgiText === undefined ? this.config.server.fastcgi?.listen : parseListenAddress(fastcgiText)
+    if (fastcgiAddress === undefined && fastcgiText !== undefined) {
+      throw new GatewayError('WG_ERR_LISTEN', `listen: fastcgi must be ${LISTEN_ADDRESS_EXPECTED}, got ${JSON.stringify(fastcgiText)}`)
+    }
+    const http = await this.#listenHttp(options)
+    if (fastcgiAddress === undefined) return http
+    const server = this.config.server
+    const fastcgi = new FastCgiServer({
+      table: this.#table,
+      log: this.log,
+      fallbackHost: () => this.#fallbackHost,
+      // The meta-variables nginx's fastcgi_params add to the headers take ~1-2 KiB.
+      maxParamsSize: server.maxHeaderSize + 8 * 1024,
+      requestTimeoutMs: server.requestTimeoutMs,
+      firstRecordTimeoutMs: server.headersTimeoutMs,
+      maxConnections: server.fastcgi?.maxConnections ?? 1024,
+    })
+    try {
+      this.#fastcgi = fastcgi
+      return { ...http, fastcgi: await fastcgi.listen(fastcgiAddress) }
+    } catch (error) {
+      this.#fastcgi = undefined
+      const httpServer = this.#server
+      this.#server = undefined
+      await new Promise(resolve => httpServer?.close(resolve))
+      throw error
+    }
+  }
+
+  fastcgiStats (): FastCgiStats | undefined {
+    return this.#fastcgi?.stats()
+  }
+
+  #listenHttp (options: ListenOptions): Promise<ListeningInfo> {
     const host = options.host ?? this.config.server.host
     const port = options.port ?? this.config.server.port
     if (host.trim() === '') return Promise.reject(new GatewayError('WG_ERR_LISTEN', 'listen: host must be an address (an empty host would listen on every interface)'))
@@ -235,6 +293,10 @@ class GatewayImpl implements Gateway {
   async #close (): Promise<void> {
     const deadline = performance.now() + this.config.server.shutdownTimeoutMs
     const server = this.#server
+    const fastcgi = this.#fastcgi
+    // Stops accepting; idle connections end now, busy ones after their request (END_REQUEST written).
+    const fastcgiClosed = fastcgi?.stopAccepting()
+    fastcgi?.closeIdle()
     // Node closes the listening socket at once (a new connection is refused) and, since Node 19, the
     // idle keep-alive connections; a connection with a request in flight is closed after its response.
     const serverClosed = server === undefined
@@ -246,8 +308,12 @@ class GatewayImpl implements Gateway {
     // Every routed request has been answered. What is left is idle, or a client still sending a request
     // head that no app will get to serve: do not wait for it.
     server?.closeIdleConnections()
-    const grace = setTimeout(() => server?.closeAllConnections(), 1000)
-    await serverClosed
+    fastcgi?.closeIdle()
+    const grace = setTimeout(() => {
+      server?.closeAllConnections()
+      fastcgi?.destroyAll()
+    }, 1000)
+    await Promise.all([serverClosed, fastcgiClosed])
     clearTimeout(grace)
   }
 }
