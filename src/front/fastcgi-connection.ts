@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net'
-import { decodeParams } from '../fastcgi/params.ts'
 import {
   decodeBeginRequest, encodeEndRequest, encodeUnknownType, FastCgiProtocolError, ProtocolStatus, RecordParser,
   RecordType, Role, type FastCgiRecord,
@@ -12,6 +11,7 @@ import { FastCgiExchange } from './fastcgi-exchange.ts'
 
 /** How long a connection we ended may take to close its side before it is destroyed. */
 const LINGER_MS = 2000
+const MAX_REFUSED = 64
 
 export interface ResponderContext {
   /** Read once per request: a reload swaps the router, and close() sets `closing`. */
@@ -46,6 +46,11 @@ export class FastCgiConnection {
   #gone = false
   #timer: NodeJS.Timeout | undefined
   #awaitingFirstRecord = true
+  /**
+   * Request ids refused at BEGIN_REQUEST (CANT_MPX_CONN, UNKNOWN_ROLE with KEEP_CONN): the web server may
+   * have sent their PARAMS and STDIN before reading the refusal, so those are dropped until STDIN ends.
+   */
+  readonly #refused = new Set<number>()
   /** Ending: what still arrives is dropped unread. */
   #ending = false
   /** Called once per request that ends (answered, refused or aborted): the server counts them. */
@@ -110,6 +115,10 @@ export class FastCgiConnection {
       if (type === RecordType.GET_VALUES) return void this.socket.write(answerGetValues(content, this.#context.maxConnections))
       return void this.socket.write(encodeUnknownType(type))
     }
+    if (this.#refused.has(requestId) && type !== RecordType.BEGIN_REQUEST) {
+      if (type === RecordType.STDIN && content.byteLength === 0) this.#refused.delete(requestId)
+      return
+    }
     switch (type) {
       case RecordType.BEGIN_REQUEST: return this.#begin(requestId, content)
       case RecordType.ABORT_REQUEST:
@@ -140,6 +149,7 @@ export class FastCgiConnection {
       if (this.#exchange.requestId === requestId) throw new FastCgiProtocolError(`BEGIN_REQUEST for request id ${requestId}, which is already active`)
       // §5.1 / §8: FCGI_MPXS_CONNS is 0, so a second concurrent request is refused, and the first goes on.
       this.#context.log.warn({ ...this.peer(), requestId }, 'refused a second concurrent FastCGI request on one connection (CANT_MPX_CONN)')
+      this.#remember(requestId)
       return void this.socket.write(encodeEndRequest(requestId, 0, ProtocolStatus.CANT_MPX_CONN))
     }
     const refuse = role !== Role.RESPONDER ? ProtocolStatus.UNKNOWN_ROLE : this.#overloaded ? ProtocolStatus.OVERLOADED : undefined
@@ -149,10 +159,18 @@ export class FastCgiConnection {
         : `refused a FastCGI request with role ${role}: only RESPONDER (1) is served (UNKNOWN_ROLE)`)
       this.socket.write(encodeEndRequest(requestId, 0, refuse))
       if (!keepConn || refuse === ProtocolStatus.OVERLOADED) this.#end()
+      else this.#remember(requestId)
       return
     }
+    this.#refused.delete(requestId)
     this.#arm(this.#context.requestTimeoutMs, 'did not send a whole request (PARAMS and STDIN) within server.requestTimeout')
     this.#exchange = new FastCgiExchange(this, this.#context, requestId, keepConn)
+  }
+
+  #remember (requestId: number): void {
+    // A peer that opens request after request without finishing them is not a web server we can serve.
+    if (this.#refused.size >= MAX_REFUSED) throw new FastCgiProtocolError(`more than ${MAX_REFUSED} refused requests still sending records`)
+    this.#refused.add(requestId)
   }
 
   /** The exchange has received its whole input: the arrival timeout no longer applies. */
