@@ -1,4 +1,4 @@
-import { decodeParams } from '../fastcgi/params.ts'
+import { decodeParamPairs } from '../fastcgi/params.ts'
 import { encodeEndRequest, FastCgiProtocolError, ProtocolStatus } from '../fastcgi/records.ts'
 import { errorResponse } from '../gateway/error-response.ts'
 import { clientAborted, type MountedApp } from '../gateway/mounted-app.ts'
@@ -61,7 +61,7 @@ export class FastCgiExchange {
       return
     }
     this.#phase = 'stdin'
-    const params = decodeParams(Buffer.concat(this.#params, this.#paramsSize))
+    const params = decodeParamPairs(Buffer.concat(this.#params, this.#paramsSize))
     this.#params = []
     this.#begin(fastCgiRequestHead(params, this.#context.fallbackHost()))
   }

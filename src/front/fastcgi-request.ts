@@ -40,12 +40,15 @@ function headerName (variable: string): string {
  * - headers: each HTTP_* variable (§4.1.18: `HTTP_FOO_BAR` → `foo-bar`), plus CONTENT_TYPE/LENGTH;
  * - the request id from a valid X-Request-Id, else a new one.
  * @example
- * const head = fastCgiRequestHead(new Map([['REQUEST_METHOD', 'GET'], ['REQUEST_URI', '/hello']]), '127.0.0.1:8080')
+ * const head = fastCgiRequestHead([['REQUEST_METHOD', 'GET'], ['REQUEST_URI', '/hello']], '127.0.0.1:8080')
  */
-export function fastCgiRequestHead (params: ReadonlyMap<string, string>, fallbackHost: string): FastCgiRequestHead {
+export function fastCgiRequestHead (pairs: ReadonlyArray<readonly [string, string]>, fallbackHost: string): FastCgiRequestHead {
   const headers: string[] = []
-  for (const [variable, value] of params) {
+  const params = new Map<string, string>()
+  for (const [variable, value] of pairs) {
+    // A header sent twice comes as two pairs of one name (nginx < 1.23): both are kept, as rawHeaders would.
     if (variable.startsWith('HTTP_') && !SKIPPED.has(variable)) headers.push(headerName(variable), value)
+    params.set(variable, value)
   }
   const contentType = params.get('CONTENT_TYPE')
   if (contentType !== undefined && contentType !== '') headers.push('content-type', contentType)
