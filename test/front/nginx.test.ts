@@ -30,6 +30,8 @@ describe.skipIf(NGINX === undefined)('nginx fastcgi_pass → warmgate', () => {
         responses: { route: '/responses', entry: `${FIXTURES}handlers/responses.ts`, mode: 'inline' },
         stream: { route: '/stream', entry: `${FIXTURES}handlers/stream.ts`, workers: { min: 1, max: 1 }, bodyLimit: '16mb' },
         redirect: { route: '/redirect', entry: `${FIXTURES}handlers/redirect.ts`, mode: 'inline' },
+        // One slot, no queue: a second request while one runs is refused with OVERLOADED.
+        slow: { route: '/slow', entry: `${FIXTURES}handlers/slow.ts`, workers: { min: 1, max: 1 }, concurrency: 1, maxQueue: 0 },
       },
     })
     const fastcgi = started.gateway.fastcgiStats()?.address as string
@@ -149,7 +151,19 @@ describe.skipIf(NGINX === undefined)('nginx fastcgi_pass → warmgate', () => {
     expect(started.gateway.fastcgiStats()!.accepted - before.accepted).toBeLessThanOrEqual(2)
   })
 
+  // Before the saturation test below, whose refusal nginx logs as an upstream error.
   it('nginx logged no upstream error', () => {
     expect(nginx.log()).not.toMatch(/upstream (prematurely|sent)|\[error\]|\[crit\]/)
+  })
+
+  it("answers at once when the app is saturated: END_REQUEST OVERLOADED, which nginx turns into 502", async () => {
+    const busy = get(`${plain}/slow/wait?key=nginx-busy&ms=1500`)
+    await new Promise(resolve => setTimeout(resolve, 200))
+    const asked = performance.now()
+    const refused = await get(`${plain}/slow/wait?key=nginx-refused&ms=10`)
+    expect(refused.status).toBe(502)
+    expect(performance.now() - asked).toBeLessThan(1000)
+    expect((await busy).status).toBe(200)
+    expect(nginx.log()).toContain('upstream sent unexpected FastCGI record: 3')
   })
 })
