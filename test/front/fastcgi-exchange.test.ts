@@ -24,6 +24,7 @@ beforeAll(async () => {
       slow: { route: '/slow', entry: `${FIXTURES}handlers/slow.ts`, mode: 'inline' },
       quick: { route: '/quick', entry: `${FIXTURES}handlers/slow.ts`, mode: 'inline', timeout: '1s' },
       stream: { route: '/stream', entry: `${FIXTURES}handlers/stream.ts`, workers: { min: 1, max: 1 }, bodyLimit: '1mb' },
+      scripts: { route: '/cgi-bin', cgi: `${FIXTURES}cgi-bin` },
     },
   })
   address = started.gateway.fastcgiStats()?.address as string
@@ -73,6 +74,19 @@ describe('FastCGI responder: requests and responses', () => {
     const seen = JSON.parse(res.body.toString()) as Reflection
     expect(seen.url).toBe('http://srv.test:8081/reflect/more?q=1')
     expect(seen.requestId).toMatch(/^[0-9a-f-]{36}$/)
+  })
+
+  it('runs a cgi app with the client address, path info and query from PARAMS, and never passes HTTP_PROXY', async ({ onTestFinished }) => {
+    const res = await exchange(onTestFinished, requestRecords(1, cgiParams('POST', '/cgi-bin/env.sh/extra/path?q=1', {
+      REMOTE_ADDR: '10.1.2.3', REMOTE_PORT: '5555', HTTP_PROXY: 'http://evil.test', CONTENT_LENGTH: '5', CONTENT_TYPE: 'text/plain',
+    }), { body: Buffer.from('hello') }), 'cgi env.sh', 10_000)
+    expect(res.status).toBe(200)
+    const env = Object.fromEntries(res.body.toString('latin1').split('\0').filter(Boolean).map(entry => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]))
+    expect(env).toMatchObject({
+      REMOTE_ADDR: '10.1.2.3', REMOTE_PORT: '5555', QUERY_STRING: 'q=1', PATH_INFO: '/extra/path', SCRIPT_NAME: '/cgi-bin/env.sh',
+      REQUEST_METHOD: 'POST', CONTENT_LENGTH: '5', CONTENT_TYPE: 'text/plain', SERVER_NAME: 'example.test',
+    })
+    expect(env.HTTP_PROXY).toBeUndefined()
   })
 
   it('reads PARAMS split into 1-byte records, 4-byte name-value lengths, padding, and a body in 65535-byte records', async ({ onTestFinished }) => {
