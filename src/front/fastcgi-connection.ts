@@ -12,6 +12,8 @@ import { FastCgiExchange } from './fastcgi-exchange.ts'
 /** How long a connection we ended may take to close its side before it is destroyed. */
 const LINGER_MS = 2000
 const MAX_REFUSED = 64
+/** Answers to management records (and refusals) a peer may leave unread in our send buffer before it is cut off. */
+const MAX_UNREAD_ANSWERS = 256 * 1024
 
 export interface ResponderContext {
   /** Read once per request: a reload swaps the router, and close() sets `closing`. */
@@ -112,6 +114,8 @@ export class FastCgiConnection {
   #record ({ type, requestId, content }: FastCgiRecord): void {
     // §3.3: a request id of 0 is a management record.
     if (requestId === 0) {
+      // A peer that asks and never reads would make us buffer answers without end.
+      if (this.socket.writableLength > MAX_UNREAD_ANSWERS) throw new FastCgiProtocolError(`more than ${MAX_UNREAD_ANSWERS} bytes of management answers left unread`)
       if (type === RecordType.GET_VALUES) return void this.socket.write(answerGetValues(content, this.#context.maxConnections))
       return void this.socket.write(encodeUnknownType(type))
     }
@@ -120,7 +124,9 @@ export class FastCgiConnection {
       return
     }
     switch (type) {
-      case RecordType.BEGIN_REQUEST: return this.#begin(requestId, content)
+      case RecordType.BEGIN_REQUEST:
+        if (this.socket.writableLength > MAX_UNREAD_ANSWERS && this.#exchange !== undefined) throw new FastCgiProtocolError(`more than ${MAX_UNREAD_ANSWERS} bytes of refusals left unread`)
+        return this.#begin(requestId, content)
       case RecordType.ABORT_REQUEST:
         // It may cross our END_REQUEST on the wire (§5.4): an abort for a finished request is ignored.
         if (this.#exchange?.requestId === requestId) this.#exchange.abortRequest()
@@ -133,7 +139,8 @@ export class FastCgiConnection {
       case RecordType.GET_VALUES_RESULT: case RecordType.UNKNOWN_TYPE:
         throw new FastCgiProtocolError(`record type ${type} goes from an application to a web server, not to us`)
       default:
-        // §4.2: a type this version does not know; the connection goes on.
+        // §4.2: a type this version does not know; the connection goes on (unless its answers pile up unread).
+        if (this.socket.writableLength > MAX_UNREAD_ANSWERS) throw new FastCgiProtocolError(`more than ${MAX_UNREAD_ANSWERS} bytes of UNKNOWN_TYPE answers left unread`)
         this.socket.write(encodeUnknownType(type))
     }
   }

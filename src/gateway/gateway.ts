@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { AppKind, GatewayConfig, Mode } from '../config/define.ts'
 import { checkAndResolve, loadConfigFile } from '../config/load.ts'
-import type { ResolvedConfig } from '../config/resolve.ts'
+import { DEFAULTS, type ResolvedConfig } from '../config/resolve.ts'
 import { LISTEN_ADDRESS_EXPECTED, parseListenAddress } from '../config/listen-address.ts'
 import { GatewayError } from '../errors.ts'
 import { FastCgiServer, type FastCgiStats } from '../front/fastcgi-server.ts'
@@ -229,7 +229,7 @@ class GatewayImpl implements Gateway {
       maxParamsSize: server.maxHeaderSize + 8 * 1024,
       requestTimeoutMs: server.requestTimeoutMs,
       firstRecordTimeoutMs: server.headersTimeoutMs,
-      maxConnections: server.fastcgi?.maxConnections ?? 1024,
+      maxConnections: server.fastcgi?.maxConnections ?? DEFAULTS.fastcgiMaxConnections,
     })
     try {
       this.#fastcgi = fastcgi

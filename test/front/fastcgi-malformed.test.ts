@@ -76,6 +76,25 @@ describe('FastCGI responder: malformed input', () => {
     expect(res.body.toString()).toBe('slept')
   })
 
+  it('cuts off a peer that floods GET_VALUES and never reads the answers, and only it', async ({ onTestFinished }) => {
+    const flood = await FcgiPeer.connect(address)
+    onTestFinished(() => flood.close())
+    flood.socket.pause()
+    const ask = encodeRecord(RecordType.GET_VALUES, 0, encodeParams([['FCGI_MAX_CONNS', ''], ['FCGI_MAX_REQS', ''], ['FCGI_MPXS_CONNS', '']]))
+    const before = started.lines.length
+    const batch = Buffer.concat(Array.from({ length: 10_000 }, () => ask))
+    for (let i = 0; i < 40 && !flood.socket.destroyed; i++) {
+      flood.socket.write(batch)
+      await sleep(10)
+    }
+    await within(5000, 'the flooding connection is closed', flood.closed)
+    expect(started.lines.slice(before).filter(line => line.code === 'WG_ERR_FASTCGI_MALFORMED')).toHaveLength(1)
+    const good = await FcgiPeer.connect(address)
+    onTestFinished(() => good.close())
+    good.send(...requestRecords(1, cgiParams('GET', '/reflect/after-flood')))
+    expect((await good.response(1, 'a request after the flood')).status).toBe(200)
+  })
+
   it('listens on a unix socket, replaces a stale socket file, and close() lets the request in flight finish', async () => {
     const path = join(dir, 'wg.sock')
     // A socket file whose process was killed: nobody listens on it any more.
