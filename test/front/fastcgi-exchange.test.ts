@@ -124,6 +124,20 @@ describe('FastCGI responder: requests and responses', () => {
     expect(down.body.length).toBe(64 * 1024 * 1024)
   })
 
+  it('streams a body sent without CONTENT_LENGTH (fastcgi_request_buffering off), and answers 413 when it passes the limit', async ({ onTestFinished }) => {
+    const fits = new Uint8Array(900 * 1024).fill(1)
+    const ok = await exchange(onTestFinished, requestRecords(1, cgiParams('POST', '/stream/upload?key=fcgi-nolength'), { body: fits, stdinChunk: 16 * 1024 }), 'body without CONTENT_LENGTH')
+    expect(JSON.parse(ok.body.toString())).toEqual({ seen: fits.length, streamed: true })
+
+    const p = await FcgiPeer.connect(address)
+    onTestFinished(() => p.close())
+    p.send(...requestRecords(1, cgiParams('POST', '/stream/upload?key=fcgi-too-much', { HTTP_X_REQUEST_ID: 'fcgi-413-streamed' }), { body: new Uint8Array(3 * 1024 * 1024), stdinChunk: 32 * 1024 }))
+    const refused = await p.response(1, 'a streamed body over the limit')
+    expect(refused.status).toBe(413)
+    expect(codesOf(started.lines, 'fcgi-413-streamed')).toContain('WG_ERR_BODY_TOO_LARGE')
+    await within(3000, 'the connection closes: the rest of the body is not read', p.closed)
+  })
+
   it('sends the first bytes of a streamed response before the handler finishes', async ({ onTestFinished }) => {
     const p = await FcgiPeer.connect(address)
     onTestFinished(() => p.close())

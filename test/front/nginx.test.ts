@@ -45,6 +45,8 @@ describe.skipIf(NGINX === undefined)('nginx fastcgi_pass → warmgate', () => {
       `    location / { ${NGINX_FASTCGI_PARAMS} fastcgi_pass ${fastcgi}; }`,
       // Streamed responses pass through as they come (else nginx collects them in its buffers first).
       `    location /stream/ { ${NGINX_FASTCGI_PARAMS} fastcgi_buffering off; fastcgi_pass ${fastcgi}; }`,
+      // Uploads go on as they arrive; a chunked one with no CONTENT_LENGTH.
+      `    location = /stream/upload { ${NGINX_FASTCGI_PARAMS} fastcgi_request_buffering off; fastcgi_pass ${fastcgi}; }`,
       '  }',
       `  server { listen 127.0.0.1:${keptPort}; server_name kept.test;`,
       `    location / { ${NGINX_FASTCGI_PARAMS} fastcgi_keep_conn on; fastcgi_pass warmgate; }`,
@@ -97,6 +99,16 @@ describe.skipIf(NGINX === undefined)('nginx fastcgi_pass → warmgate', () => {
     const down = await get(`${plain}/stream/flood?key=nginx-down&mb=24`)
     expect(down.status).toBe(200)
     expect(down.body.length).toBe(24 * 1024 * 1024)
+  })
+
+  it('streams a chunked upload with fastcgi_request_buffering off (no CONTENT_LENGTH)', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 98)
+    async function * chunks (): AsyncGenerator<Buffer> {
+      for (let i = 0; i < 40; i++) yield chunk
+    }
+    const res = await get(`${plain}/stream/upload?key=nginx-chunked`, { method: 'POST', body: chunks() })
+    expect(res.status).toBe(200)
+    expect(JSON.parse(res.body.toString())).toEqual({ seen: 40 * chunk.length, streamed: true })
   })
 
   it('passes repeated headers both ways, statuses and a redirect', async () => {
