@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import { Agent, request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Reflection } from '../fixtures/handlers/reflect.ts'
@@ -106,7 +107,8 @@ describe.skipIf(NGINX === undefined)('nginx fastcgi_pass → warmgate', () => {
     async function * chunks (): AsyncGenerator<Buffer> {
       for (let i = 0; i < 40; i++) yield chunk
     }
-    const res = await get(`${plain}/stream/upload?key=nginx-chunked`, { method: 'POST', body: chunks() })
+    // A Readable of unknown length: undici sends it chunked.
+    const res = await get(`${plain}/stream/upload?key=nginx-chunked`, { method: 'POST', body: Readable.from(chunks()) })
     expect(res.status).toBe(200)
     expect(JSON.parse(res.body.toString())).toEqual({ seen: 40 * chunk.length, streamed: true })
   })
