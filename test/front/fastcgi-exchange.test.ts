@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { encodeRecord, ProtocolStatus, RecordType } from '../../src/fastcgi/records.ts'
+import { SECRET } from '../fixtures/handlers/failing.ts'
 import type { Reflection } from '../fixtures/handlers/reflect.ts'
 import type { SlowReport } from '../fixtures/handlers/slow.ts'
 import { codesOf, FIXTURES, startGateway, within, type Started } from '../helpers/gateway.ts'
@@ -25,6 +26,7 @@ beforeAll(async () => {
       quick: { route: '/quick', entry: `${FIXTURES}handlers/slow.ts`, mode: 'inline', timeout: '1s' },
       stream: { route: '/stream', entry: `${FIXTURES}handlers/stream.ts`, workers: { min: 1, max: 1 }, bodyLimit: '1mb' },
       scripts: { route: '/cgi-bin', cgi: `${FIXTURES}cgi-bin` },
+      failing: { route: '/failing', entry: `${FIXTURES}handlers/failing.ts`, workers: { min: 1, max: 1 } },
     },
   })
   address = started.gateway.fastcgiStats()?.address as string
@@ -177,6 +179,15 @@ describe('FastCGI responder: requests and responses', () => {
     }), '413')
     expect(big.status).toBe(413)
     expect(codesOf(started.lines, 'fcgi-413')).toContain('WG_ERR_BODY_TOO_LARGE')
+  })
+
+  it('answers a handler that throws with a 500 CGI response naming the request id, the error only in the log', async ({ onTestFinished }) => {
+    const res = await exchange(onTestFinished, requestRecords(1, cgiParams('GET', '/failing/throw', { HTTP_X_REQUEST_ID: 'fcgi-500' })), '500')
+    expect(res.status).toBe(500)
+    expect(res.end).toEqual({ appStatus: 0, protocolStatus: ProtocolStatus.REQUEST_COMPLETE })
+    expect(res.body.toString()).toContain('fcgi-500')
+    expect(res.body.toString()).not.toContain(SECRET)
+    expect(codesOf(started.lines, 'fcgi-500')).toContain('WG_ERR_HANDLER_THREW')
   })
 
   it("answers 504 at the app's timeout, and the handler's ctx.signal aborts", async ({ onTestFinished }) => {
