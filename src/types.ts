@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream'
 import type { Mode } from './config/define.ts'
+import type { ErrorCode } from './errors.ts'
 
 /**
  * A request as every runtime sees it: what arrived on the wire, before any web `Request` is built.
@@ -54,6 +55,8 @@ export interface GatewayResponse {
   body: Uint8Array | null | Readable
   /** RFC 3875 §6.2.2: a CGI local redirect the gateway must serve instead (path and query). */
   localRedirect?: string
+  /** Set on an answer the gateway made itself for an error (errorResponse): the FastCGI responder maps some to protocol statuses. */
+  errorCode?: ErrorCode
 }
 
 /** A request whose body is bytes or nothing: what process runtimes (cold, cgi) take. */

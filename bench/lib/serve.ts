@@ -1,5 +1,6 @@
 // The gateway under test, in a process of its own (the load generator never shares it).
 // Usage: node bench/lib/serve.ts --app hello|cpu|stream|io|big --mode warm|inline [--min N --max N] [--log-level warn]
+//        [--fastcgi HOST:PORT|unix:/path] (also serve FastCGI: bench/fastcgi-front.ts)
 // Prints one JSON line on stdout once listening: {"ready":true,"url":"http://127.0.0.1:PORT","pid":...}.
 // Everything else it writes to stdout is pino's JSON log (at the chosen level). SIGTERM/SIGINT close it.
 import { fileURLToPath } from 'node:url'
@@ -28,6 +29,7 @@ async function main (): Promise<void> {
       min: { type: 'string' },
       max: { type: 'string' },
       'log-level': { type: 'string', default: 'warn' },
+      fastcgi: { type: 'string' },
     },
     strict: true,
   })
@@ -45,8 +47,8 @@ async function main (): Promise<void> {
   // As the warmgate CLI runs it (src/cli/start.ts): every mode, the same heap setting.
   fixYoungGeneration()
   const gateway = await createGateway({ apps: { [app]: appConfig } }, { logLevel: values['log-level'] as LogLevel })
-  const { url } = await gateway.listen({ host: '127.0.0.1', port: 0 })
-  process.stdout.write(JSON.stringify({ [READY_KEY]: true, url, pid: process.pid, routes: gateway.routes() }) + '\n')
+  const { url, fastcgi } = await gateway.listen({ host: '127.0.0.1', port: 0, fastcgi: values.fastcgi })
+  process.stdout.write(JSON.stringify({ [READY_KEY]: true, url, fastcgi, pid: process.pid, routes: gateway.routes() }) + '\n')
 
   let stopping = false
   const stop = (): void => {

@@ -13,7 +13,7 @@ export async function run (argv: string[]): Promise<void> {
   // Readable lines in a terminal and in a pipe alike; colours only in a terminal.
   const logger = await createLogger({ level: options.logLevel, pretty: true, color: tty })
   const gateway = await createGateway({ configFile: options.config }, { mode: options.mode, logger, exposeErrors: true, inlineInThread: true, serverTiming: true })
-  const { url } = await gateway.listen({ port: options.port, host: options.host })
+  const { url, fastcgi } = await gateway.listen({ port: options.port, host: options.host, fastcgi: options.fastcgi })
   keepServingOnStrayErrors(gateway)
   const configFile = gateway.config.configFile ?? findConfigFile()
   const paint = (code: string, text: string): string => tty ? `\x1b[${code}m${text}\x1b[0m` : text
@@ -23,5 +23,6 @@ export async function run (argv: string[]): Promise<void> {
     reloaded: () => process.stdout.write(`${formatRoutes(gateway.routes())}\n`),
   })
   closeOnStopSignals(gateway, () => watcher.close())
-  process.stdout.write(`warmgate dev listening on ${url}, watching for changes\n${formatRoutes(gateway.routes())}\n`)
+  const also = fastcgi === undefined ? '' : `, FastCGI on ${fastcgi}`
+  process.stdout.write(`warmgate dev listening on ${url}${also}, watching for changes\n${formatRoutes(gateway.routes())}\n`)
 }

@@ -17,6 +17,8 @@ Options:
   --config FILE       config file (default: gateway.config.ts in the current directory)
   --port N            port to listen on; 0 picks a free one (default: server.port, 8080)
   --host H            address to listen on (default: server.host, 127.0.0.1)
+  --fastcgi ADDR      also accept FastCGI (nginx fastcgi_pass, lighttpd mod_fastcgi) on ADDR:
+                      HOST:PORT or unix:/absolute/path.sock (default: server.fastcgi.listen, none)
   --mode MODE         run every handler app in this mode: warm, inline or cold (default: each app's
                       own; cgi apps always run one process per request)
   --log-level LEVEL   fatal, error, warn, info, debug, trace or silent (default: info)
@@ -35,6 +37,8 @@ Options:
   --config FILE       config file (default: gateway.config.ts in the current directory)
   --port N            port to listen on; 0 picks a free one (default: server.port, 8080)
   --host H            address to listen on (default: server.host, 127.0.0.1)
+  --fastcgi ADDR      also accept FastCGI (nginx fastcgi_pass, lighttpd mod_fastcgi) on ADDR:
+                      HOST:PORT or unix:/absolute/path.sock (default: server.fastcgi.listen, none)
   --mode MODE         run every handler app in this mode: warm, inline or cold
   --log-level LEVEL   fatal, error, warn, info, debug, trace or silent (default: info)
   -h, --help          this text

@@ -2,6 +2,7 @@
 import { relative } from 'node:path'
 import { parseArgs } from 'node:util'
 import { MODES, type Mode } from '../config/define.ts'
+import { LISTEN_ADDRESS_EXPECTED, parseListenAddress } from '../config/listen-address.ts'
 import type { Gateway, RouteInfo } from '../gateway/gateway.ts'
 import { LOG_LEVELS, type LogLevel } from '../log/logger.ts'
 import { fail } from './help.ts'
@@ -12,9 +13,11 @@ export interface ServeOptions {
   host?: string
   mode?: Mode
   logLevel?: LogLevel
+  /** `--fastcgi ADDR`: the FastCGI responder's address, over `server.fastcgi.listen`. */
+  fastcgi?: string
 }
 
-/** Parses and checks `--config --port --host --mode --log-level`; exits with a message on a bad one. */
+/** Parses and checks `--config --port --host --mode --log-level --fastcgi`; exits with a message on a bad one. */
 export function parseServeArgs (argv: string[], command: string): ServeOptions {
   let values: Record<string, string | undefined>
   try {
@@ -26,6 +29,7 @@ export function parseServeArgs (argv: string[], command: string): ServeOptions {
         host: { type: 'string' },
         mode: { type: 'string' },
         'log-level': { type: 'string' },
+        fastcgi: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -41,7 +45,8 @@ export function parseServeArgs (argv: string[], command: string): ServeOptions {
   if (mode !== undefined && !MODES.includes(mode)) fail(`--mode: expected one of ${MODES.join(', ')}, got '${mode}'`)
   const logLevel = values['log-level'] as LogLevel | undefined
   if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) fail(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`)
-  return { config: values.config, port, host: values.host, mode, logLevel }
+  if (values.fastcgi !== undefined && parseListenAddress(values.fastcgi) === undefined) fail(`--fastcgi: expected ${LISTEN_ADDRESS_EXPECTED}, got '${values.fastcgi}'`)
+  return { config: values.config, port, host: values.host, mode, logLevel, fastcgi: values.fastcgi }
 }
 
 /**

@@ -8,7 +8,7 @@ export async function run (argv: string[]): Promise<void> {
   const options = parseServeArgs(argv, 'start')
   fixYoungGeneration()
   const gateway = await createGateway({ configFile: options.config }, { mode: options.mode, logLevel: options.logLevel })
-  const { url } = await gateway.listen({ port: options.port, host: options.host })
+  const { url, fastcgi } = await gateway.listen({ port: options.port, host: options.host, fastcgi: options.fastcgi })
   keepServingOnStrayErrors(gateway)
   const stopping = closeOnStopSignals(gateway)
   // A failed reload leaves the previous version serving: say so, never exit. Signals that arrive while a
@@ -25,5 +25,6 @@ export async function run (argv: string[]): Promise<void> {
     })
   })
   // Only now: a supervisor that signals as soon as it reads this line must find the handlers in place.
-  process.stdout.write(`warmgate listening on ${url}\n${formatRoutes(gateway.routes())}\n`)
+  const also = fastcgi === undefined ? '' : `, FastCGI on ${fastcgi}`
+  process.stdout.write(`warmgate listening on ${url}${also}\n${formatRoutes(gateway.routes())}\n`)
 }

@@ -72,6 +72,15 @@ export interface ServerConfig extends OpsServerConfig {
   maxHeaderSize?: Size
   /** How long close() (SIGTERM/SIGINT) and a reload's drain let requests in flight finish. Default `'10s'`. */
   shutdownTimeout?: Duration
+  /** Also accept FastCGI connections (warmgate behind nginx or lighttpd; README "FastCGI responder"). */
+  fastcgi?: FastCgiServerConfig
+}
+
+export interface FastCgiServerConfig {
+  /** `'127.0.0.1:9000'`, `'[::1]:9000'` or `'unix:/run/warmgate.sock'`. */
+  listen: string
+  /** Most FastCGI connections open at once; a BEGIN_REQUEST on one more is answered OVERLOADED. Default 1024. */
+  maxConnections?: number
 }
 
 export interface DefaultsConfig {

@@ -21,6 +21,8 @@ export interface ResolvedOps {
   readonly serverTiming: boolean | undefined
 }
 
+import { parseListenAddress } from './listen-address.ts'
+
 type Fail = (path: string, expected: string, got: unknown) => void
 
 const PREFIX = /^(?:\/[A-Za-z0-9._~-]+)+$/
@@ -43,19 +45,9 @@ export function resolveOps (server: OpsServerConfig, host: string): ResolvedOps 
   })
 }
 
-/** A port number, or `host:port` / `[v6]:port`; `undefined` when it is neither. */
+/** A port number (on `defaultHost`), or a TCP `host:port` / `[v6]:port`; `undefined` when it is neither. */
 export function parseAddress (value: unknown, defaultHost: string): { host: string, port: number } | undefined {
-  const port = (raw: unknown): number | undefined => {
-    const n = typeof raw === 'string' && /^\d{1,5}$/.test(raw) ? Number(raw) : raw
-    return Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 65535 ? n as number : undefined
-  }
-  if (typeof value === 'number') {
-    const p = port(value)
-    return p === undefined ? undefined : { host: defaultHost, port: p }
-  }
-  if (typeof value !== 'string') return undefined
-  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(value)
-  if (match === null) return undefined
-  const p = port(match[3])
-  return p === undefined ? undefined : { host: match[1] ?? match[2], port: p }
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 && value <= 65535 ? { host: defaultHost, port: value } : undefined
+  const address = parseListenAddress(value)
+  return address?.kind === 'tcp' ? { host: address.host, port: address.port } : undefined
 }

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
 import type { AppKind, GatewayConfig, Mode, ServerConfig } from './define.ts'
+import { parseListenAddress, type ListenAddress } from './listen-address.ts'
 import { normalizeRoute } from './schema.ts'
 import { parseDuration, parseSize } from './units.ts'
 import { resolveOps, type ResolvedOps } from './ops.ts'
@@ -46,6 +47,13 @@ export interface ResolvedServer {
   readonly shutdownTimeoutMs: number
   /** server.admin, server.adminPrefix, server.serverTiming (config/ops.ts). */
   readonly ops: ResolvedOps
+  /** The FastCGI responder, when `server.fastcgi` is set. */
+  readonly fastcgi?: ResolvedFastCgi
+}
+
+export interface ResolvedFastCgi {
+  readonly listen: ListenAddress
+  readonly maxConnections: number
 }
 
 export interface ResolvedConfig {
@@ -89,6 +97,8 @@ export const DEFAULTS = Object.freeze({
   maxQueue: 256,
   queueTimeoutMs: 10_000,
   idleTimeoutMs: 30_000,
+  // php-fpm's listen.backlog order of magnitude; nginx keeps at most its `keepalive N` idle ones per worker.
+  fastcgiMaxConnections: 1024,
 })
 
 /** Applies defaults and makes paths absolute. Expects a config that passed `validateConfig`. */
@@ -135,6 +145,12 @@ export function resolveConfig (config: GatewayConfig, options: ResolveOptions): 
       maxHeaderSize: parseSize(server.maxHeaderSize) ?? DEFAULTS.maxHeaderSize,
       shutdownTimeoutMs: parseDuration(server.shutdownTimeout) ?? DEFAULTS.shutdownTimeoutMs,
       ops: resolveOps(server, server.host ?? DEFAULTS.host),
+      fastcgi: server.fastcgi === undefined
+        ? undefined
+        : Object.freeze({
+          listen: Object.freeze(parseListenAddress(server.fastcgi.listen) as ListenAddress),
+          maxConnections: server.fastcgi.maxConnections ?? DEFAULTS.fastcgiMaxConnections,
+        }),
     }),
     apps: Object.freeze(apps),
     configFile: options.configFile,

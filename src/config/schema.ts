@@ -1,4 +1,5 @@
 import { MODES } from './define.ts'
+import { LISTEN_ADDRESS_EXPECTED, parseListenAddress } from './listen-address.ts'
 import { parseDuration, parseSize } from './units.ts'
 import { checkOps } from './ops.ts'
 
@@ -23,7 +24,7 @@ export function validateConfig (raw: unknown): string[] {
     if (!isPlainObject(raw.server)) fail('server', 'an object', raw.server)
     else {
       const server = raw.server
-      unknownKeys(server, ['host', 'port', 'bodyLimit', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxHeaderSize', 'shutdownTimeout', 'admin', 'adminPrefix', 'serverTiming'], 'server.', errors)
+      unknownKeys(server, ['host', 'port', 'bodyLimit', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxHeaderSize', 'shutdownTimeout', 'admin', 'adminPrefix', 'serverTiming', 'fastcgi'], 'server.', errors)
       if (server.host !== undefined && !isNonEmptyString(server.host)) fail('server.host', 'a non-empty string', server.host)
       if (server.port !== undefined && !(Number.isInteger(server.port) && (server.port as number) >= 0 && (server.port as number) <= 65535)) {
         fail('server.port', 'an integer from 0 to 65535', server.port)
@@ -35,6 +36,7 @@ export function validateConfig (raw: unknown): string[] {
       if (server.shutdownTimeout !== undefined && (drainMs === undefined || drainMs > MAX_TIMEOUT_MS)) {
         fail('server.shutdownTimeout', "a duration of at most 24 days (ms number, or '10s'; 0 does not wait)", server.shutdownTimeout)
       }
+      if (server.fastcgi !== undefined) checkFastCgi(server.fastcgi, fail, errors)
     }
   }
 
@@ -169,6 +171,17 @@ function checkServerLimits (server: Record<string, unknown>, fail: Fail): void {
   const size = parseSize(server.maxHeaderSize)
   if (server.maxHeaderSize !== undefined && (size === undefined || size < 1024 || size > 1024 ** 2)) {
     fail('server.maxHeaderSize', "a size from 1kb to 1mb (bytes number, or '16kb')", server.maxHeaderSize)
+  }
+}
+
+/** `server.fastcgi`: the FastCGI responder's address and connection cap (src/front/fastcgi-server.ts). */
+function checkFastCgi (fastcgi: unknown, fail: Fail, errors: string[]): void {
+  if (!isPlainObject(fastcgi)) return fail('server.fastcgi', "an object ({ listen: '127.0.0.1:9000' })", fastcgi)
+  unknownKeys(fastcgi, ['listen', 'maxConnections'], 'server.fastcgi.', errors)
+  if (parseListenAddress(fastcgi.listen) === undefined) fail('server.fastcgi.listen', LISTEN_ADDRESS_EXPECTED, fastcgi.listen)
+  const max = fastcgi.maxConnections
+  if (max !== undefined && !(Number.isInteger(max) && (max as number) >= 1 && (max as number) <= 100_000)) {
+    fail('server.fastcgi.maxConnections', 'an integer from 1 to 100000', max)
   }
 }
 

@@ -27,8 +27,16 @@ export function encodeParams (pairs: Iterable<readonly [string, string]>): Uint8
  * throws `FastCgiProtocolError`. Later duplicates of a name replace earlier ones, as in a CGI environment.
  */
 export function decodeParams (body: Uint8Array): Map<string, string> {
+  return new Map(decodeParamPairs(body))
+}
+
+/**
+ * The pairs of a name-value body in order, duplicates kept: nginx before 1.23 sends a header that came
+ * twice as two `HTTP_*` pairs of one name, and a responder must not drop the first.
+ */
+export function decodeParamPairs (body: Uint8Array): Array<[string, string]> {
   const buffer = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
-  const params = new Map<string, string>()
+  const pairs: Array<[string, string]> = []
   let offset = 0
   while (offset < buffer.length) {
     const name = readLength(buffer, offset)
@@ -36,10 +44,10 @@ export function decodeParams (body: Uint8Array): Map<string, string> {
     const start = value.next
     const end = start + name.length + value.length
     if (end > buffer.length) throw new FastCgiProtocolError(`name-value pair at byte ${offset} needs ${end - buffer.length} more bytes than the body has`)
-    params.set(buffer.toString('latin1', start, start + name.length), buffer.toString('latin1', start + name.length, end))
+    pairs.push([buffer.toString('latin1', start, start + name.length), buffer.toString('latin1', start + name.length, end)])
     offset = end
   }
-  return params
+  return pairs
 }
 
 function lengthSize (length: number): number {

@@ -172,7 +172,8 @@ export class RecordParser {
   }
 }
 
-function writeHeader (out: Uint8Array, type: number, requestId: number, contentLength: number, padding: number): void {
+/** Writes a record header (§3.3) at the start of `out`: for senders that write content without copying it into a record. */
+export function writeHeader (out: Uint8Array, type: number, requestId: number, contentLength: number, padding: number): void {
   out[0] = FCGI_VERSION_1
   out[1] = type
   out[2] = requestId >> 8

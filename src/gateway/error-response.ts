@@ -19,5 +19,6 @@ export function errorResponse (code: ErrorCode, requestId: string, detail?: stri
     statusText: reason,
     headers: ['content-type', 'text/plain; charset=utf-8'],
     body: encoder.encode(`${status} ${reason} (request ${requestId})\n${extra}`),
+    errorCode: code,
   }
 }

@@ -2,8 +2,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { AppKind, GatewayConfig, Mode } from '../config/define.ts'
 import { checkAndResolve, loadConfigFile } from '../config/load.ts'
-import type { ResolvedConfig } from '../config/resolve.ts'
+import { DEFAULTS, type ResolvedConfig } from '../config/resolve.ts'
+import { LISTEN_ADDRESS_EXPECTED, parseListenAddress } from '../config/listen-address.ts'
 import { GatewayError } from '../errors.ts'
+import { FastCgiServer, type FastCgiStats } from '../front/fastcgi-server.ts'
 import { createClientErrorHandler } from '../http/client-error.ts'
 import { createRequestListener } from '../http/listener.ts'
 import { serverOptions } from '../http/server-options.ts'
@@ -52,6 +54,21 @@ export interface RouteInfo {
 export interface ListenOptions {
   port?: number
   host?: string
+  /**
+   * Also listen for FastCGI here (`'127.0.0.1:9000'`, `'unix:/run/warmgate.sock'`); overrides
+   * `server.fastcgi.listen` (the CLI's `--fastcgi`). Default: `server.fastcgi.listen` when set, else none.
+   */
+  fastcgi?: string
+}
+
+export interface ListeningInfo {
+  url: string
+  host: string
+  port: number
+  /** The FastCGI responder's address, when it listens (`127.0.0.1:9000` with the bound port, or `unix:/path`). */
+  fastcgi?: string
+  /** The health/ready/metrics listener's URL, when `server.admin` gives it an address of its own. */
+  adminUrl?: string
 }
 
 export interface Gateway {
@@ -62,10 +79,15 @@ export interface Gateway {
   /** Dispatches a web Request without a socket. */
   fetch (request: Request): Promise<Response>
   /**
-   * Listens on `port`/`host` (default: the config's `server`); resolves with the URL. With `server.admin`
-   * set, the health/ready/metrics endpoints get a listener of their own there too (`adminUrl`).
+   * Listens on `port`/`host` (default: the config's `server`), and for FastCGI when `server.fastcgi` or
+   * `options.fastcgi` says where; resolves with the URL and the FastCGI address. With `server.admin` set,
+   * the health/ready/metrics endpoints get a listener of their own there too (`adminUrl`).
+   * @example
+   * const { url, fastcgi } = await gw.listen({ port: 8080, fastcgi: 'unix:/run/warmgate.sock' })
    */
-  listen (options?: ListenOptions): Promise<{ url: string, host: string, port: number, adminUrl?: string }>
+  listen (options?: ListenOptions): Promise<ListeningInfo>
+  /** The FastCGI responder's counts (connections accepted and open, requests); `undefined` when it does not listen. */
+  fastcgiStats (): FastCgiStats | undefined
   routes (): RouteInfo[]
   stats (): Record<string, RuntimeStats>
   /**
@@ -150,6 +172,7 @@ class GatewayImpl implements Gateway {
   #server: Server | undefined
   #adminServer: Server | undefined
   readonly #admin: AdminSource
+  #fastcgi: FastCgiServer | undefined
   #fallbackHost: string
   #closePromise: Promise<void> | undefined
 
@@ -214,15 +237,36 @@ class GatewayImpl implements Gateway {
     return toWebResponse(res, req.method, req.id)
   }
 
-  async listen (options: ListenOptions = {}): Promise<{ url: string, host: string, port: number, adminUrl?: string }> {
-    const main = await this.#listenMain(options)
-    const address = this.config.server.ops.admin
-    if (address === undefined) return main
+  async listen (options: ListenOptions = {}): Promise<ListeningInfo> {
+    const fastcgiText = options.fastcgi
+    const fastcgiAddress = fastcgiText === undefined ? this.config.server.fastcgi?.listen : parseListenAddress(fastcgiText)
+    if (fastcgiAddress === undefined && fastcgiText !== undefined) {
+      throw new GatewayError('WG_ERR_LISTEN', `listen: fastcgi must be ${LISTEN_ADDRESS_EXPECTED}, got ${JSON.stringify(fastcgiText)}`)
+    }
+    let info = await this.#listenHttp(options)
+    const server = this.config.server
     try {
-      return { ...main, adminUrl: await this.#listenAdmin(address.host, address.port) }
+      if (server.ops.admin !== undefined) info = { ...info, adminUrl: await this.#listenAdmin(server.ops.admin.host, server.ops.admin.port) }
+      if (fastcgiAddress === undefined) return info
+      const fastcgi = new FastCgiServer({
+        table: this.#table,
+        log: this.log,
+        fallbackHost: () => this.#fallbackHost,
+        // The meta-variables nginx's fastcgi_params add to the headers take ~1-2 KiB.
+        maxParamsSize: server.maxHeaderSize + 8 * 1024,
+        requestTimeoutMs: server.requestTimeoutMs,
+        firstRecordTimeoutMs: server.headersTimeoutMs,
+        maxConnections: server.fastcgi?.maxConnections ?? DEFAULTS.fastcgiMaxConnections,
+      })
+      this.#fastcgi = fastcgi
+      return { ...info, fastcgi: await fastcgi.listen(fastcgiAddress) }
     } catch (error) {
-      await new Promise(resolve => this.#server?.close(resolve))
+      // All or nothing: a listener that did open is closed again.
+      this.#fastcgi = undefined
+      const opened = [this.#server, this.#adminServer]
       this.#server = undefined
+      this.#adminServer = undefined
+      await Promise.all(opened.map(async (s) => new Promise(resolve => s === undefined ? resolve(undefined) : s.close(resolve))))
       throw error
     }
   }
@@ -242,7 +286,11 @@ class GatewayImpl implements Gateway {
     })
   }
 
-  #listenMain (options: ListenOptions): Promise<{ url: string, host: string, port: number }> {
+  fastcgiStats (): FastCgiStats | undefined {
+    return this.#fastcgi?.stats()
+  }
+
+  #listenHttp (options: ListenOptions): Promise<ListeningInfo> {
     const host = options.host ?? this.config.server.host
     const port = options.port ?? this.config.server.port
     if (host.trim() === '') return Promise.reject(new GatewayError('WG_ERR_LISTEN', 'listen: host must be an address (an empty host would listen on every interface)'))
@@ -288,6 +336,10 @@ class GatewayImpl implements Gateway {
   async #close (): Promise<void> {
     const deadline = performance.now() + this.config.server.shutdownTimeoutMs
     const server = this.#server
+    const fastcgi = this.#fastcgi
+    // Stops accepting; idle connections end now, busy ones after their request (END_REQUEST written).
+    const fastcgiClosed = fastcgi?.stopAccepting()
+    fastcgi?.closeIdle()
     // Node closes the listening socket at once (a new connection is refused) and, since Node 19, the
     // idle keep-alive connections; a connection with a request in flight is closed after its response.
     const serverClosed = server === undefined
@@ -299,8 +351,12 @@ class GatewayImpl implements Gateway {
     // Every routed request has been answered. What is left is idle, or a client still sending a request
     // head that no app will get to serve: do not wait for it.
     server?.closeIdleConnections()
-    const grace = setTimeout(() => server?.closeAllConnections(), 1000)
-    await serverClosed
+    fastcgi?.closeIdle()
+    const grace = setTimeout(() => {
+      server?.closeAllConnections()
+      fastcgi?.destroyAll()
+    }, 1000)
+    await Promise.all([serverClosed, fastcgiClosed])
     clearTimeout(grace)
     // Last: probes saw "closing" (503) on it for the whole drain.
     const admin = this.#adminServer

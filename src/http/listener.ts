@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { STATUS_CODES } from 'node:http'
 import type { Readable } from 'node:stream'
 import { errorResponse } from '../gateway/error-response.ts'
-import { followLocalRedirects } from '../gateway/local-redirect.ts'
 import { clientAborted, type MountedApp } from '../gateway/mounted-app.ts'
+import { respondRouted } from '../gateway/respond.ts'
 import type { Router } from '../gateway/router.ts'
 import { logAccess, type Logger } from '../log/logger.ts'
 import { adminResponse, isAdminPath, type AdminSource } from '../ops/admin.ts'
@@ -109,8 +109,7 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
           return { remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0, httpVersion: req.httpVersion, secure }
         },
       }
-      return mounted.respond(request, controller)
-        .then(res => res.localRedirect === undefined ? res : followLocalRedirects(res, request, mounted, router, controller))
+      return respondRouted(mounted, request, router, controller)
         .then(response => streamed?.tooLarge === true ? tooLarge(response) : finish(response))
     }).catch((error: unknown) => {
       mounted.log.error({ reqId: id, err: error }, 'writing the response failed')

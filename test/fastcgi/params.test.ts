@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { decodeParams, encodeParams } from '../../src/fastcgi/params.ts'
+import { decodeParamPairs, decodeParams, encodeParams } from '../../src/fastcgi/params.ts'
 import { FastCgiProtocolError } from '../../src/fastcgi/records.ts'
 
 describe('FastCGI name-value pairs (§3.4)', () => {
@@ -31,5 +31,12 @@ describe('FastCGI name-value pairs (§3.4)', () => {
     expect(() => decodeParams(Uint8Array.from([0x80, 0, 0]))).toThrow(FastCgiProtocolError)
     expect(() => decodeParams(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0, 0x41]))).toThrow(/more bytes/)
     expect(() => decodeParams(Uint8Array.from([1]))).toThrow(FastCgiProtocolError)
+  })
+
+  it('decodeParamPairs keeps pairs in order with duplicate names (nginx < 1.23 sends a repeated header twice)', () => {
+    const body = encodeParams([['HTTP_X', 'one'], ['REQUEST_METHOD', 'GET'], ['HTTP_X', 'two']])
+    expect(decodeParamPairs(body)).toEqual([['HTTP_X', 'one'], ['REQUEST_METHOD', 'GET'], ['HTTP_X', 'two']])
+    expect(decodeParams(body).get('HTTP_X')).toBe('two')
+    expect(() => decodeParamPairs(Uint8Array.of(3, 0, 65))).toThrow(FastCgiProtocolError)
   })
 })
