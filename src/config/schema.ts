@@ -151,8 +151,8 @@ function checkHandlerKind (app: Record<string, unknown>, path: string, fail: Fai
     else if (app.kind !== 'fetch' && app.kind !== 'lambda') fail(`${path}.kind`, "'fetch' or 'lambda' (or no kind: detected from the module's exports)", app.kind)
   }
   if (app.lambda === undefined) return
-  if (app.cgi !== undefined) errors.push(`${path}.lambda: expected no lambda options for a cgi app, got ${describe(app.lambda)}`)
-  else if (app.kind === 'fetch') errors.push(`${path}.lambda: expected no lambda options with kind 'fetch', got ${describe(app.lambda)}`)
+  if (app.cgi !== undefined) errors.push(`${path}.lambda: expected no lambda options for a cgi app, got ${JSON.stringify(app.lambda)}`)
+  else if (app.kind === 'fetch') errors.push(`${path}.lambda: expected no lambda options with kind 'fetch', got ${JSON.stringify(app.lambda)}`)
   else if (!isPlainObject(app.lambda)) fail(`${path}.lambda`, "an object ({ payload: '2.0' })", app.lambda)
   else {
     unknownKeys(app.lambda, ['payload'], `${path}.lambda.`, errors)
