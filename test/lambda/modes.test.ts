@@ -1,7 +1,7 @@
 import { Agent } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { GatewayConfig, Mode } from '../../src/index.ts'
-import { codesOf, FIXTURES, startGateway, within, type Started } from '../helpers/gateway.ts'
+import { APPS, codesOf, FIXTURES, startGateway, within, type Started } from '../helpers/gateway.ts'
 import { send, type Reply, type SendOptions } from '../runtime/support.ts'
 import { expectedEvent, shapeDifferences } from './support.ts'
 
@@ -15,6 +15,7 @@ const CONFIG: GatewayConfig = {
     v2: { route: '/v2', entry: lambda('api.ts'), workers: one, timeout: '10s', memoryMb: 64 },
     v1: { route: '/v1', entry: lambda('api.ts'), workers: one, timeout: '10s', lambda: { payload: '1.0' } },
     cb: { route: '/cb', entry: lambda('callback.ts'), workers: one },
+    example: { route: '/example', entry: `${APPS}lambda.ts`, workers: one },
   },
 }
 
@@ -106,6 +107,12 @@ describe.each(['warm', 'inline', 'cold'] as const satisfies readonly Mode[])('%s
     expect(object.json()).toEqual({ message: 'hi', list: [1, 2] })
     const empty = await get('/v2/empty')
     expect([empty.status, empty.body.byteLength]).toEqual([204, 0])
+  })
+
+  it('the example app apps/lambda.ts answers as it would behind API Gateway', async () => {
+    const res = await get('/example/hi?who=me')
+    expect(res.status).toBe(200)
+    expect(res.json()).toEqual({ method: 'GET', path: '/example/hi', query: { who: 'me' }, from: '127.0.0.1', requestId: res.requestId })
   })
 
   it('context: request id, app name, memory limit, Lambda fields, and getRemainingTimeInMillis() counting down from the timeout', async () => {
