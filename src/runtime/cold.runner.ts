@@ -153,7 +153,14 @@ async function main (): Promise<void> {
     fail(EXIT_THREW, `handler threw: ${error instanceof Error ? error.message : String(error)}`, error)
   }
   if (!(response instanceof Response)) fail(EXIT_RESULT, 'handler must return a Response')
-  await writeResponse(response, call.method === 'HEAD')
+  try {
+    await writeResponse(response, call.method === 'HEAD')
+  } catch (error) {
+    // Past the head the gateway cannot answer with an error any more: the line (not fatal, so it is
+    // logged with the request id) is all that says the body was cut short.
+    report('error', `the response body failed mid-stream: ${(error as Error)?.message ?? String(error)}`, error)
+    process.exit(EXIT_THREW)
+  }
 
   if (pending.length > 0) {
     // The response is complete once stdout is closed; background work then runs to its end.
