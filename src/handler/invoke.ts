@@ -49,8 +49,8 @@ export async function invokeHandler (
   try {
     result = await handler(request, env, ctx)
   } catch (cause) {
-    // Our own adapters (src/lambda/) throw coded errors of their own (a Lambda error is a 502, not a 500).
-    if (isGatewayError(cause)) throw cause
+    // The Lambda adapter (src/lambda/) throws coded errors of its own: a Lambda error is a 502, not a 500.
+    if (isGatewayError(cause) && cause.code.startsWith('WG_ERR_LAMBDA_')) throw cause
     throw new GatewayError('WG_ERR_HANDLER_THREW', `handler threw: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
   }
   return readWebResponse(result)
