@@ -19,7 +19,14 @@ export function responseFromResult (result: unknown, payload: LambdaPayload): Re
   if (!full) {
     if (payload === '1.0') throw invalid(`a payload 1.0 result must be an object with a statusCode, got ${describe(result)}`)
     if (result === undefined) throw invalid('the handler returned nothing (undefined)')
-    const body = typeof result === 'string' ? result : JSON.stringify(result)
+    let body: string | undefined
+    try {
+      body = typeof result === 'string' ? result : JSON.stringify(result)
+    } catch (cause) {
+      throw invalid(`the result cannot be serialized as JSON: ${(cause as Error).message}`, cause)
+    }
+    // JSON.stringify gives undefined for a function or a symbol: Lambda itself would fail to serialize it.
+    if (body === undefined) throw invalid(`the result is ${describe(result)}, which has no JSON form`)
     return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } })
   }
   const { statusCode, headers, multiValueHeaders, cookies, body, isBase64Encoded } = result as Record<string, unknown>

@@ -60,6 +60,8 @@ describe('responseFromResult', () => {
     ['cookies that are not strings', { statusCode: 200, cookies: [1] }, '2.0'],
     ['isBase64Encoded that is not a boolean', { statusCode: 200, isBase64Encoded: 'yes', body: 'x' }, '2.0'],
     ['undefined', undefined, '2.0'],
+    ['a value without a JSON form (a function)', () => 1, '2.0'],
+    ['a value JSON cannot serialize (a BigInt)', { n: 1n }, '2.0'],
   ] as const)('rejects %s with WG_ERR_LAMBDA_RESULT', (_name, result, payload) => {
     expect(codeOf(() => responseFromResult(result, payload))).toBe('WG_ERR_LAMBDA_RESULT')
   })
