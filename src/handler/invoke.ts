@@ -28,6 +28,9 @@ export function callOf (ctx: HandlerContext): HandlerCall | undefined {
   return (ctx as { [HANDLER_CALL]?: HandlerCall })[HANDLER_CALL]
 }
 
+/** Codes the Lambda adapter throws for the request, kept as they are (a Lambda failure is a 502). */
+const ADAPTER_CODES: ReadonlySet<string> = new Set(['WG_ERR_LAMBDA_THREW', 'WG_ERR_LAMBDA_RESULT'])
+
 /** Tracks `ctx.waitUntil` promises so that a runtime can wait for them before it stops. */
 export type WaitUntilSink = (promise: Promise<unknown>) => void
 
@@ -50,7 +53,7 @@ export async function invokeHandler (
     result = await handler(request, env, ctx)
   } catch (cause) {
     // The Lambda adapter (src/lambda/) throws coded errors of its own: a Lambda error is a 502, not a 500.
-    if (isGatewayError(cause) && cause.code.startsWith('WG_ERR_LAMBDA_')) throw cause
+    if (isGatewayError(cause) && ADAPTER_CODES.has(cause.code)) throw cause
     throw new GatewayError('WG_ERR_HANDLER_THREW', `handler threw: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
   }
   return readWebResponse(result)
