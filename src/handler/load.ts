@@ -3,8 +3,8 @@ import { basename } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { GatewayError } from '../errors.ts'
 import { propagateReloadVersion, RELOAD_PARAM } from './fresh-imports.ts'
-import { createLambdaHandler, type LambdaHandler } from '../lambda/adapter.ts'
-import { installAwsLambdaGlobal } from '../lambda/stream.ts'
+import type { LambdaHandler } from '../lambda/adapter.ts'
+import { installAwsLambdaGlobal } from '../lambda/global.ts'
 import type { FetchHandler } from '../types.ts'
 import type { HandlerOptions } from './options.ts'
 
@@ -39,6 +39,8 @@ export async function loadHandler (entry: string, version?: string, options?: Ha
     if (typeof mod.handler !== 'function') {
       throw new GatewayError('WG_ERR_HANDLER_INVALID', `handler module ${entry} is a Lambda app (kind: 'lambda') but has no \`export const handler = async (event, context) => …\`; found ${describeExports(mod)}`)
     }
+    // Imported only for Lambda apps: a cold-mode process of a fetch app pays nothing for it.
+    const { createLambdaHandler } = await import('../lambda/adapter.ts')
     return createLambdaHandler(mod.handler as LambdaHandler, settings)
   }
   if (typeof exported === 'function') return exported as FetchHandler

@@ -9,7 +9,8 @@ import type { EventInput } from './event-input.ts'
 import { createEventV1 } from './event-v1.ts'
 import { createEventV2 } from './event-v2.ts'
 import { responseFromResult } from './result.ts'
-import { isStreamified, LambdaResponseStream } from './stream.ts'
+import { isStreamified } from './global.ts'
+import { LambdaResponseStream } from './stream.ts'
 
 export type LambdaHandler = (event: unknown, context: LambdaContext, callback?: LambdaCallback) => unknown
 type LambdaCallback = (error?: unknown, result?: unknown) => void

@@ -1,16 +1,7 @@
-// Lambda response streaming: the `awslambda` global of the Lambda Node.js runtime, and the response
-// stream a streamified handler writes to, turned into a web Response whose body streams as it is written.
+// Lambda response streaming: the response stream a streamified handler writes to, turned into a web
+// Response whose body streams as it is written. The `awslambda` global is in global.ts.
 import { Writable } from 'node:stream'
-
-/** The Lambda runtime's own marker (Symbol.for, so a handler bundled with its own copy agrees). */
-const HANDLER_STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming')
-const STREAM_RESPONSE = 'response'
-
-export interface HttpPrelude {
-  statusCode?: number
-  headers?: Record<string, string>
-  cookies?: string[]
-}
+import { SET_PRELUDE, type HttpPrelude } from './global.ts'
 
 type Head = { status: number, headers: Array<[string, string]> }
 
@@ -44,8 +35,8 @@ export class LambdaResponseStream extends Writable {
     this.#contentType = type
   }
 
-  /** Used by `HttpResponseStream.from`. */
-  setPrelude (prelude: HttpPrelude): void {
+  /** Used by `awslambda.HttpResponseStream.from`: before the first write. */
+  [SET_PRELUDE] (prelude: HttpPrelude): void {
     this.#prelude = prelude
   }
 
@@ -100,36 +91,4 @@ export class LambdaResponseStream extends Writable {
     for (const cookie of prelude.cookies ?? []) headers.push(['set-cookie', cookie])
     onHead({ status: prelude.statusCode ?? 200, headers }, this.#body)
   }
-}
-
-/** Lambda's `awslambda.HttpResponseStream`: `from(stream, { statusCode, headers, cookies })` returns the stream. */
-export class HttpResponseStream {
-  static from (stream: LambdaResponseStream, prelude: HttpPrelude): LambdaResponseStream {
-    if (!(stream instanceof LambdaResponseStream)) throw new TypeError('HttpResponseStream.from expects the responseStream a streamified handler was given')
-    stream.setPrelude(prelude)
-    return stream
-  }
-}
-
-export function streamifyResponse<T extends (...args: never[]) => unknown> (handler: T): T {
-  ;(handler as unknown as Record<symbol, unknown>)[HANDLER_STREAMING] = STREAM_RESPONSE
-  return handler
-}
-
-export function isStreamified (handler: unknown): boolean {
-  return (handler as Record<symbol, unknown>)[HANDLER_STREAMING] === STREAM_RESPONSE
-}
-
-/**
- * Defines `globalThis.awslambda` before a handler module is imported (modules call
- * `awslambda.streamifyResponse` at their top level). One per thread or process; kept if one exists.
- */
-export function installAwsLambdaGlobal (): void {
-  const global = globalThis as { awslambda?: unknown }
-  if (global.awslambda !== undefined) return
-  Object.defineProperty(globalThis, 'awslambda', {
-    value: Object.freeze({ streamifyResponse, HttpResponseStream }),
-    configurable: true,
-    writable: false,
-  })
 }
