@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   WG_ERR_HANDLER_INVALID: { statusCode: 500, description: 'A handler module exports neither a fetch object nor a function.' },
   WG_ERR_HANDLER_THREW: { statusCode: 500, description: 'The handler threw or rejected while answering a request.' },
   WG_ERR_HANDLER_RESULT: { statusCode: 500, description: 'The handler returned something that is not a Response.' },
+  WG_ERR_LAMBDA_THREW: { statusCode: 502, description: 'A Lambda handler threw, rejected or passed an error to its callback (API Gateway answers 502 too).' },
+  WG_ERR_LAMBDA_RESULT: { statusCode: 502, description: 'A Lambda handler returned a result API Gateway would reject (no valid statusCode, a body that is not a string, bad headers).' },
   WG_ERR_MODE_UNAVAILABLE: { statusCode: 500, description: 'The requested mode is not implemented in this version.' },
   WG_ERR_NOT_FOUND: { statusCode: 404, description: 'No app route matches the request path.' },
   WG_ERR_BAD_REQUEST: { statusCode: 400, description: 'The request could not be turned into a web Request (bad Host or URL), or is not valid HTTP/1.1 (e.g. Content-Length with Transfer-Encoding).' },

@@ -13,6 +13,20 @@ export const MODES: readonly Mode[] = ['warm', 'inline', 'cold']
 /** What runs an app: a handler module in one of the modes, or a directory of CGI executables. */
 export type AppKind = Mode | 'cgi'
 
+/**
+ * What a handler module exports: `fetch` (a default-exported fetch function or `{ fetch }` object) or `lambda`
+ * (an AWS Lambda `handler(event, context)` named export; README "AWS Lambda handlers").
+ */
+export type HandlerKind = 'fetch' | 'lambda'
+
+/** The API Gateway payload format a Lambda handler gets: HTTP API 2.0, or the REST API / HTTP API 1.0 shape. */
+export type LambdaPayload = '1.0' | '2.0'
+
+export interface LambdaConfig {
+  /** Event and result format. Default `'2.0'`. */
+  payload?: LambdaPayload
+}
+
 export interface WorkersConfig {
   /** Workers started (and their handler imported) before the server reports ready. Default 1. */
   min?: number
@@ -55,6 +69,13 @@ export interface AppConfig {
   queueTimeout?: Duration
   /** Warm: heap limit of each worker thread (V8 old generation), in MiB; a worker that passes it is replaced. */
   memoryMb?: number
+  /**
+   * How the entry module is called. Default: detected (a named `handler` export and no default export is a
+   * Lambda handler). Not allowed with `cgi`.
+   */
+  kind?: HandlerKind
+  /** Lambda handlers: the event format. Not allowed with `cgi` or `kind: 'fetch'`. */
+  lambda?: LambdaConfig
 }
 
 export interface ServerConfig extends OpsServerConfig {

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
-import type { AppKind, GatewayConfig, Mode, ServerConfig } from './define.ts'
+import type { AppKind, GatewayConfig, HandlerKind, LambdaPayload, Mode, ServerConfig } from './define.ts'
 import { parseListenAddress, type ListenAddress } from './listen-address.ts'
 import { normalizeRoute } from './schema.ts'
 import { parseDuration, parseSize } from './units.ts'
@@ -24,6 +24,9 @@ export interface ResolvedApp {
   readonly queueTimeoutMs: number
   /** Warm: each worker's old-generation heap limit (MiB); undefined for V8's default. */
   readonly memoryMb: number | undefined
+  /** How the entry is called; `'auto'`: detected from its exports when it loads. Always `'auto'` for cgi apps. */
+  readonly kind: HandlerKind | 'auto'
+  readonly lambda: { readonly payload: LambdaPayload }
 }
 
 export interface ResolvedWorkers {
@@ -134,6 +137,8 @@ export function resolveConfig (config: GatewayConfig, options: ResolveOptions): 
       maxQueue: app.maxQueue ?? DEFAULTS.maxQueue,
       queueTimeoutMs: parseDuration(app.queueTimeout) ?? DEFAULTS.queueTimeoutMs,
       memoryMb: app.memoryMb,
+      kind: app.kind ?? 'auto',
+      lambda: Object.freeze({ payload: app.lambda?.payload ?? '2.0' }),
     })
   })
   return Object.freeze({

@@ -64,7 +64,7 @@ export function validateConfig (raw: unknown): string[] {
       fail(path, 'an object with `route` and `entry`', app)
       continue
     }
-    unknownKeys(app, ['route', 'entry', 'cgi', 'mode', 'timeout', 'workers', 'env', 'bodyLimit', 'passEnv', 'passAuthorization', 'concurrency', 'maxQueue', 'queueTimeout', 'memoryMb'], `${path}.`, errors)
+    unknownKeys(app, ['route', 'entry', 'cgi', 'mode', 'timeout', 'workers', 'env', 'bodyLimit', 'passEnv', 'passAuthorization', 'concurrency', 'maxQueue', 'queueTimeout', 'memoryMb', 'kind', 'lambda'], `${path}.`, errors)
     if (typeof app.route !== 'string' || !ROUTE_RE.test(app.route) || DOT_SEGMENT_RE.test(app.route)) {
       fail(`${path}.route`, "a path starting with '/' (no spaces, '?', '#', '//' or dot segments)", app.route)
     } else {
@@ -95,6 +95,7 @@ export function validateConfig (raw: unknown): string[] {
       if (app.cgi !== undefined || app.mode === 'cold' || app.mode === 'inline') errors.push(`${path}.memoryMb: expected memoryMb only on a warm app (it limits each worker thread's heap), got ${describe(app.memoryMb)}`)
       else if (!(Number.isInteger(app.memoryMb) && (app.memoryMb as number) >= 16)) fail(`${path}.memoryMb`, 'an integer number of MiB, at least 16', app.memoryMb)
     }
+    checkHandlerKind(app, path, fail, errors)
     checkRuntimeOptions(app, path, fail, errors)
     if (app.env !== undefined) {
       if (!isPlainObject(app.env)) fail(`${path}.env`, 'an object of strings', app.env)
@@ -145,6 +146,23 @@ function checkRuntimeOptions (obj: Record<string, unknown>, path: string, fail: 
   if (maxRequests !== undefined && !(Number.isInteger(maxRequests) && (maxRequests as number) >= 1)) fail(`${path}.workers.maxRequests`, 'a positive integer', maxRequests)
   if (maxHeapMb !== undefined && !(Number.isInteger(maxHeapMb) && (maxHeapMb as number) >= 1)) fail(`${path}.workers.maxHeapMb`, 'a positive integer number of MiB', maxHeapMb)
   if (idleTimeout !== undefined) checkDuration(idleTimeout, `${path}.workers.idleTimeout`, fail)
+}
+
+/** `kind` and `lambda` (README "AWS Lambda handlers"): only for handler modules, `lambda` only for Lambda ones. */
+function checkHandlerKind (app: Record<string, unknown>, path: string, fail: Fail, errors: string[]): void {
+  if (app.kind !== undefined) {
+    if (app.cgi !== undefined) errors.push(`${path}.kind: expected no kind for a cgi app (its scripts are CGI executables), got ${describe(app.kind)}`)
+    else if (app.kind !== 'fetch' && app.kind !== 'lambda') fail(`${path}.kind`, "'fetch' or 'lambda' (or no kind: detected from the module's exports)", app.kind)
+  }
+  if (app.lambda === undefined) return
+  if (app.cgi !== undefined) errors.push(`${path}.lambda: expected no lambda options for a cgi app, got ${JSON.stringify(app.lambda)}`)
+  else if (app.kind === 'fetch') errors.push(`${path}.lambda: expected no lambda options with kind 'fetch', got ${JSON.stringify(app.lambda)}`)
+  else if (!isPlainObject(app.lambda)) fail(`${path}.lambda`, "an object ({ payload: '2.0' })", app.lambda)
+  else {
+    unknownKeys(app.lambda, ['payload'], `${path}.lambda.`, errors)
+    const payload = app.lambda.payload
+    if (payload !== undefined && payload !== '1.0' && payload !== '2.0') fail(`${path}.lambda.payload`, "'1.0' or '2.0'", payload)
+  }
 }
 
 function checkDuration (value: unknown, path: string, fail: Fail): void {

@@ -1,6 +1,6 @@
 // Shared by the main thread (inline mode) and warm workers: imports nothing from either side.
 import type { Mode } from '../config/define.ts'
-import { GatewayError } from '../errors.ts'
+import { GatewayError, isGatewayError } from '../errors.ts'
 import type { FetchHandler, HandlerContext, HandlerEnv } from '../types.ts'
 import { readWebResponse, type HandlerResponse } from './response-body.ts'
 
@@ -12,7 +12,24 @@ export interface HandlerCall {
   headers: string[]
   /** Bytes, nothing, or a body still arriving (a large or chunked upload, README "Streaming"). */
   body: Uint8Array | null | ReadableStream<Uint8Array>
+  /** The client's address (a `GatewayRequest` carries more); absent for `gateway.fetch`. */
+  connection?: { readonly remoteAddress: string }
 }
+
+/**
+ * Where the call a context was made for hangs on it, for adapters that need more than the web Request
+ * shows: the raw header pairs (repeats kept apart) and the client's address (a Lambda event's `sourceIp`).
+ * A symbol, so that it is no part of the handler contract; the call is already allocated, so it costs nothing.
+ */
+export const HANDLER_CALL = Symbol('warmgate.handlerCall')
+
+/** The call a context belongs to, when the runtime set one. */
+export function callOf (ctx: HandlerContext): HandlerCall | undefined {
+  return (ctx as { [HANDLER_CALL]?: HandlerCall })[HANDLER_CALL]
+}
+
+/** Codes the Lambda adapter throws for the request, kept as they are (a Lambda failure is a 502). */
+const ADAPTER_CODES: ReadonlySet<string> = new Set(['WG_ERR_LAMBDA_THREW', 'WG_ERR_LAMBDA_RESULT'])
 
 /** Tracks `ctx.waitUntil` promises so that a runtime can wait for them before it stops. */
 export type WaitUntilSink = (promise: Promise<unknown>) => void
@@ -30,11 +47,13 @@ export async function invokeHandler (
   waitUntil: WaitUntilSink,
 ): Promise<HandlerResponse> {
   const request = createWebRequest(call, signal)
-  const ctx: HandlerContext = { requestId: call.id, mode, signal, waitUntil }
+  const ctx: HandlerContext & { [HANDLER_CALL]: HandlerCall } = { requestId: call.id, mode, signal, waitUntil, [HANDLER_CALL]: call }
   let result: unknown
   try {
     result = await handler(request, env, ctx)
   } catch (cause) {
+    // The Lambda adapter (src/lambda/) throws coded errors of its own: a Lambda error is a 502, not a 500.
+    if (isGatewayError(cause) && ADAPTER_CODES.has(cause.code)) throw cause
     throw new GatewayError('WG_ERR_HANDLER_THREW', `handler threw: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
   }
   return readWebResponse(result)

@@ -1,17 +1,27 @@
 // Shared by the main thread (inline mode) and warm workers: imports nothing from either side.
+import { basename } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { GatewayError } from '../errors.ts'
 import { propagateReloadVersion, RELOAD_PARAM } from './fresh-imports.ts'
+import type { LambdaHandler } from '../lambda/adapter.ts'
+import { installAwsLambdaGlobal } from '../lambda/global.ts'
 import type { FetchHandler } from '../types.ts'
+import type { HandlerOptions } from './options.ts'
 
 /**
  * Imports a handler module and returns its fetch function.
- * Accepts `export default fn` and `export default { fetch }` (Cloudflare Workers / Deno / Hono convention).
+ * Accepts `export default fn` and `export default { fetch }` (Cloudflare Workers / Deno / Hono convention),
+ * and an AWS Lambda `export const handler` (wrapped by src/lambda/adapter.ts): detected when there is no
+ * default export, or forced by `options.kind === 'lambda'` (README "AWS Lambda handlers").
  * `version` (a reload's) goes into the URL's query: ESM caches a module by URL for the life of the
  * thread, so only a new URL reads the file again; its relative imports get the same version
  * (fresh-imports.ts), packages do not.
  */
-export async function loadHandler (entry: string, version?: string): Promise<FetchHandler> {
+export async function loadHandler (entry: string, version?: string, options?: HandlerOptions): Promise<FetchHandler> {
+  const settings = options ?? defaultOptions(entry)
+  const kind = settings.kind
+  // Before the import: a streaming Lambda module calls awslambda.streamifyResponse at its top level.
+  if (kind !== 'fetch') installAwsLambdaGlobal()
   let mod: Record<string, unknown>
   try {
     const url = pathToFileURL(entry)
@@ -25,13 +35,31 @@ export async function loadHandler (entry: string, version?: string): Promise<Fet
     throw new GatewayError('WG_ERR_HANDLER_LOAD', `handler module ${entry} threw while being imported: ${reason}`, { cause })
   }
   const exported = mod.default
+  if (kind === 'lambda' || (kind === 'auto' && isLambdaModule(mod))) {
+    if (typeof mod.handler !== 'function') {
+      throw new GatewayError('WG_ERR_HANDLER_INVALID', `handler module ${entry} is a Lambda app (kind: 'lambda') but has no \`export const handler = async (event, context) => …\`; found ${describeExports(mod)}`)
+    }
+    // Imported only for Lambda apps: a cold-mode process of a fetch app pays nothing for it.
+    const { createLambdaHandler } = await import('../lambda/adapter.ts')
+    return createLambdaHandler(mod.handler as LambdaHandler, settings)
+  }
   if (typeof exported === 'function') return exported as FetchHandler
   if (typeof exported === 'object' && exported !== null && typeof (exported as { fetch?: unknown }).fetch === 'function') {
     const app = exported as { fetch: FetchHandler }
     // Bound once here, not per request: Hono's fetch reads `this`.
     return app.fetch.bind(app)
   }
-  throw new GatewayError('WG_ERR_HANDLER_INVALID', `handler module ${entry} must default-export a function (request, env, ctx) => Response or an object with a fetch method; found ${describeExports(mod)}`)
+  throw new GatewayError('WG_ERR_HANDLER_INVALID', `handler module ${entry} must default-export a function (request, env, ctx) => Response or an object with a fetch method, or export a Lambda \`handler\` and no default; found ${describeExports(mod)}`)
+}
+
+/** Without an app (the cold runner run as a plain CGI script): detect, and the config's defaults. */
+function defaultOptions (entry: string): HandlerOptions {
+  return { kind: 'auto', appName: basename(entry).replace(/\.[^.]*$/, ''), timeoutMs: 30_000, memoryMb: undefined, payload: '2.0' }
+}
+
+/** Lambda's shape: a named `handler` function and no default export (a fetch app has one). */
+function isLambdaModule (mod: Record<string, unknown>): boolean {
+  return typeof mod.handler === 'function' && mod.default === undefined
 }
 
 function describeExports (mod: Record<string, unknown>): string {

@@ -8,9 +8,10 @@
  */
 import type { MessagePort } from 'node:worker_threads'
 import type { SerializedError } from '../errors.ts'
+import type { HandlerOptions } from '../handler/options.ts'
 
 /** Bumped on any change to the shapes below; the worker states it in its `READY` message. */
-export const PROTOCOL_VERSION = 3
+export const PROTOCOL_VERSION = 4
 
 /**
  * Flow control of a streamed body, either way: the sender may have this many bytes in flight (sent but
@@ -39,10 +40,11 @@ export const RETIRE = 20
 export const STOPPED = 21
 
 /**
- * `[REQUEST, seq, id, method, url, headers, body]` — seq is the runtime's own key, id the public request id.
+ * `[REQUEST, seq, id, method, url, headers, body, remoteAddress]` — seq is the runtime's own key, id the
+ * public request id, remoteAddress the client's ('' without a socket: gateway.fetch).
  * A body of `true` is streamed: `REQUEST_CHUNK`s follow, then one `REQUEST_END`.
  */
-export type RequestMessage = [typeof REQUEST, number, string, string, string, string[], Uint8Array | null | true]
+export type RequestMessage = [typeof REQUEST, number, string, string, string, string[], Uint8Array | null | true, string]
 /** Cancels a request; for a streamed response, also the client going away mid-body. */
 export type AbortMessage = [typeof ABORT, number]
 export type StopMessage = [typeof STOP]
@@ -91,6 +93,8 @@ export interface ServeTask {
   maxHeapMb: number
   /** What `ctx.mode` says: 'inline' for an inline app that `warmgate dev` runs in a one-thread pool. */
   mode: 'warm' | 'inline'
+  /** How the entry is called (fetch or Lambda) and what a Lambda context reports. */
+  handler: HandlerOptions
 }
 
 /**

@@ -27,7 +27,7 @@ const STDERR_CAP = 64 * 1024
 /** Prefix of the runner's structured stderr lines (cold.runner.ts writes them). */
 export const RUNNER_LINE = '@warmgate '
 /** Exit codes of the runner that mean "the handler failed", not "the process broke". */
-export const RUNNER_EXIT: Readonly<Record<number, ErrorCode>> = { 70: 'WG_ERR_HANDLER_THREW', 71: 'WG_ERR_HANDLER_RESULT', 72: 'WG_ERR_HANDLER_LOAD', 73: 'WG_ERR_HANDLER_INVALID' }
+export const RUNNER_EXIT: Readonly<Record<number, ErrorCode>> = { 70: 'WG_ERR_HANDLER_THREW', 71: 'WG_ERR_HANDLER_RESULT', 72: 'WG_ERR_HANDLER_LOAD', 73: 'WG_ERR_HANDLER_INVALID', 74: 'WG_ERR_LAMBDA_THREW', 75: 'WG_ERR_LAMBDA_RESULT' }
 
 const FAILURE_CODES: Readonly<Record<CgiResponseFailureReason, ErrorCode>> = {
   'empty-output': 'WG_ERR_CGI_EMPTY_OUTPUT',

@@ -1,6 +1,7 @@
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { GatewayError } from '../errors.ts'
+import { HANDLER_OPTIONS_ENV, handlerOptionsOf } from '../handler/options.ts'
 import type { CgiChild, SpawnSpec } from '../spawn/spawner.ts'
 import type { BufferedRequest, GatewayResponse } from '../types.ts'
 import { runCgi } from './cgi-exchange.ts'
@@ -48,11 +49,13 @@ export class ColdRuntime extends ProcessRuntime {
     }) }
     env.WARMGATE_REQUEST_ID = req.id
     env.WARMGATE_APP_ENV = JSON.stringify(this.app.env)
+    // A Lambda event keeps repeated headers apart (multiValueHeaders); HTTP_* variables join them.
+    if (this.app.kind !== 'fetch') env.WARMGATE_RAW_HEADERS = JSON.stringify(req.headers)
     return runCgi(this.#spec(env, req.body), signal, { spawner: this.hooks.spawner, log: this.hooks.log, reqId: req.id, runner: true, onChild: track })
   }
 
   #baseEnv (): Record<string, string> {
-    const env: Record<string, string> = { NODE_COMPILE_CACHE: COMPILE_CACHE }
+    const env: Record<string, string> = { NODE_COMPILE_CACHE: COMPILE_CACHE, [HANDLER_OPTIONS_ENV]: JSON.stringify(handlerOptionsOf(this.app)) }
     for (const name of ['PATH', ...this.app.passEnv]) {
       const value = process.env[name]
       if (value !== undefined) env[name] = value

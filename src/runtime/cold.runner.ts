@@ -3,8 +3,9 @@
 // benchmark). Kept to what one request needs: every import here is start-up time of every request.
 // Imports nothing from the gateway's main side (ARCHITECTURE.md), only the handler-side modules.
 import { closeSync, openSync, readSync, writeSync } from 'node:fs'
-import { createWebRequest } from '../handler/invoke.ts'
+import { createWebRequest, HANDLER_CALL, type HandlerCall } from '../handler/invoke.ts'
 import { loadHandler } from '../handler/load.ts'
+import { HANDLER_OPTIONS_ENV, type HandlerOptions } from '../handler/options.ts'
 import type { HandlerContext, HandlerEnv } from '../types.ts'
 
 // Exit codes the gateway maps to its error codes (cgi-exchange.ts RUNNER_EXIT), written with no output.
@@ -12,6 +13,8 @@ const EXIT_THREW = 70
 const EXIT_RESULT = 71
 const EXIT_LOAD = 72
 const EXIT_INVALID = 73
+// A Lambda handler's own failures (src/lambda/adapter.ts): 502s, as API Gateway answers them.
+const EXIT_CODES: Readonly<Record<string, number>> = { WG_ERR_LAMBDA_THREW: 74, WG_ERR_LAMBDA_RESULT: 75 }
 
 const env = process.env
 const entry = process.argv[2]
@@ -30,7 +33,7 @@ function fail (code: number, msg: string, error?: unknown): never {
 }
 
 /** RFC 3875 §4.1: the request as the meta-variables describe it. */
-function requestFromEnvironment (): { id: string, method: string, url: string, headers: string[], body: Uint8Array | null } {
+function requestFromEnvironment (): HandlerCall & { body: Uint8Array | null } {
   const headers: string[] = []
   for (const name in env) {
     // RFC 3875 §4.1.18: HTTP_* are the request's header fields, `-` written as `_`.
@@ -49,6 +52,7 @@ function requestFromEnvironment (): { id: string, method: string, url: string, h
     url: `${scheme}://${host}${target}`,
     headers,
     body: length > 0 ? readBody(length) : null,
+    connection: env.REMOTE_ADDR === undefined ? undefined : { remoteAddress: env.REMOTE_ADDR },
   }
 }
 
@@ -111,7 +115,8 @@ async function main (): Promise<void> {
   if (entry === undefined) fail(64, 'usage: node cold.runner.ts <handler module>')
   let handler
   try {
-    handler = await loadHandler(entry)
+    const options = env[HANDLER_OPTIONS_ENV] === undefined ? undefined : JSON.parse(env[HANDLER_OPTIONS_ENV]) as HandlerOptions
+    handler = await loadHandler(entry, undefined, options)
   } catch (error) {
     fail((error as { code?: string }).code === 'WG_ERR_HANDLER_INVALID' ? EXIT_INVALID : EXIT_LOAD, (error as Error).message, (error as { cause?: unknown }).cause ?? error)
   }
@@ -123,28 +128,39 @@ async function main (): Promise<void> {
 
   const appEnv = JSON.parse(env.WARMGATE_APP_ENV ?? '{}') as HandlerEnv
   const call = requestFromEnvironment()
-  delete env.WARMGATE_APP_ENV
-  delete env.WARMGATE_REQUEST_ID
+  // The headers as received, repeats apart (ColdRuntime sets it for apps that may be Lambda handlers).
+  const raw = env.WARMGATE_RAW_HEADERS === undefined ? call : { ...call, headers: JSON.parse(env.WARMGATE_RAW_HEADERS) as string[] }
+  for (const name of ['WARMGATE_APP_ENV', 'WARMGATE_REQUEST_ID', 'WARMGATE_RAW_HEADERS', HANDLER_OPTIONS_ENV]) delete env[name]
 
   // The gateway sends SIGTERM when the client leaves or the timeout passes: that is ctx.signal.
   const controller = new AbortController()
   process.once('SIGTERM', () => controller.abort(new Error('the gateway stopped this request (client gone or timeout)')))
   const pending: Promise<unknown>[] = []
-  const ctx: HandlerContext = {
+  const ctx: HandlerContext & { [HANDLER_CALL]: HandlerCall } = {
     requestId: call.id,
     mode: 'cold',
     signal: controller.signal,
     waitUntil: (promise) => { pending.push(Promise.resolve(promise)) },
+    [HANDLER_CALL]: raw,
   }
 
   let response: unknown
   try {
     response = await handler(createWebRequest(call, controller.signal), appEnv, ctx)
   } catch (error) {
+    const code = EXIT_CODES[(error as { code?: string })?.code ?? '']
+    if (code !== undefined) fail(code, (error as Error).message, (error as { cause?: unknown }).cause ?? error)
     fail(EXIT_THREW, `handler threw: ${error instanceof Error ? error.message : String(error)}`, error)
   }
   if (!(response instanceof Response)) fail(EXIT_RESULT, 'handler must return a Response')
-  await writeResponse(response, call.method === 'HEAD')
+  try {
+    await writeResponse(response, call.method === 'HEAD')
+  } catch (error) {
+    // Past the head the gateway cannot answer with an error any more: the line (not fatal, so it is
+    // logged with the request id) is all that says the body was cut short.
+    report('error', `the response body failed mid-stream: ${(error as Error)?.message ?? String(error)}`, error)
+    process.exit(EXIT_THREW)
+  }
 
   if (pending.length > 0) {
     // The response is complete once stdout is closed; background work then runs to its end.

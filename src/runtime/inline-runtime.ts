@@ -2,6 +2,7 @@ import { Readable } from 'node:stream'
 import type { ResolvedApp } from '../config/resolve.ts'
 import { invokeHandler, type HandlerCall } from '../handler/invoke.ts'
 import { loadHandler } from '../handler/load.ts'
+import { handlerOptionsOf } from '../handler/options.ts'
 import { primeWebClasses } from '../handler/prime.ts'
 import { StreamedBody } from '../handler/response-body.ts'
 import type { FetchHandler, GatewayRequest, GatewayResponse } from '../types.ts'
@@ -39,7 +40,7 @@ export class InlineRuntime extends BaseRuntime {
   }
 
   protected async onStart (): Promise<void> {
-    this.#handler = await loadHandler(this.#app.entry, this.#hooks.importVersion)
+    this.#handler = await loadHandler(this.#app.entry, this.#hooks.importVersion, handlerOptionsOf(this.#app))
     await primeWebClasses()
   }
 

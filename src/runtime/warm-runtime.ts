@@ -4,6 +4,7 @@ import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:wor
 import { Piscina } from 'piscina'
 import type { ResolvedApp } from '../config/resolve.ts'
 import { GatewayError, reviveError, type SerializedError } from '../errors.ts'
+import { handlerOptionsOf } from '../handler/options.ts'
 import {
   ABORT, FAILURE, LOAD_FAILED, LOG, PROTOCOL_VERSION, READY, REQUEST, REQUEST_CREDIT, RESPONSE,
   RESPONSE_CHUNK, RESPONSE_END, RESPONSE_HEAD, RETIRE, STOP, STOPPED, type FromWorker, type ServeTask, type ToWorker,
@@ -123,7 +124,7 @@ export class WarmRuntime extends BaseRuntime {
     const { port1, port2 } = new MessageChannel()
     const thread = new WarmThread(++this.#nextThreadId, port1, this.#unsendable)
     this.#starting++
-    const task: ServeTask = { version: PROTOCOL_VERSION, port: port2, entry: this.#app.entry, env: this.#app.env, maxHeapMb: this.#app.workers.maxHeapMb, mode: this.#app.mode === 'inline' ? 'inline' : 'warm' }
+    const task: ServeTask = { version: PROTOCOL_VERSION, port: port2, entry: this.#app.entry, env: this.#app.env, maxHeapMb: this.#app.workers.maxHeapMb, mode: this.#app.mode === 'inline' ? 'inline' : 'warm', handler: handlerOptionsOf(this.#app) }
     return new Promise<WarmThread>((resolve, reject) => {
       let settled = false
       const onLoad = (error?: SerializedError): void => {
@@ -306,10 +307,10 @@ export class WarmRuntime extends BaseRuntime {
       thread.inFlight++
       const body = req.body
       if (body instanceof Readable) {
-        thread.outbox.push([REQUEST, seq, req.id, req.method, req.url, req.headers, true])
+        thread.outbox.push([REQUEST, seq, req.id, req.method, req.url, req.headers, true, req.connection?.remoteAddress ?? ''])
         this.#bodies.sendRequest(seq, body, thread.outbox)
       } else {
-        thread.outbox.push([REQUEST, seq, req.id, req.method, req.url, req.headers, body], body)
+        thread.outbox.push([REQUEST, seq, req.id, req.method, req.url, req.headers, body, req.connection?.remoteAddress ?? ''], body)
       }
       const { maxRequests } = this.#app.workers
       if (maxRequests > 0 && ++thread.served >= maxRequests) this.#retire(thread, 'recycle', `served workers.maxRequests (${maxRequests}) requests`, {}, true)

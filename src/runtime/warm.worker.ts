@@ -27,7 +27,7 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
   const port = task.port
   let handler: FetchHandler
   try {
-    handler = await loadHandler(task.entry)
+    handler = await loadHandler(task.entry, undefined, task.handler)
   } catch (error) {
     // Returned as the task's result as well: the port and piscina's own channel are not ordered together.
     const serialized = serializeError(error)
@@ -79,7 +79,7 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
   }
 
   const run = (message: RequestMessage): void => {
-    const [, seq, id, method, url, headers, body] = message
+    const [, seq, id, method, url, headers, body, remoteAddress] = message
     const controller = new AbortController()
     inFlight.set(seq, controller)
     const waitUntil = (promise: Promise<unknown>): void => {
@@ -95,7 +95,7 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
       checkHeap()
       maybeStop()
     }
-    const call = { id, method, url, headers, body: body === true ? streams.requestBody(seq) : body }
+    const call = { id, method, url, headers, body: body === true ? streams.requestBody(seq) : body, connection: remoteAddress === '' ? undefined : { remoteAddress } }
     invokeHandler(handler, call, task.env, task.mode, controller.signal, waitUntil).then(
       (res) => {
         // Still in flight while its body streams: an ABORT then cancels it, and the worker does not stop under it.
