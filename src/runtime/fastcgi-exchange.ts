@@ -44,7 +44,8 @@ class Exchange {
   readonly #reject: (error: unknown) => void
   readonly #records = new RecordParser()
   readonly #head = createCgiResponseParser()
-  readonly #stderr: StderrLog
+  /** Made on the first STDERR record: most requests have none, and its end costs a setImmediate. */
+  #stderr: StderrLog | undefined
   #state: State = 'head'
   /** Set once the connection's part is over (END_REQUEST, failure or abort). */
   #over = false
@@ -63,7 +64,6 @@ class Exchange {
     this.#options = options
     this.#resolve = resolve
     this.#reject = reject
-    this.#stderr = new StderrLog(options)
   }
 
   start (params: Record<string, string>, body: Uint8Array | null | Readable, signal: AbortSignal): void {
@@ -142,6 +142,7 @@ class Exchange {
         if (record.content.length > 0) this.#stdout(record.content)
         return
       case RecordType.STDERR:
+        this.#stderr ??= new StderrLog(this.#options)
         this.#stderr.push(Buffer.from(record.content.buffer, record.content.byteOffset, record.content.byteLength))
         return
       case RecordType.END_REQUEST:
@@ -281,7 +282,7 @@ class Exchange {
     if (this.#in !== undefined) this.#in.off('data', this.#onBodyData)
     // A reused connection must flow again so that the pool sees the backend close it.
     if (reusable) socket.resume()
-    this.#stderr.finish()
+    this.#stderr?.finish()
     this.#options.done(reusable)
   }
 }
