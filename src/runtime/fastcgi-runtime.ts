@@ -35,6 +35,8 @@ export class FastCgiRuntime extends BaseRuntime {
   #idle: (() => void) | undefined
   /** Aborted by destroy(): waiting and running requests fail with its reason. */
   readonly #destroyed = new AbortController()
+  /** The controllers of requests not yet done, which destroy() aborts. */
+  readonly #live = new Set<AbortController>()
 
   constructor (app: ResolvedApp, hooks: FastCgiRuntimeHooks) {
     super()
@@ -64,23 +66,36 @@ export class FastCgiRuntime extends BaseRuntime {
     }
     const found = splitFastCgiPath(route, path, this.#fastcgi.index)
     if (!found.ok) throw new GatewayError(found.code, found.reason)
-    const signal = AbortSignal.any([requestSignal, this.#destroyed.signal])
-    let body = req.body
-    if (body instanceof Readable && declaredLength(req.headers) === null) body = await readWhole(body, signal)
-    const bodyLength = body instanceof Readable ? declaredLength(req.headers) : body?.byteLength ?? null
-    const params = fastCgiParams(this.#app, this.#fastcgi, req, found.script, url, bodyLength)
-
-    await this.#slots.acquire(signal)
-    started()
-    this.#busy++
+    // One controller per request, aborted by the client/timeout signal or by destroy(). Not
+    // AbortSignal.any: its WeakRefs to a long-lived source kept every request's objects alive through
+    // young-generation GCs (--trace-gc: 40 MB surviving each scavenge, 15 ms pauses, p99 170 ms).
+    requestSignal.throwIfAborted()
+    this.#destroyed.signal.throwIfAborted()
+    const controller = new AbortController()
+    const { signal } = controller
+    const forward = (): void => controller.abort(requestSignal.reason)
+    requestSignal.addEventListener('abort', forward, { once: true })
+    this.#live.add(controller)
+    let busy = false
     let released = false
     const release = (): void => {
       if (released) return
       released = true
+      requestSignal.removeEventListener('abort', forward)
+      this.#live.delete(controller)
+      if (!busy) return
       this.#slots.release()
       if (--this.#busy === 0) this.#idle?.()
     }
     try {
+      let body = req.body
+      if (body instanceof Readable && declaredLength(req.headers) === null) body = await readWhole(body, signal)
+      const bodyLength = body instanceof Readable ? declaredLength(req.headers) : body?.byteLength ?? null
+      const params = fastCgiParams(this.#app, this.#fastcgi, req, found.script, url, bodyLength)
+      await this.#slots.acquire(signal)
+      busy = true
+      this.#busy++
+      started()
       const conn = await this.#pool.acquire(signal)
       return await runFastCgi(conn, params, body, signal, {
         log: this.#log,
@@ -108,6 +123,7 @@ export class FastCgiRuntime extends BaseRuntime {
 
   protected async onDestroy (reason: Error): Promise<void> {
     this.#destroyed.abort(reason)
+    for (const controller of this.#live) controller.abort(reason)
     this.#pool.destroy()
   }
 
