@@ -53,6 +53,9 @@ const behaviours: Record<string, Behaviour> = {
     await sleep(30)
     r.close()
   },
+  // RFC 3875 §6.2.2 local redirect: the gateway serves the other path itself.
+  '/t/local-redirect.fcgi': (r) => { r.stdout('Location: /t/hello.fcgi?from=redirect\r\n\r\n'); r.end() },
+  '/t/wait.fcgi': async (r) => { await sleep(100); r.stdout(`${OK}waited`); r.end() },
   // Answers as soon as PARAMS are in, before reading STDIN (a script that ignores its body).
   '/t/early.fcgi': (r) => { r.stdout(`${OK}early`); r.end() },
 }
@@ -171,4 +174,53 @@ describe('fastcgi app → a misbehaving FastCGI backend', () => {
     }
   })
 
+
+  it('follows a local redirect (Location: /path without Status) inside the gateway', async () => {
+    const res = await get('/t/local-redirect.fcgi', 'local-redirect')
+    expect(res).toMatchObject({ status: 200, text: 'hello\n' })
+    expect(backend.received.at(-1)?.params.get('QUERY_STRING')).toBe('from=redirect')
+  })
+
+  it('answers HEAD with the head only', async () => {
+    const res = await within(5000, 'HEAD', request(`${gw.url}/t/hello.fcgi`, { method: 'HEAD' }))
+    expect(res.statusCode).toBe(200)
+    expect(await res.body.text()).toBe('')
+    expect(backend.received.at(-1)?.params.get('REQUEST_METHOD')).toBe('HEAD')
+  })
+})
+
+describe('fastcgi app connection pool', () => {
+  it('never opens more than maxConnections; the other requests wait in the queue', async () => {
+    const backend = await tinyBackend(behaviours)
+    const gw = await startGateway({ apps: { t: { route: '/t', fastcgi: `unix:${backend.socket}`, root: '/srv/t', index: 'index.fcgi', maxConnections: 2 } } })
+    try {
+      const answers = await within(5000, '8 concurrent requests', Promise.all(Array.from({ length: 8 }, async () => {
+        const res = await request(`${gw.url}/t/wait.fcgi`)
+        return `${res.statusCode} ${await res.body.text()}`
+      })))
+      expect(answers).toEqual(Array(8).fill('200 waited'))
+      expect(backend.maxOpen).toBe(2)
+      expect(backend.accepted).toBe(2)
+    } finally {
+      await gw.gateway.close()
+      await backend.close()
+    }
+  })
+
+  it('closes an idle connection after keepAliveTimeout, and all of them on close()', async () => {
+    const backend = await tinyBackend(behaviours)
+    const gw = await startGateway({ apps: { t: { route: '/t', fastcgi: `unix:${backend.socket}`, root: '/srv/t', index: 'index.fcgi', keepAliveTimeout: '150ms' } } })
+    try {
+      expect((await request(`${gw.url}/t/hello.fcgi`)).statusCode).toBe(200)
+      expect(backend.open).toBe(1)
+      await within(2000, 'the idle connection to be closed', (async () => { while (backend.open > 0) await sleep(10) })())
+      await Promise.all([1, 2, 3].map(async () => (await request(`${gw.url}/t/wait.fcgi`)).body.text()))
+      expect(backend.open).toBe(3)
+      await gw.gateway.close()
+      await within(2000, 'close() to close the pooled connections', (async () => { while (backend.open > 0) await sleep(10) })())
+    } finally {
+      await gw.gateway.close()
+      await backend.close()
+    }
+  })
 })

@@ -34,6 +34,9 @@ export interface TinyBackend {
   readonly socket: string
   readonly received: Received[]
   accepted: number
+  /** Connections open now, and the most open at once since `resetMaxOpen()`. */
+  readonly open: number
+  maxOpen: number
   close (): Promise<void>
 }
 
@@ -45,6 +48,8 @@ export async function tinyBackend (behaviours: Record<string, Behaviour>, option
     socket: path,
     received: [],
     accepted: 0,
+    get open () { return sockets.size },
+    maxOpen: 0,
     close: async () => {
       for (const socket of sockets) socket.destroy()
       await new Promise(resolve => server.close(resolve))
@@ -54,6 +59,7 @@ export async function tinyBackend (behaviours: Record<string, Behaviour>, option
   const server: Server = createServer((socket) => {
     const connection = ++backend.accepted
     sockets.add(socket)
+    backend.maxOpen = Math.max(backend.maxOpen, sockets.size)
     socket.on('error', () => {})
     socket.once('close', () => sockets.delete(socket))
     const parser = new RecordParser()
