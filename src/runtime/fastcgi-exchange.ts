@@ -12,8 +12,22 @@ export interface FastCgiExchangeOptions {
   /** The app's logger; lines add `reqId`. */
   readonly log: Logger
   readonly reqId: string
-  /** Called once when the connection's part is over; `reusable` when it may carry another request. */
-  readonly done: (reusable: boolean) => void
+  /**
+   * Called once when the connection's part is over: `reusable` when it may carry another request, else
+   * with the failure (before the promise rejects with it).
+   */
+  readonly done: (reusable: boolean, error?: unknown) => void
+}
+
+const stale = new WeakSet<object>()
+
+/**
+ * The failure of a reused connection that the backend had closed before this request (php-fpm after
+ * `pm.max_requests`, a restart): nothing came back, so the backend never ran it, and an idempotent
+ * request may go again on a new connection (what nginx's `fastcgi_next_upstream error` does).
+ */
+export function isStaleConnection (error: unknown): boolean {
+  return typeof error === 'object' && error !== null && stale.has(error)
 }
 
 /** One request per connection at a time, so every request is id 1, as nginx does (§3.3 allows any non-zero id). */
@@ -50,6 +64,8 @@ class Exchange {
   /** Set once the connection's part is over (END_REQUEST, failure or abort). */
   #over = false
   #stdinDone = false
+  /** Any record came back. */
+  #answered = false
   #res: GatewayResponse | undefined
   #declared: number | null = null
   #chunks: Uint8Array[] = []
@@ -119,6 +135,7 @@ class Exchange {
   }
 
   #onData = (chunk: Buffer): void => {
+    this.#answered = true
     let records: FastCgiRecord[]
     try {
       records = this.#records.push(chunk)
@@ -242,11 +259,16 @@ class Exchange {
   }
 
   #onEnd = (): void => {
-    this.#fail(new GatewayError('WG_ERR_FASTCGI_CLOSED', 'the FastCGI backend closed the connection before END_REQUEST'))
+    this.#fail(this.#closed(new GatewayError('WG_ERR_FASTCGI_CLOSED', 'the FastCGI backend closed the connection before END_REQUEST')))
   }
 
   #onError = (error: Error): void => {
-    this.#fail(new GatewayError('WG_ERR_FASTCGI_CLOSED', `the FastCGI connection failed before END_REQUEST: ${error.message}`, { cause: error }))
+    this.#fail(this.#closed(new GatewayError('WG_ERR_FASTCGI_CLOSED', `the FastCGI connection failed before END_REQUEST: ${error.message}`, { cause: error })))
+  }
+
+  #closed (error: GatewayError): GatewayError {
+    if (!this.#answered && this.#conn.served > 0) stale.add(error)
+    return error
   }
 
   #onAbort = (): void => this.#abort(this.#signal as AbortSignal)
@@ -264,12 +286,12 @@ class Exchange {
   #fail (error: unknown): void {
     if (this.#over) return
     this.#conn.socket.destroy()
-    this.#finish(false)
+    this.#finish(false, error)
     if (this.#state === 'stream') (this.#out as Readable).destroy(error as Error)
     else this.#reject(error)
   }
 
-  #finish (reusable: boolean): void {
+  #finish (reusable: boolean, error?: unknown): void {
     if (this.#over) return
     this.#over = true
     clearTimeout(this.#timer)
@@ -283,7 +305,7 @@ class Exchange {
     // A reused connection must flow again so that the pool sees the backend close it.
     if (reusable) socket.resume()
     this.#stderr?.finish()
-    this.#options.done(reusable)
+    this.#options.done(reusable, error)
   }
 }
 

@@ -4,12 +4,14 @@ import { GatewayError } from '../errors.ts'
 import type { Logger } from '../log/logger.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
 import { pathOf, rawUrl } from './cgi-request.ts'
-import { runFastCgi } from './fastcgi-exchange.ts'
+import { isStaleConnection, runFastCgi } from './fastcgi-exchange.ts'
 import { FastCgiPool, type FastCgiPoolStats } from './fastcgi-pool.ts'
 import { fastCgiParams } from './fastcgi-request.ts'
 import { splitFastCgiPath } from './fastcgi-script.ts'
 import { BaseRuntime } from './runtime.ts'
 import { Slots } from './slots.ts'
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
 export interface FastCgiRuntimeHooks {
   readonly log: Logger
@@ -96,15 +98,27 @@ export class FastCgiRuntime extends BaseRuntime {
       busy = true
       this.#busy++
       started()
-      const conn = await this.#pool.acquire(signal)
-      return await runFastCgi(conn, params, body, signal, {
-        log: this.#log,
-        reqId: req.id,
-        done: (reusable) => {
-          this.#pool.release(conn, reusable)
-          release()
-        },
-      })
+      // RFC 9110 §9.2.2: only an idempotent request, whose body is still at hand, may be sent twice.
+      const idempotent = IDEMPOTENT.has(req.method) && !(body instanceof Readable)
+      let retried = false
+      const retry = (error: unknown): boolean => idempotent && !retried && !signal.aborted && isStaleConnection(error)
+      for (;;) {
+        const conn = await this.#pool.acquire(signal)
+        try {
+          return await runFastCgi(conn, params, body, signal, {
+            log: this.#log,
+            reqId: req.id,
+            done: (reusable, error) => {
+              this.#pool.release(conn, reusable)
+              if (!retry(error)) release()
+            },
+          })
+        } catch (error) {
+          if (!retry(error)) throw error
+          retried = true
+          this.#log.info({ reqId: req.id }, 'the backend had closed a pooled connection before this request; sending it again on a new one')
+        }
+      }
     } catch (error) {
       release()
       throw error

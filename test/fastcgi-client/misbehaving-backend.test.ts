@@ -56,6 +56,7 @@ const behaviours: Record<string, Behaviour> = {
   // RFC 3875 §6.2.2 local redirect: the gateway serves the other path itself.
   '/t/local-redirect.fcgi': (r) => { r.stdout('Location: /t/hello.fcgi?from=redirect\r\n\r\n'); r.end() },
   '/t/wait.fcgi': async (r) => { await sleep(100); r.stdout(`${OK}waited`); r.end() },
+  '/t/then-die.fcgi': (r) => { r.stdout(`${OK}bye`); r.end(); r.dieOnNextRequest() },
   // Answers as soon as PARAMS are in, before reading STDIN (a script that ignores its body).
   '/t/early.fcgi': (r) => { r.stdout(`${OK}early`); r.end() },
 }
@@ -174,6 +175,23 @@ describe('fastcgi app → a misbehaving FastCGI backend', () => {
     }
   })
 
+
+  it('sends an idempotent request again on a new connection when the backend had closed the pooled one', async () => {
+    expect(await get('/t/then-die.fcgi', 'die-1')).toMatchObject({ status: 200, text: 'bye' })
+    const before = backend.accepted
+    expect(await get('/t/hello.fcgi', 'after-die')).toMatchObject({ status: 200, text: 'hello\n' })
+    expect(backend.accepted).toBe(before + 1)
+    expect(gw.lines.some(line => line.reqId === 'after-die' && /sending it again/.test(String(line.msg)))).toBe(true)
+  })
+
+  it('does not send a POST twice: a closed pooled connection is a 502 for it', async () => {
+    expect(await get('/t/then-die.fcgi', 'die-2', { method: 'POST', body: 'x' })).toMatchObject({ status: 200, text: 'bye' })
+    const seen = backend.received.length
+    const res = await get('/t/hello.fcgi', 'post-after-die', { method: 'POST', body: 'x' })
+    expect(res.status).toBe(502)
+    expect(res.codes).toContain('WG_ERR_FASTCGI_CLOSED')
+    expect(backend.received.length).toBe(seen)
+  })
 
   it('follows a local redirect (Location: /path without Status) inside the gateway', async () => {
     const res = await get('/t/local-redirect.fcgi', 'local-redirect')

@@ -26,6 +26,8 @@ export interface Reply {
   stderr (text: string): void
   end (protocolStatus?: number): void
   close (): void
+  /** The connection closes, unanswered, when the next request arrives on it (php-fpm after pm.max_requests). */
+  dieOnNextRequest (): void
 }
 
 export type Behaviour = (reply: Reply, request: Received) => void | Promise<void>
@@ -63,6 +65,7 @@ export async function tinyBackend (behaviours: Record<string, Behaviour>, option
     socket.on('error', () => {})
     socket.once('close', () => sockets.delete(socket))
     const parser = new RecordParser()
+    let dieOnNext = false
     let current: { requestId: number, role: number, keepConn: boolean, params: Buffer[], stdin: Buffer[], paramsDone: boolean, answered: boolean } | undefined
     const answer = (): void => {
       if (current === undefined || current.answered) return
@@ -79,6 +82,7 @@ export async function tinyBackend (behaviours: Record<string, Behaviour>, option
           if (!request.keepConn) socket.end()
         },
         close: () => socket.destroy(),
+        dieOnNextRequest: () => { dieOnNext = true },
       }
       const behaviour = behaviours[request.params.get('SCRIPT_NAME') ?? ''] ?? ((r: Reply) => { r.stdout('Status: 404\r\nContent-Type: text/plain\r\n\r\nno behaviour\n'); r.end() })
       void Promise.resolve(behaviour(reply, request)).catch(() => socket.destroy())
@@ -87,6 +91,7 @@ export async function tinyBackend (behaviours: Record<string, Behaviour>, option
       for (const record of parser.push(chunk)) {
         const content = Buffer.from(record.content)
         if (record.type === RecordType.BEGIN_REQUEST) {
+          if (dieOnNext) return void socket.destroy()
           const begin = decodeBeginRequest(content)
           current = { requestId: record.requestId, role: begin.role, keepConn: begin.keepConn, params: [], stdin: [], paramsDone: false, answered: false }
         } else if (current !== undefined && record.type === RecordType.PARAMS) {
