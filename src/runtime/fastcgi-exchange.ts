@@ -1,11 +1,12 @@
 import { Readable } from 'node:stream'
 import { createCgiResponseParser, type CgiResponseOutcome } from '../cgi/response.ts'
-import { GatewayError, isGatewayError } from '../errors.ts'
-import { decodeEndRequest, encodeBeginRequest, encodeRecord, encodeStream, FastCgiProtocolError, ProtocolStatus, RecordParser, RecordType, Role, type FastCgiRecord } from '../fastcgi/records.ts'
+import { GatewayError } from '../errors.ts'
+import { decodeEndRequest, encodeBeginRequest, encodeRecord, encodeStream, ProtocolStatus, RecordParser, RecordType, Role, type FastCgiRecord } from '../fastcgi/records.ts'
 import { encodeParams } from '../fastcgi/params.ts'
 import type { Logger } from '../log/logger.ts'
 import type { GatewayResponse } from '../types.ts'
 import { FAILURE_CODES, lowerFraming, StderrLog } from './cgi-exchange.ts'
+import { markStale, protocolError } from './fastcgi-failure.ts'
 import type { FastCgiConnection } from './fastcgi-pool.ts'
 
 export interface FastCgiExchangeOptions {
@@ -17,17 +18,6 @@ export interface FastCgiExchangeOptions {
    * with the failure (before the promise rejects with it).
    */
   readonly done: (reusable: boolean, error?: unknown) => void
-}
-
-const stale = new WeakSet<object>()
-
-/**
- * The failure of a reused connection that the backend had closed before this request (php-fpm after
- * `pm.max_requests`, a restart): nothing came back, so the backend never ran it, and an idempotent
- * request may go again on a new connection (what nginx's `fastcgi_next_upstream error` does).
- */
-export function isStaleConnection (error: unknown): boolean {
-  return typeof error === 'object' && error !== null && stale.has(error)
 }
 
 /** One request per connection at a time, so every request is id 1, as nginx does (§3.3 allows any non-zero id). */
@@ -267,8 +257,7 @@ class Exchange {
   }
 
   #closed (error: GatewayError): GatewayError {
-    if (!this.#answered && this.#conn.served > 0) stale.add(error)
-    return error
+    return !this.#answered && this.#conn.served > 0 ? markStale(error) : error
   }
 
   #onAbort = (): void => this.#abort(this.#signal as AbortSignal)
@@ -307,10 +296,4 @@ class Exchange {
     this.#stderr?.finish()
     this.#options.done(reusable, error)
   }
-}
-
-function protocolError (error: unknown): GatewayError {
-  if (isGatewayError(error)) return error
-  const message = error instanceof FastCgiProtocolError ? error.message : String(error)
-  return new GatewayError('WG_ERR_FASTCGI_PROTOCOL', `the FastCGI backend broke the protocol: ${message}`, { cause: error })
 }
