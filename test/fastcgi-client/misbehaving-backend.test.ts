@@ -241,4 +241,25 @@ describe('fastcgi app connection pool', () => {
       await backend.close()
     }
   })
+
+  it('talks to a backend over TCP on 127.0.0.1, and answers 502 at once when the port refuses', async () => {
+    const backend = await tinyBackend(behaviours, { tcp: true })
+    const address = backend.address
+    const gw = await startGateway({ apps: { t: { route: '/t', fastcgi: address, root: '/srv/t', index: 'index.fcgi' } } })
+    try {
+      const res = await within(5000, 'over TCP', request(`${gw.url}/t/hello.fcgi`))
+      expect(res.statusCode).toBe(200)
+      expect(await res.body.text()).toBe('hello\n')
+      await backend.close()
+      const started = performance.now()
+      const refused = await within(5000, 'refused port', request(`${gw.url}/t/hello.fcgi`, { headers: { 'x-request-id': 'tcp-refused' } }))
+      await refused.body.text()
+      expect(refused.statusCode).toBe(502)
+      expect(performance.now() - started).toBeLessThan(500)
+      expect(codesOf(gw.lines, 'tcp-refused')).toContain('WG_ERR_FASTCGI_UNAVAILABLE')
+    } finally {
+      await gw.gateway.close()
+      await backend.close().catch(() => {})
+    }
+  })
 })

@@ -33,6 +33,8 @@ export interface Reply {
 export type Behaviour = (reply: Reply, request: Received) => void | Promise<void>
 
 export interface TinyBackend {
+  /** The address for an app's `fastcgi` key: `unix:/…/backend.sock`, or `127.0.0.1:PORT` with `tcp`. */
+  address: string
   readonly socket: string
   readonly received: Received[]
   accepted: number
@@ -42,11 +44,12 @@ export interface TinyBackend {
   close (): Promise<void>
 }
 
-export async function tinyBackend (behaviours: Record<string, Behaviour>, options: { answerBeforeStdin?: string[] } = {}): Promise<TinyBackend> {
+export async function tinyBackend (behaviours: Record<string, Behaviour>, options: { answerBeforeStdin?: string[], tcp?: boolean } = {}): Promise<TinyBackend> {
   const dir = mkdtempSync(join(tmpdir(), 'wg-fcgi-tiny-'))
   const path = join(dir, 'backend.sock')
   const sockets = new Set<Socket>()
   const backend: TinyBackend = {
+    address: `unix:${path}`,
     socket: path,
     received: [],
     accepted: 0,
@@ -107,6 +110,11 @@ export async function tinyBackend (behaviours: Record<string, Behaviour>, option
       }
     })
   })
-  await new Promise<void>(resolve => server.listen(path, resolve))
+  if (options.tcp === true) {
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    backend.address = `127.0.0.1:${(server.address() as { port: number }).port}`
+  } else {
+    await new Promise<void>(resolve => server.listen(path, resolve))
+  }
   return backend
 }
