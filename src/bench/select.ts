@@ -69,7 +69,12 @@ async function targetsOf (options: BenchOptions): Promise<BenchTarget[]> {
   }
   const config = await loadConfigFile(configFile)
   const apps = config.apps
-  const names = pick(apps.map(app => app.name), options.apps, apps.map(app => app.name), configFile)
+  // A fastcgi app runs in no mode of ours (its backend does the work): `npm run bench:php` measures it.
+  const measurable = apps.filter(app => app.mode !== 'fastcgi').map(app => app.name)
+  for (const name of options.apps ?? []) {
+    if (apps.some(app => app.name === name && app.mode === 'fastcgi')) throw invalid(`bench: app '${name}' is a fastcgi app, which warmgate bench does not measure (see npm run bench:php)`)
+  }
+  const names = pick(apps.map(app => app.name), options.apps, measurable, configFile)
   return names.map(name => {
     const app = apps.find(a => a.name === name) as (typeof apps)[number]
     let path = app.route

@@ -10,8 +10,8 @@ export type Mode = 'warm' | 'inline' | 'cold'
 
 export const MODES: readonly Mode[] = ['warm', 'inline', 'cold']
 
-/** What runs an app: a handler module in one of the modes, or a directory of CGI executables. */
-export type AppKind = Mode | 'cgi'
+/** What runs an app: a handler module in one of the modes, a directory of CGI executables, or a FastCGI backend. */
+export type AppKind = Mode | 'cgi' | 'fastcgi'
 
 /**
  * What a handler module exports: `fetch` (a default-exported fetch function or `{ fetch }` object) or `lambda`
@@ -47,16 +47,31 @@ export interface AppConfig {
   entry?: string
   /** A directory of CGI/1.1 executables (any language), relative to the config file. Either `entry` or `cgi`. */
   cgi?: string
-  /** Not allowed with `cgi`. */
+  /**
+   * A FastCGI backend the app forwards to (php-fpm or any FastCGI responder): `'unix:/run/php/php-fpm.sock'`,
+   * `'127.0.0.1:9000'` or `'[::1]:9000'`. Takes the place of `entry`; needs `root`.
+   */
+  fastcgi?: string
+  /** Fastcgi: the document root as the backend sees it (SCRIPT_FILENAME = root + script path), relative to the config file. */
+  root?: string
+  /** Fastcgi: the script a path ending in `/` runs, and whose extension splits SCRIPT_NAME from PATH_INFO. Default `'index.php'`. */
+  index?: string
+  /** Fastcgi: most connections to the backend (idle ones are reused with FCGI_KEEP_CONN). Default: `concurrency`. */
+  maxConnections?: number
+  /** Fastcgi: time allowed to connect to the backend before a 502. Default `'5s'`. */
+  connectTimeout?: Duration
+  /** Fastcgi: an idle backend connection is closed after this long. Default `'10s'`. */
+  keepAliveTimeout?: Duration
+  /** Not allowed with `cgi` or `fastcgi`. */
   mode?: Mode
   timeout?: Duration
   workers?: WorkersConfig
   /** Strings handed to the handler as its `env` argument (cold and cgi: also set in the process environment). */
   env?: Record<string, string>
   bodyLimit?: Size
-  /** Cold and cgi: names of the gateway's own environment variables a child may see (besides `PATH`). */
+  /** Cold and cgi: names of the gateway's own environment variables a child may see (besides `PATH`); fastcgi: sent as params. */
   passEnv?: string[]
-  /** Cgi: pass `Authorization` / `Proxy-Authorization` as `HTTP_*` variables. Default false (cold: always true). */
+  /** Cgi and fastcgi: pass `Authorization` / `Proxy-Authorization` as `HTTP_*` variables. Default false (cold: always true). */
   passAuthorization?: boolean
   /**
    * Most requests the app runs at once (warm: across its pool; cold and cgi: live processes). Others wait.

@@ -1,8 +1,9 @@
 import { availableParallelism } from 'node:os'
 import { resolve as resolvePath } from 'node:path'
-import type { AppKind, GatewayConfig, HandlerKind, LambdaPayload, Mode, ServerConfig } from './define.ts'
+import type { AppConfig, AppKind, GatewayConfig, HandlerKind, LambdaPayload, Mode, ServerConfig } from './define.ts'
 import { parseListenAddress, type ListenAddress } from './listen-address.ts'
 import { normalizeRoute } from './schema.ts'
+import { parseFastCgiAddress } from './schema-fastcgi.ts'
 import { parseDuration, parseSize } from './units.ts'
 import { resolveOps, type ResolvedOps } from './ops.ts'
 
@@ -27,6 +28,21 @@ export interface ResolvedApp {
   /** How the entry is called; `'auto'`: detected from its exports when it loads. Always `'auto'` for cgi apps. */
   readonly kind: HandlerKind | 'auto'
   readonly lambda: { readonly payload: LambdaPayload }
+  /** Set on fastcgi apps (mode `'fastcgi'`), whose `entry` is the document root. */
+  readonly fastcgi: ResolvedFastCgi | undefined
+}
+
+export interface ResolvedFastCgi {
+  /** `{ path }` for a unix socket, else `{ host, port }` (net.connect options). */
+  readonly address: { readonly path: string } | { readonly host: string, readonly port: number }
+  /** The address as configured, for messages. */
+  readonly label: string
+  /** Absolute document root (as the backend sees it; it need not exist on this machine). */
+  readonly root: string
+  readonly index: string
+  readonly maxConnections: number
+  readonly connectTimeoutMs: number
+  readonly keepAliveTimeoutMs: number
 }
 
 export interface ResolvedWorkers {
@@ -51,10 +67,10 @@ export interface ResolvedServer {
   /** server.admin, server.adminPrefix, server.serverTiming (config/ops.ts). */
   readonly ops: ResolvedOps
   /** The FastCGI responder, when `server.fastcgi` is set. */
-  readonly fastcgi?: ResolvedFastCgi
+  readonly fastcgi?: ResolvedFastCgiResponder
 }
 
-export interface ResolvedFastCgi {
+export interface ResolvedFastCgiResponder {
   readonly listen: ListenAddress
   readonly maxConnections: number
 }
@@ -102,6 +118,12 @@ export const DEFAULTS = Object.freeze({
   idleTimeoutMs: 30_000,
   // php-fpm's listen.backlog order of magnitude; nginx keeps at most its `keepalive N` idle ones per worker.
   fastcgiMaxConnections: 1024,
+  fastcgiIndex: 'index.php',
+  // A refused or missing socket fails at once; this bounds a backend host that does not answer at all.
+  fastcgiConnectTimeoutMs: 5_000,
+  // php-fpm gives each connection a whole child until it closes: an idle kept connection holds one
+  // child hostage, so they are let go sooner than nginx's 60 s upstream keepalive_timeout.
+  fastcgiKeepAliveTimeoutMs: 10_000,
 })
 
 /** Applies defaults and makes paths absolute. Expects a config that passed `validateConfig`. */
@@ -113,13 +135,15 @@ export function resolveConfig (config: GatewayConfig, options: ResolveOptions): 
     const min = app.workers?.min ?? defaults.workers?.min ?? DEFAULTS.workersMin
     const max = app.workers?.max ?? defaults.workers?.max ?? Math.max(min, availableParallelism())
     const cgi = app.cgi !== undefined
-    // --mode picks how handler modules run; a CGI directory has only one way to run.
-    const mode: AppKind = cgi ? 'cgi' : options.mode ?? app.mode ?? defaults.mode ?? DEFAULTS.mode
+    const fastcgi = app.fastcgi !== undefined
+    // --mode picks how handler modules run; a CGI directory and a FastCGI backend have only one way to run.
+    const mode: AppKind = fastcgi ? 'fastcgi' : cgi ? 'cgi' : options.mode ?? app.mode ?? defaults.mode ?? DEFAULTS.mode
+    const concurrency = app.concurrency ?? (mode === 'warm' ? Math.max(min, max) * DEFAULTS.concurrencyPerWorker : DEFAULTS.concurrency)
     const workers = { ...defaults.workers, ...app.workers }
     return Object.freeze({
       name,
       route: normalizeRoute(app.route),
-      entry: resolvePath(options.baseDir, (cgi ? app.cgi : app.entry) as string),
+      entry: resolvePath(options.baseDir, (fastcgi ? app.root : cgi ? app.cgi : app.entry) as string),
       mode,
       timeoutMs: parseDuration(app.timeout) ?? parseDuration(defaults.timeout) ?? DEFAULTS.timeoutMs,
       workers: Object.freeze({
@@ -133,12 +157,13 @@ export function resolveConfig (config: GatewayConfig, options: ResolveOptions): 
       bodyLimit: parseSize(app.bodyLimit) ?? serverBodyLimit,
       passEnv: Object.freeze([...(app.passEnv ?? [])]),
       passAuthorization: app.passAuthorization ?? false,
-      concurrency: app.concurrency ?? (mode === 'warm' ? Math.max(min, max) * DEFAULTS.concurrencyPerWorker : DEFAULTS.concurrency),
+      concurrency,
       maxQueue: app.maxQueue ?? DEFAULTS.maxQueue,
       queueTimeoutMs: parseDuration(app.queueTimeout) ?? DEFAULTS.queueTimeoutMs,
       memoryMb: app.memoryMb,
       kind: app.kind ?? 'auto',
       lambda: Object.freeze({ payload: app.lambda?.payload ?? '2.0' }),
+      fastcgi: fastcgi ? resolveFastCgi(app, options.baseDir, concurrency) : undefined,
     })
   })
   return Object.freeze({
@@ -159,6 +184,20 @@ export function resolveConfig (config: GatewayConfig, options: ResolveOptions): 
     }),
     apps: Object.freeze(apps),
     configFile: options.configFile,
+  })
+}
+
+function resolveFastCgi (app: AppConfig, baseDir: string, concurrency: number): ResolvedFastCgi {
+  const label = app.fastcgi as string
+  const address = parseFastCgiAddress(label) as ResolvedFastCgi['address']
+  return Object.freeze({
+    address: Object.freeze('path' in address ? { path: resolvePath(address.path) } : { ...address }),
+    label,
+    root: resolvePath(baseDir, app.root as string),
+    index: app.index ?? DEFAULTS.fastcgiIndex,
+    maxConnections: app.maxConnections ?? concurrency,
+    connectTimeoutMs: parseDuration(app.connectTimeout) ?? DEFAULTS.fastcgiConnectTimeoutMs,
+    keepAliveTimeoutMs: parseDuration(app.keepAliveTimeout) ?? DEFAULTS.fastcgiKeepAliveTimeoutMs,
   })
 }
 

@@ -1,5 +1,6 @@
 import { MODES } from './define.ts'
 import { LISTEN_ADDRESS_EXPECTED, parseListenAddress } from './listen-address.ts'
+import { checkFastCgiApp, checkNotFastCgi } from './schema-fastcgi.ts'
 import { parseDuration, parseSize } from './units.ts'
 import { checkOps } from './ops.ts'
 
@@ -64,7 +65,7 @@ export function validateConfig (raw: unknown): string[] {
       fail(path, 'an object with `route` and `entry`', app)
       continue
     }
-    unknownKeys(app, ['route', 'entry', 'cgi', 'mode', 'timeout', 'workers', 'env', 'bodyLimit', 'passEnv', 'passAuthorization', 'concurrency', 'maxQueue', 'queueTimeout', 'memoryMb', 'kind', 'lambda'], `${path}.`, errors)
+    unknownKeys(app, ['route', 'entry', 'cgi', 'mode', 'timeout', 'workers', 'env', 'bodyLimit', 'passEnv', 'passAuthorization', 'concurrency', 'maxQueue', 'queueTimeout', 'memoryMb', 'kind', 'lambda', 'fastcgi', 'root', 'index', 'maxConnections', 'connectTimeout', 'keepAliveTimeout'], `${path}.`, errors)
     if (typeof app.route !== 'string' || !ROUTE_RE.test(app.route) || DOT_SEGMENT_RE.test(app.route)) {
       fail(`${path}.route`, "a path starting with '/' (no spaces, '?', '#', '//' or dot segments)", app.route)
     } else {
@@ -73,7 +74,9 @@ export function validateConfig (raw: unknown): string[] {
       if (owner !== undefined) errors.push(`${path}.route: expected a route no other app has, got '${app.route}' (also the route of app '${owner}')`)
       else routes.set(route, name)
     }
-    if (app.cgi !== undefined) {
+    if (app.fastcgi === undefined) checkNotFastCgi(app, path, errors)
+    if (app.fastcgi !== undefined) checkFastCgiApp(app, path, fail, errors)
+    else if (app.cgi !== undefined) {
       if (!isNonEmptyString(app.cgi)) fail(`${path}.cgi`, 'a path to a directory of CGI scripts', app.cgi)
       if (app.entry !== undefined) errors.push(`${path}: expected either \`entry\` (a handler module) or \`cgi\` (a directory of scripts), got both`)
       if (app.mode !== undefined) errors.push(`${path}.mode: expected no mode for a cgi app (its scripts always run one process per request), got ${describe(app.mode)}`)
@@ -92,7 +95,7 @@ export function validateConfig (raw: unknown): string[] {
     }
     if (app.queueTimeout !== undefined) checkDuration(app.queueTimeout, `${path}.queueTimeout`, fail)
     if (app.memoryMb !== undefined) {
-      if (app.cgi !== undefined || app.mode === 'cold' || app.mode === 'inline') errors.push(`${path}.memoryMb: expected memoryMb only on a warm app (it limits each worker thread's heap), got ${describe(app.memoryMb)}`)
+      if (app.cgi !== undefined || app.fastcgi !== undefined || app.mode === 'cold' || app.mode === 'inline') errors.push(`${path}.memoryMb: expected memoryMb only on a warm app (it limits each worker thread's heap), got ${describe(app.memoryMb)}`)
       else if (!(Number.isInteger(app.memoryMb) && (app.memoryMb as number) >= 16)) fail(`${path}.memoryMb`, 'an integer number of MiB, at least 16', app.memoryMb)
     }
     checkHandlerKind(app, path, fail, errors)
@@ -129,7 +132,7 @@ const DOT_SEGMENT_RE = /\/\.\.?(?:\/|$)|\/\/./
 /** setTimeout's ceiling (2^31 - 1 ms, ~24.8 days): a longer delay fires after 1 ms instead. */
 export const MAX_TIMEOUT_MS = 2_147_483_647
 
-type Fail = (path: string, expected: string, value: unknown) => void
+export type Fail = (path: string, expected: string, value: unknown) => void
 
 function checkRuntimeOptions (obj: Record<string, unknown>, path: string, fail: Fail, errors: string[]): void {
   if (obj.mode !== undefined && !MODES.includes(obj.mode as never)) fail(`${path}.mode`, `one of ${MODES.join(', ')}`, obj.mode)
@@ -165,7 +168,7 @@ function checkHandlerKind (app: Record<string, unknown>, path: string, fail: Fai
   }
 }
 
-function checkDuration (value: unknown, path: string, fail: Fail): void {
+export function checkDuration (value: unknown, path: string, fail: Fail): void {
   const ms = parseDuration(value)
   if (ms === undefined || ms === 0 || ms > MAX_TIMEOUT_MS) fail(path, "a positive duration of at most 24 days (ms number, or '30s', '250ms')", value)
 }
@@ -217,11 +220,11 @@ export function isPlainObject (value: unknown): value is Record<string, unknown>
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-function isNonEmptyString (value: unknown): value is string {
+export function isNonEmptyString (value: unknown): value is string {
   return typeof value === 'string' && value.trim() !== ''
 }
 
-function describe (value: unknown): string {
+export function describe (value: unknown): string {
   if (value === undefined) return 'nothing'
   if (value === null) return 'null'
   if (typeof value === 'string') return JSON.stringify(value)

@@ -156,7 +156,8 @@ export class AppTable {
 let importVersions = 0
 
 function checkEntries (apps: readonly ResolvedApp[]): void {
-  const missing = apps.filter(app => !existsSync(app.entry) || (app.mode === 'cgi' ? !statSync(app.entry).isDirectory() : !statSync(app.entry).isFile()))
+  // A FastCGI backend's root is a path on the backend's machine (php-fpm may run in another container).
+  const missing = apps.filter(app => app.mode !== 'fastcgi' && (!existsSync(app.entry) || (app.mode === 'cgi' ? !statSync(app.entry).isDirectory() : !statSync(app.entry).isFile())))
   if (missing.length > 0) {
     throw new GatewayError('WG_ERR_ENTRY_NOT_FOUND', missing.map(app => app.mode === 'cgi'
       ? `apps.${app.name}.cgi: directory not found: ${app.entry}`

@@ -29,7 +29,7 @@ export const RUNNER_LINE = '@warmgate '
 /** Exit codes of the runner that mean "the handler failed", not "the process broke". */
 export const RUNNER_EXIT: Readonly<Record<number, ErrorCode>> = { 70: 'WG_ERR_HANDLER_THREW', 71: 'WG_ERR_HANDLER_RESULT', 72: 'WG_ERR_HANDLER_LOAD', 73: 'WG_ERR_HANDLER_INVALID', 74: 'WG_ERR_LAMBDA_THREW', 75: 'WG_ERR_LAMBDA_RESULT' }
 
-const FAILURE_CODES: Readonly<Record<CgiResponseFailureReason, ErrorCode>> = {
+export const FAILURE_CODES: Readonly<Record<CgiResponseFailureReason, ErrorCode>> = {
   'empty-output': 'WG_ERR_CGI_EMPTY_OUTPUT',
   'no-header-block': 'WG_ERR_CGI_NO_HEADERS',
   'header-too-large': 'WG_ERR_CGI_HEADER_TOO_LARGE',
@@ -201,7 +201,7 @@ async function failure (child: CgiChild, reason: CgiResponseFailureReason, messa
 const FRONT_DOOR_NAMES = new Set(['content-length', 'transfer-encoding', 'x-request-id'])
 
 /** A script writes `Content-Length` or `X-Request-Id` in any case; the front doors compare lower-case. */
-function lowerFraming (headers: string[]): string[] {
+export function lowerFraming (headers: string[]): string[] {
   for (let i = 0; i < headers.length; i += 2) {
     const lower = headers[i].toLowerCase()
     if (FRONT_DOOR_NAMES.has(lower)) headers[i] = lower
@@ -215,12 +215,15 @@ function describeExit (status: ExitStatus): string {
 
 interface RunnerError { message: string, stack?: string }
 
+/** What StderrLog needs (a FastCGI exchange logs its STDERR records with it too). */
+export type StderrOptions = Pick<ExchangeOptions, 'log' | 'reqId' | 'runner'>
+
 /**
  * The script's stderr, logged line by line with the request id at warn level (RFC 3875 leaves stderr to
  * the server; like lighttpd we log it). Capped per request; never part of a response.
  */
-class StderrLog {
-  readonly #options: ExchangeOptions
+export class StderrLog {
+  readonly #options: StderrOptions
   #pending = ''
   #kept = 0
   #dropped = 0
@@ -228,7 +231,7 @@ class StderrLog {
   #resolveDrained!: () => void
   readonly drained = new Promise<void>(resolve => { this.#resolveDrained = resolve })
 
-  constructor (options: ExchangeOptions) {
+  constructor (options: StderrOptions) {
     this.#options = options
   }
 

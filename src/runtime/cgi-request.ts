@@ -38,15 +38,16 @@ export function pathOf (url: string): string {
 
 /**
  * The request meta-variables, with PATH and `passEnv` from the gateway's own environment underneath
- * (a meta-variable always wins). The caller adds anything else under them.
+ * (a meta-variable always wins). The caller adds anything else under them. `bodyLength` defaults to
+ * the buffered body's; a FastCGI app streaming its body passes the declared length.
  */
-export function cgiEnvironment (app: ResolvedApp, req: BufferedRequest, place: ScriptPlace, url: string = req.url): Record<string, string> {
+export function cgiEnvironment (app: ResolvedApp, req: GatewayRequest, place: ScriptPlace, url: string = req.url, bodyLength: number | null = (req as BufferedRequest).body?.byteLength ?? null): Record<string, string> {
   const connection = req.connection
   const meta = buildCgiEnvironment({
     method: req.method,
     url,
     headers: req.headers,
-    bodyLength: req.body?.byteLength ?? null,
+    bodyLength,
     scriptName: place.scriptName,
     pathInfo: place.pathInfo,
     scriptFilename: place.scriptFilename,

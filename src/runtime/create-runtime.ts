@@ -2,6 +2,7 @@ import type { ResolvedApp } from '../config/resolve.ts'
 import { GatewayError } from '../errors.ts'
 import { CgiRuntime } from './cgi-runtime.ts'
 import { ColdRuntime } from './cold-runtime.ts'
+import { FastCgiRuntime } from './fastcgi-runtime.ts'
 import { InlineRuntime } from './inline-runtime.ts'
 import type { ProcessRuntimeHooks } from './process-runtime.ts'
 import type { Runtime } from './runtime.ts'
@@ -10,7 +11,7 @@ import { WarmRuntime, type WarmRuntimeHooks } from './warm-runtime.ts'
 export type RuntimeHooks = WarmRuntimeHooks & ProcessRuntimeHooks
 
 /**
- * The runtime registry: one `<Mode>Runtime` per mode, and one for CGI directories.
+ * The runtime registry: one `<Mode>Runtime` per mode, one for CGI directories and one for FastCGI backends.
  * `inlineInThread` (`warmgate dev`): an inline app runs in a pool of exactly one worker thread instead
  * of on the main thread. One thread keeps inline's semantics (one module instance, shared by every
  * request, async handlers overlapping), and a reload can then drop the old module graph with its thread:
@@ -22,6 +23,7 @@ export function createRuntime (app: ResolvedApp, hooks: RuntimeHooks, inlineInTh
     case 'inline': return inlineInThread ? new WarmRuntime(oneThread(app), hooks) : new InlineRuntime(app, hooks)
     case 'cold': return new ColdRuntime(app, hooks)
     case 'cgi': return new CgiRuntime(app, hooks)
+    case 'fastcgi': return new FastCgiRuntime(app, hooks)
     default:
       throw new GatewayError('WG_ERR_MODE_UNAVAILABLE', `apps.${app.name}.mode: '${String(app.mode)}' is not a mode of this version of warmgate`)
   }

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { bench, type BenchProgress, type ModeResult } from '../../src/index.ts'
+import { checkOptions } from '../../src/bench/select.ts'
 import { FIXTURES, within } from '../helpers/gateway.ts'
 import { childrenOf } from './support.ts'
 
@@ -98,6 +99,13 @@ describe('bench()', () => {
   ])('rejects %s with WG_ERR_BENCH_OPTIONS before starting anything', async (_label, options) => {
     await expect(bench({ ...SHORT, cwd: '/', ...options } as never)).rejects.toMatchObject({ code: 'WG_ERR_BENCH_OPTIONS' })
     expect(ourChildren()).toEqual([])
+  })
+
+  it('rejects a fastcgi app named in apps with WG_ERR_BENCH_OPTIONS (its backend is not ours to measure)', async () => {
+    await expect(bench({ ...SHORT, config: join(FIXTURES, 'bench', 'fastcgi.config.ts'), apps: ['php'] })).rejects.toMatchObject({ code: 'WG_ERR_BENCH_OPTIONS', message: expect.stringMatching(/'php' is a fastcgi app/) })
+    expect(ourChildren()).toEqual([])
+    const checked = await checkOptions({ config: join(FIXTURES, 'bench', 'fastcgi.config.ts') }, { rounds: 1, durationMs: 1000, connections: 1 })
+    expect(checked.targets.map(target => target.name), 'the apps measured by default').toEqual(['greet'])
   })
 
   it('rejects an app the config does not have, naming the apps it has', async () => {
