@@ -1,7 +1,9 @@
 // What `warmgate start` and `warmgate dev` share: their options, the route table, the stop signals.
+import { availableParallelism } from 'node:os'
 import { relative } from 'node:path'
 import { parseArgs } from 'node:util'
 import { MODES, type Mode } from '../config/define.ts'
+import { MAX_PROCESSES } from '../config/schema.ts'
 import type { Gateway, RouteInfo } from '../gateway/gateway.ts'
 import { LOG_LEVELS, type LogLevel } from '../log/logger.ts'
 import { fail } from './help.ts'
@@ -12,9 +14,11 @@ export interface ServeOptions {
   host?: string
   mode?: Mode
   logLevel?: LogLevel
+  /** `warmgate start --processes N|auto` (auto: one per core). */
+  processes?: number
 }
 
-/** Parses and checks `--config --port --host --mode --log-level`; exits with a message on a bad one. */
+/** Parses and checks `--config --port --host --mode --log-level` (and `--processes` for start); exits with a message on a bad one. */
 export function parseServeArgs (argv: string[], command: string): ServeOptions {
   let values: Record<string, string | undefined>
   try {
@@ -26,6 +30,7 @@ export function parseServeArgs (argv: string[], command: string): ServeOptions {
         host: { type: 'string' },
         mode: { type: 'string' },
         'log-level': { type: 'string' },
+        ...(command === 'start' ? { processes: { type: 'string' as const } } : {}),
       },
       strict: true,
       allowPositionals: false,
@@ -41,7 +46,16 @@ export function parseServeArgs (argv: string[], command: string): ServeOptions {
   if (mode !== undefined && !MODES.includes(mode)) fail(`--mode: expected one of ${MODES.join(', ')}, got '${mode}'`)
   const logLevel = values['log-level'] as LogLevel | undefined
   if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) fail(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`)
-  return { config: values.config, port, host: values.host, mode, logLevel }
+  const processes = parseProcesses(values.processes)
+  return { config: values.config, port, host: values.host, mode, logLevel, ...(processes === undefined ? {} : { processes }) }
+}
+
+function parseProcesses (value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  if (value === 'auto') return availableParallelism()
+  const n = Number(value)
+  if (!/^\d{1,3}$/.test(value) || n < 1 || n > MAX_PROCESSES) fail(`--processes: expected an integer from 1 to ${MAX_PROCESSES} or 'auto', got '${value}'`)
+  return n
 }
 
 /**

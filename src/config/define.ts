@@ -70,6 +70,11 @@ export interface ServerConfig {
   maxHeaderSize?: Size
   /** How long close() (SIGTERM/SIGINT) and a reload's drain let requests in flight finish. Default `'10s'`. */
   shutdownTimeout?: Duration
+  /**
+   * Gateway processes serving the one port (`warmgate start` only), each with its own pools; `'auto'`: one
+   * per core (`os.availableParallelism()`). Above 1, the started process supervises them. Default 1.
+   */
+  processes?: number | 'auto'
 }
 
 export interface DefaultsConfig {

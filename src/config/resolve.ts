@@ -43,6 +43,8 @@ export interface ResolvedServer {
   readonly keepAliveTimeoutMs: number
   readonly maxHeaderSize: number
   readonly shutdownTimeoutMs: number
+  /** Gateway processes `warmgate start` runs on the port (`'auto'` resolved to the core count). */
+  readonly processes: number
 }
 
 export interface ResolvedConfig {
@@ -77,6 +79,8 @@ export const DEFAULTS = Object.freeze({
   // Long enough for ordinary requests to finish, short enough for an orchestrator's grace period
   // (Kubernetes sends SIGKILL 30 s after SIGTERM by default).
   shutdownTimeoutMs: 10_000,
+  // One process, no supervisor: exactly what `warmgate start` always did.
+  processes: 1,
   mode: 'warm' as Mode,
   timeoutMs: 30_000,
   workersMin: 1,
@@ -131,6 +135,7 @@ export function resolveConfig (config: GatewayConfig, options: ResolveOptions): 
       ...resolveServerTimeouts(server),
       maxHeaderSize: parseSize(server.maxHeaderSize) ?? DEFAULTS.maxHeaderSize,
       shutdownTimeoutMs: parseDuration(server.shutdownTimeout) ?? DEFAULTS.shutdownTimeoutMs,
+      processes: server.processes === 'auto' ? availableParallelism() : server.processes ?? DEFAULTS.processes,
     }),
     apps: Object.freeze(apps),
     configFile: options.configFile,

@@ -49,6 +49,11 @@ export interface RouteInfo {
 export interface ListenOptions {
   port?: number
   host?: string
+  /**
+   * SO_REUSEPORT (Linux; Node >= 22.12): several processes listen on the same port and the kernel spreads
+   * new connections across them. Used by `warmgate start --processes N`. Default false.
+   */
+  reusePort?: boolean
 }
 
 export interface Gateway {
@@ -209,7 +214,7 @@ class GatewayImpl implements Gateway {
         this.#server = undefined
         reject(new GatewayError('WG_ERR_LISTEN', `cannot listen on ${host}:${port}: ${error.code ?? error.message}`, { cause: error }))
       })
-      server.listen({ port, host }, () => {
+      server.listen({ port, host, reusePort: options.reusePort === true }, () => {
         const address = server.address() as AddressInfo
         const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
         this.#fallbackHost = `${urlHost}:${address.port}`

@@ -10,6 +10,7 @@ const base: ResolvedServer = {
   headersTimeoutMs: DEFAULTS.headersTimeoutMs,
   requestTimeoutMs: DEFAULTS.requestTimeoutMs,
   keepAliveTimeoutMs: DEFAULTS.keepAliveTimeoutMs,
+  processes: 1,
   shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs,
   maxHeaderSize: DEFAULTS.maxHeaderSize,
 }
