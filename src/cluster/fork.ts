@@ -16,6 +16,10 @@ export interface GatewayProcess {
   readonly outcome: Promise<ChildMessage | Exit>
   readonly alive: () => boolean
   kill (signal: NodeJS.Signals): void
+  /** Sends over the IPC channel, with a socket handle when given; false if the channel is closed. */
+  send (message: object, handle?: object): boolean
+  /** Every message it sends, with the handle that came with it. */
+  onMessage (listener: (message: unknown, handle: unknown) => void): void
 }
 
 /**
@@ -23,19 +27,19 @@ export interface GatewayProcess {
  * child process that listens itself (SO_REUSEPORT). `cluster`: a node:cluster worker, whose listen() the
  * primary (this process) serves: it holds the socket and hands connections to the workers in turn.
  */
-export function forkGatewayProcess (balancer: Balancer, args: string[]): GatewayProcess {
-  const env = { ...process.env, [BALANCER_ENV]: balancer }
+export function forkGatewayProcess (balancer: Balancer, args: string[], extraEnv: NodeJS.ProcessEnv = {}): GatewayProcess {
+  const env = { ...process.env, ...extraEnv, [BALANCER_ENV]: balancer }
   let child: ChildProcess
-  let onMessage: (listener: (message: unknown) => void) => void
+  let onMessage: (listener: (message: unknown, handle: unknown) => void) => void
   if (balancer === 'cluster') {
     cluster.setupPrimary({ exec: CHILD_ENTRY, args, execArgv: process.execArgv, silent: false })
     const worker = cluster.fork(env)
     child = worker.process
-    onMessage = listener => worker.on('message', listener)
+    onMessage = listener => worker.on('message', (message, handle) => listener(message, handle))
   } else {
     const forked = fork(CHILD_ENTRY, args, { env, execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     child = forked
-    onMessage = listener => forked.on('message', listener)
+    onMessage = listener => forked.on('message', (message, handle) => listener(message, handle))
   }
   const exited = new Promise<Exit>(resolve => {
     // 'error' here means the fork itself failed (no pid): report it as an exit, the supervisor backs off.
@@ -52,6 +56,14 @@ export function forkGatewayProcess (balancer: Balancer, args: string[]): Gateway
     outcome,
     alive: () => child.exitCode === null && child.signalCode === null,
     kill: (signal) => { if (child.exitCode === null && child.signalCode === null) child.kill(signal) },
+    send: (message, handle) => {
+      if (child.connected !== true) return false
+      // A raw handle (not a net.Server) is passed as is: the receiver does not start accepting on it.
+      // The callback keeps a send to a process that just exited from becoming an 'error' event; the caller
+      // learns of that exit from `exited`.
+      return child.send(message, handle as never, () => {})
+    },
+    onMessage,
   }
 }
 

@@ -3,7 +3,7 @@
 // sockets); with the node:cluster fallback it holds the socket and hands accepted connections over.
 import type { ServeOptions } from '../cli/serve.ts'
 import { formatRoutes } from '../cli/serve.ts'
-import type { Balancer, ChildMessage, ReadyMessage } from '../protocol/supervisor-messages.ts'
+import { type Balancer, type ChildMessage, type Handoff, type HandoffRequest, INHERIT_SOCKET_ENV, isHandoff, type ReadyMessage } from '../protocol/supervisor-messages.ts'
 import { describeExit, type Exit, forkGatewayProcess, type GatewayProcess } from './fork.ts'
 
 export interface SupervisorOptions {
@@ -25,6 +25,8 @@ const STABLE_MS = 10_000
 const KILL_MARGIN_MS = 5000
 /** errno values of a listen(reusePort) that the platform does not support: use node:cluster instead. */
 const NO_REUSEPORT = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EINVAL'])
+/** How long a process has to hand over its listening socket on SIGHUP. */
+const HANDOFF_MS = 5000
 
 interface Slot {
   proc: GatewayProcess | undefined
@@ -87,9 +89,13 @@ export class Supervisor {
     process.stdout.write(`warmgate listening on ${first.outcome.url}\n${formatRoutes(first.outcome.routes)}\n`)
   }
 
-  /** Forks one process and waits for its first word: ready, listen failed, or exit (bounded by startTimeoutMs). */
-  async #launch (): Promise<{ proc: GatewayProcess, outcome: ChildMessage | Exit }> {
-    const proc = forkGatewayProcess(this.#balancer, this.#args())
+  /**
+   * Forks one process and waits for its first word: ready, listen failed, or exit (bounded by
+   * startTimeoutMs). With `socket`, the process accepts from that listening socket instead of binding one.
+   */
+  async #launch (socket?: object): Promise<{ proc: GatewayProcess, outcome: ChildMessage | Exit }> {
+    const proc = forkGatewayProcess(this.#balancer, this.#args(), socket === undefined ? {} : { [INHERIT_SOCKET_ENV]: '1' })
+    if (socket !== undefined) proc.send({ type: 'warmgate:handoff' } satisfies Handoff, socket)
     this.#live.add(proc)
     void proc.exited.then(() => this.#live.delete(proc))
     let timer: NodeJS.Timeout | undefined
@@ -102,6 +108,8 @@ export class Supervisor {
     })
     const outcome = await Promise.race([proc.outcome, late])
     clearTimeout(timer)
+    // The new process holds its own copy of the socket now (or is gone): this process must not keep it open.
+    ;(socket as { close?: () => void } | undefined)?.close?.()
     // After a failed listen it exits: wait, so that a fallback or a retry never overlaps it.
     if ('type' in outcome && !isReady(outcome)) await proc.exited
     return { proc, outcome }
@@ -179,9 +187,12 @@ export class Supervisor {
 
   async #replaceSlots (): Promise<void> {
     let routes: ReadyMessage['routes'] = []
+    let handedOver = 0
     for (const [index, slot] of this.#slots.entries()) {
       if (this.#stopping) return
-      const launched = await this.#launch()
+      const socket = slot.proc === undefined ? undefined : await this.#takeSocket(slot.proc)
+      const launched = await this.#launch(socket)
+      if (socket !== undefined) handedOver++
       if (this.#stopping) {
         launched.proc.kill('SIGTERM')
         return
@@ -201,7 +212,25 @@ export class Supervisor {
       this.#watch(slot, index)
       if (old !== undefined) await this.#drain(old)
     }
-    say(`reloaded: pids ${this.#slots.map(slot => slot.proc?.pid).join(', ')}\n${formatRoutes(routes)}`)
+    say(`reloaded: pids ${this.#slots.map(slot => slot.proc?.pid).join(', ')} (listening sockets handed over: ${handedOver})\n${formatRoutes(routes)}`)
+  }
+
+  /**
+   * Asks a process for its listening socket (SO_REUSEPORT only; with node:cluster this process holds the
+   * socket). Undefined when it does not answer within HANDOFF_MS: its successor then binds its own.
+   */
+  async #takeSocket (proc: GatewayProcess): Promise<object | undefined> {
+    if (this.#balancer !== 'reuseport' || !proc.alive()) return undefined
+    return new Promise(resolve => {
+      const timer = setTimeout(() => resolve(undefined), HANDOFF_MS)
+      const done = (socket: object | undefined): void => {
+        clearTimeout(timer)
+        resolve(socket)
+      }
+      proc.onMessage((message, handle) => { if (isHandoff(message) && typeof handle === 'object' && handle !== null) done(handle) })
+      void proc.exited.then(() => done(undefined))
+      if (!proc.send({ type: 'warmgate:handoff-request' } satisfies HandoffRequest)) done(undefined)
+    })
   }
 
   /** SIGTERM, then SIGKILL if it has not exited after shutdownTimeout and a margin. */

@@ -26,9 +26,35 @@ export interface ListenFailedMessage {
   message: string
 }
 
+/**
+ * SIGHUP with SO_REUSEPORT: the supervisor asks the old process for its listening socket
+ * (`HandoffRequest`), which answers with a `Handoff` carrying the socket handle; the supervisor passes it
+ * to the new process in another `Handoff`. The new process accepts from the same socket, so connections
+ * queued on it survive the old process closing its copy (a reuseport socket closed with connections in
+ * its accept queue resets them, unless net.ipv4.tcp_migrate_req is 1).
+ */
+export interface HandoffRequest {
+  type: 'warmgate:handoff-request'
+}
+
+export interface Handoff {
+  type: 'warmgate:handoff'
+}
+
+/** Set (to 1) in the environment of a new process that will get its listening socket in a `Handoff`. */
+export const INHERIT_SOCKET_ENV = 'WARMGATE_INHERIT_SOCKET'
+
 export type ChildMessage = ReadyMessage | ListenFailedMessage
 
 export function isChildMessage (value: unknown): value is ChildMessage {
   const type = (value as { type?: unknown } | null)?.type
   return type === 'warmgate:ready' || type === 'warmgate:listen-failed'
+}
+
+export function isHandoff (value: unknown): value is Handoff {
+  return (value as { type?: unknown } | null)?.type === 'warmgate:handoff'
+}
+
+export function isHandoffRequest (value: unknown): value is HandoffRequest {
+  return (value as { type?: unknown } | null)?.type === 'warmgate:handoff-request'
 }
