@@ -171,6 +171,10 @@ export class Supervisor {
   /** SIGHUP: one slot after another, start a new process, wait until it is ready, then drain the old one. */
   #replaceAll (): void {
     if (this.#stopping) return
+    if (this.#slots.length === 0) {
+      complain('SIGHUP while starting: ignored (the processes starting now already read the current config)')
+      return
+    }
     if (this.#replacing !== undefined) {
       this.#replaceAgain = true
       return
