@@ -1,6 +1,7 @@
 // `warmgate start --processes N` (N > 1): this process supervises N gateway processes on one port. It
 // is never in the data path with SO_REUSEPORT (the kernel spreads connections over the processes'
 // sockets); with the node:cluster fallback it holds the socket and hands accepted connections over.
+import { readFileSync } from 'node:fs'
 import type { ServeOptions } from '../cli/serve.ts'
 import { formatRoutes } from '../cli/serve.ts'
 import { type Balancer, type ChildMessage, type Handoff, type HandoffRequest, INHERIT_SOCKET_ENV, isHandoff, type ReadyMessage } from '../protocol/supervisor-messages.ts'
@@ -85,6 +86,9 @@ export class Supervisor {
     this.#slots.forEach((slot, index) => this.#watch(slot, index))
     const pids = this.#slots.map(slot => slot.proc?.pid).join(', ')
     say(`${this.#options.processes} processes (pids ${pids}), connections balanced by ${this.#balancer === 'reuseport' ? 'the kernel (SO_REUSEPORT)' : 'node:cluster'}`)
+    if (this.#balancer === 'reuseport' && migrateSetting() === '0') {
+      say('note: net.ipv4.tcp_migrate_req is 0, so connections queued for a process that dies are reset; 1 moves them to another process (README: Running in production)')
+    }
     // Last: a caller that signals as soon as it reads this line must find the handlers in place.
     process.stdout.write(`warmgate listening on ${first.outcome.url}\n${formatRoutes(first.outcome.routes)}\n`)
   }
@@ -258,6 +262,15 @@ export class Supervisor {
     for (const slot of this.#slots) clearTimeout(slot.restartTimer)
     say(`${signal}, closing ${this.#live.size} processes (in-flight requests get up to ${this.#options.shutdownTimeoutMs} ms to finish)`)
     Promise.all([...this.#live].map(async proc => this.#drain(proc))).then(() => process.exit(0), () => process.exit(1))
+  }
+}
+
+/** Linux >= 5.14: whether a closed SO_REUSEPORT socket's queued connections move to another socket of its group. */
+function migrateSetting (): string | undefined {
+  try {
+    return readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim()
+  } catch {
+    return undefined
   }
 }
 
