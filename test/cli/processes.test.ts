@@ -77,18 +77,21 @@ describe('warmgate start --processes', () => {
     expect(await pidsServing(cli.url, 40)).toContain(replacement)
   })
 
-  it('SIGHUP replaces every process one after another under load, with no failed request', async () => {
-    const cli = await start([...ARGS, '--processes', '2'])
+  it.each([
+    ['SO_REUSEPORT', {}, 2],
+    ['the node:cluster fallback', { WARMGATE_TEST_NO_REUSEPORT: '1' }, 0],
+  ])('SIGHUP replaces every process one after another under load, with no failed request (%s)', async (balancer, env, handedOver) => {
+    const cli = await start([...ARGS, '--processes', '2'], { ...process.env, ...env })
     const old = childPids(cli)
     const load = loadLoop(`${cli.url}/pid`)
     await until(10_000, 'traffic flowing before SIGHUP', () => load.done() >= 50)
     cli.child.kill('SIGHUP')
-    const [, pids] = await within(60_000, 'the supervisor saying it reloaded', cli.waitFor(/reloaded: pids (\d+, \d+) \(listening sockets handed over: 2\)\n/))
+    const [, pids] = await within(60_000, 'the supervisor saying it reloaded', cli.waitFor(new RegExp(`reloaded: pids (\\d+, \\d+) \\(listening sockets handed over: ${handedOver}\\)\n`)))
     const fresh = pids.split(', ').map(Number).sort()
     const after = load.done()
     await until(10_000, 'traffic after the reload', () => load.done() >= after + 100)
     const result = await load.stop()
-    console.log(`SIGHUP with 2 processes under load: ${result.ok} ok, ${result.failed} failed ${JSON.stringify(result.failures)}`)
+    console.log(`SIGHUP with 2 processes (${balancer}) under load: ${result.ok} ok, ${result.failed} failed ${JSON.stringify(result.failures)}`)
     expect(result.failures).toEqual([])
     expect(fresh.some(pid => old.includes(pid))).toBe(false)
     expect(childPids(cli)).toEqual(fresh)
