@@ -11,8 +11,8 @@ const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
 export interface Server { url: string, pid: number, logLines: () => string[], stop: () => Promise<void> }
 
 /** The gateway as the `warmgate` CLI runs it: `warmgate start --config FILE --host 127.0.0.1 --port 0`. */
-export async function startCliGateway (options: { node: string, config: string, logLevel: string, env: Record<string, string | undefined> }, timeoutMs = 30_000): Promise<Server> {
-  const args = [CLI, 'start', '--config', options.config, '--host', '127.0.0.1', '--port', '0', '--log-level', options.logLevel]
+export async function startCliGateway (options: { node: string, config: string, logLevel: string, env: Record<string, string | undefined>, args?: string[] }, timeoutMs = 30_000): Promise<Server> {
+  const args = [CLI, 'start', '--config', options.config, '--host', '127.0.0.1', '--port', '0', '--log-level', options.logLevel, ...(options.args ?? [])]
   const child = track(spawn(options.node, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env }))
   const lines: string[] = []
   let stopping = false

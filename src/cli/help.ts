@@ -22,6 +22,9 @@ Options:
   --mode MODE         run every handler app in this mode: warm, inline or cold (default: each app's
                       own; cgi apps always run one process per request)
   --log-level LEVEL   fatal, error, warn, info, debug, trace or silent (default: info)
+  --processes N       run N gateway processes on the one port, each with its own pools, under a
+                      supervisor that restarts one that dies; auto: one per core (default:
+                      server.processes, 1 = no supervisor). SIGHUP then replaces them one by one.
   -h, --help          this text
 `,
   dev: `Usage: warmgate dev [options]

@@ -1,8 +1,10 @@
 // What `warmgate start` and `warmgate dev` share: their options, the route table, the stop signals.
+import { availableParallelism } from 'node:os'
 import { relative } from 'node:path'
 import { parseArgs } from 'node:util'
 import { MODES, type Mode } from '../config/define.ts'
 import { LISTEN_ADDRESS_EXPECTED, parseListenAddress } from '../config/listen-address.ts'
+import { MAX_PROCESSES } from '../config/schema.ts'
 import type { Gateway, RouteInfo } from '../gateway/gateway.ts'
 import { LOG_LEVELS, type LogLevel } from '../log/logger.ts'
 import { fail } from './help.ts'
@@ -15,9 +17,11 @@ export interface ServeOptions {
   logLevel?: LogLevel
   /** `--fastcgi ADDR`: the FastCGI responder's address, over `server.fastcgi.listen`. */
   fastcgi?: string
+  /** `warmgate start --processes N|auto` (auto: one per core). */
+  processes?: number
 }
 
-/** Parses and checks `--config --port --host --mode --log-level --fastcgi`; exits with a message on a bad one. */
+/** Parses and checks `--config --port --host --mode --log-level --fastcgi` (and `--processes` for start); exits with a message on a bad one. */
 export function parseServeArgs (argv: string[], command: string): ServeOptions {
   let values: Record<string, string | undefined>
   try {
@@ -30,6 +34,7 @@ export function parseServeArgs (argv: string[], command: string): ServeOptions {
         mode: { type: 'string' },
         'log-level': { type: 'string' },
         fastcgi: { type: 'string' },
+        ...(command === 'start' ? { processes: { type: 'string' as const } } : {}),
       },
       strict: true,
       allowPositionals: false,
@@ -46,7 +51,16 @@ export function parseServeArgs (argv: string[], command: string): ServeOptions {
   const logLevel = values['log-level'] as LogLevel | undefined
   if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) fail(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`)
   if (values.fastcgi !== undefined && parseListenAddress(values.fastcgi) === undefined) fail(`--fastcgi: expected ${LISTEN_ADDRESS_EXPECTED}, got '${values.fastcgi}'`)
-  return { config: values.config, port, host: values.host, mode, logLevel, fastcgi: values.fastcgi }
+  const processes = parseProcesses(values.processes)
+  return { config: values.config, port, host: values.host, mode, logLevel, fastcgi: values.fastcgi, ...(processes === undefined ? {} : { processes }) }
+}
+
+function parseProcesses (value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  if (value === 'auto') return availableParallelism()
+  const n = Number(value)
+  if (!/^\d{1,3}$/.test(value) || n < 1 || n > MAX_PROCESSES) fail(`--processes: expected an integer from 1 to ${MAX_PROCESSES} or 'auto', got '${value}'`)
+  return n
 }
 
 /**

@@ -1,3 +1,4 @@
+import { loadConfigFile } from '../config/load.ts'
 import { createGateway } from '../gateway/gateway.ts'
 import { fixYoungGeneration } from './heap.ts'
 import { closeOnStopSignals, formatRoutes, keepServingOnStrayErrors, parseServeArgs } from './serve.ts'
@@ -6,6 +7,16 @@ export { formatRoutes } from './serve.ts'
 
 export async function run (argv: string[]): Promise<void> {
   const options = parseServeArgs(argv, 'start')
+  if (options.processes !== 1) {
+    // server.processes decides without --processes. The import is cached: createGateway below reuses it.
+    const config = await loadConfigFile(options.config, { mode: options.mode })
+    const processes = options.processes ?? config.server.processes
+    if (processes > 1) {
+      const { Supervisor } = await import('../cluster/supervisor.ts')
+      const supervisor = new Supervisor({ processes, serve: options, port: options.port ?? config.server.port, shutdownTimeoutMs: config.server.shutdownTimeoutMs })
+      return supervisor.start()
+    }
+  }
   fixYoungGeneration()
   const gateway = await createGateway({ configFile: options.config }, { mode: options.mode, logLevel: options.logLevel })
   const { url, fastcgi } = await gateway.listen({ port: options.port, host: options.host, fastcgi: options.fastcgi })

@@ -110,6 +110,11 @@ export interface ServerConfig extends OpsServerConfig {
   shutdownTimeout?: Duration
   /** Also accept FastCGI connections (warmgate behind nginx or lighttpd; README "FastCGI responder"). */
   fastcgi?: FastCgiServerConfig
+  /**
+   * Gateway processes serving the one port (`warmgate start` only), each with its own pools; `'auto'`: one
+   * per core (`os.availableParallelism()`). Above 1, the started process supervises them. Default 1.
+   */
+  processes?: number | 'auto'
 }
 
 export interface FastCgiServerConfig {

@@ -68,6 +68,8 @@ export interface ResolvedServer {
   readonly ops: ResolvedOps
   /** The FastCGI responder, when `server.fastcgi` is set. */
   readonly fastcgi?: ResolvedFastCgiResponder
+  /** Gateway processes `warmgate start` runs on the port (`'auto'` resolved to the core count). */
+  readonly processes: number
 }
 
 export interface ResolvedFastCgiResponder {
@@ -107,6 +109,8 @@ export const DEFAULTS = Object.freeze({
   // Long enough for ordinary requests to finish, short enough for an orchestrator's grace period
   // (Kubernetes sends SIGKILL 30 s after SIGTERM by default).
   shutdownTimeoutMs: 10_000,
+  // One process, no supervisor: exactly what `warmgate start` always did.
+  processes: 1,
   mode: 'warm' as Mode,
   timeoutMs: 30_000,
   workersMin: 1,
@@ -181,6 +185,7 @@ export function resolveConfig (config: GatewayConfig, options: ResolveOptions): 
           listen: Object.freeze(parseListenAddress(server.fastcgi.listen) as ListenAddress),
           maxConnections: server.fastcgi.maxConnections ?? DEFAULTS.fastcgiMaxConnections,
         }),
+      processes: server.processes === 'auto' ? availableParallelism() : server.processes ?? DEFAULTS.processes,
     }),
     apps: Object.freeze(apps),
     configFile: options.configFile,

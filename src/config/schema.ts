@@ -9,6 +9,9 @@ import { checkOps } from './ops.ts'
  * Each message names the key path, what was expected and the value found:
  * `apps.hello.workers.max: expected a positive integer, got -1`.
  */
+/** Far above any core count; a typo such as 1000 should not fork a thousand gateways. */
+export const MAX_PROCESSES = 256
+
 export function validateConfig (raw: unknown): string[] {
   const errors: string[] = []
   const fail = (path: string, expected: string, value: unknown): void => {
@@ -25,7 +28,7 @@ export function validateConfig (raw: unknown): string[] {
     if (!isPlainObject(raw.server)) fail('server', 'an object', raw.server)
     else {
       const server = raw.server
-      unknownKeys(server, ['host', 'port', 'bodyLimit', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxHeaderSize', 'shutdownTimeout', 'admin', 'adminPrefix', 'serverTiming', 'fastcgi'], 'server.', errors)
+      unknownKeys(server, ['host', 'port', 'bodyLimit', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxHeaderSize', 'shutdownTimeout', 'admin', 'adminPrefix', 'serverTiming', 'fastcgi', 'processes'], 'server.', errors)
       if (server.host !== undefined && !isNonEmptyString(server.host)) fail('server.host', 'a non-empty string', server.host)
       if (server.port !== undefined && !(Number.isInteger(server.port) && (server.port as number) >= 0 && (server.port as number) <= 65535)) {
         fail('server.port', 'an integer from 0 to 65535', server.port)
@@ -33,6 +36,9 @@ export function validateConfig (raw: unknown): string[] {
       checkSize(server.bodyLimit, 'server.bodyLimit', fail)
       checkServerLimits(server, fail)
       checkOps(server, fail)
+      if (server.processes !== undefined && server.processes !== 'auto' && !(Number.isInteger(server.processes) && (server.processes as number) >= 1 && (server.processes as number) <= MAX_PROCESSES)) {
+        fail('server.processes', `an integer from 1 to ${MAX_PROCESSES} or 'auto'`, server.processes)
+      }
       const drainMs = parseDuration(server.shutdownTimeout)
       if (server.shutdownTimeout !== undefined && (drainMs === undefined || drainMs > MAX_TIMEOUT_MS)) {
         fail('server.shutdownTimeout', "a duration of at most 24 days (ms number, or '10s'; 0 does not wait)", server.shutdownTimeout)

@@ -59,6 +59,17 @@ export interface ListenOptions {
    * `server.fastcgi.listen` (the CLI's `--fastcgi`). Default: `server.fastcgi.listen` when set, else none.
    */
   fastcgi?: string
+  /**
+   * SO_REUSEPORT (Linux; Node >= 22.12): several processes listen on the same port and the kernel spreads
+   * new connections across them. Used by `warmgate start --processes N`. Default false.
+   */
+  reusePort?: boolean
+  /**
+   * Accept from this listening socket instead of binding one (`port`, `host` and `reusePort` are then not
+   * used): a raw TCP handle received over IPC, as `warmgate start --processes` hands a socket from an old
+   * process to its replacement.
+   */
+  handle?: object
 }
 
 export interface ListeningInfo {
@@ -164,6 +175,15 @@ export function appTableOf (gateway: Gateway): AppTable {
   return table
 }
 
+/**
+ * The listening `node:http` server of a gateway made by createGateway, once it listens. For the supervised
+ * processes of `warmgate start --processes` (src/cluster/), which stop accepting before they drain.
+ * Internal: not re-exported by src/index.ts.
+ */
+export function listeningServerOf (gateway: Gateway): Server | undefined {
+  return gateway instanceof GatewayImpl ? gateway.listeningServer : undefined
+}
+
 class GatewayImpl implements Gateway {
   readonly log: Logger
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void
@@ -193,6 +213,10 @@ class GatewayImpl implements Gateway {
 
   get config (): ResolvedConfig {
     return this.#table.config
+  }
+
+  get listeningServer (): Server | undefined {
+    return this.#server
   }
 
   async fetch (request: Request): Promise<Response> {
@@ -305,12 +329,14 @@ class GatewayImpl implements Gateway {
         this.#server = undefined
         reject(new GatewayError('WG_ERR_LISTEN', `cannot listen on ${host}:${port}: ${error.code ?? error.message}`, { cause: error }))
       })
-      server.listen({ port, host }, () => {
+      const onListening = (): void => {
         const address = server.address() as AddressInfo
         const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
         this.#fallbackHost = `${urlHost}:${address.port}`
         resolve({ url: `http://${urlHost}:${address.port}`, host: address.address, port: address.port })
-      })
+      }
+      if (options.handle !== undefined) server.listen(options.handle, onListening)
+      else server.listen({ port, host, reusePort: options.reusePort === true }, onListening)
     })
   }
 

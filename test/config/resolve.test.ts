@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import type { ServerConfig } from '../../src/config/define.ts'
 import { DEFAULTS, resolveConfig } from '../../src/config/resolve.ts'
@@ -22,6 +23,12 @@ describe('resolveConfig: server limits', () => {
     expect(server({ requestTimeout: '5s' })).toMatchObject({ headersTimeoutMs: 5000, requestTimeoutMs: 5000 })
     expect(server({ headersTimeout: '90s' })).toMatchObject({ headersTimeoutMs: 90_000, requestTimeoutMs: 90_000 })
     expect(server({ headersTimeout: '1s' })).toMatchObject({ headersTimeoutMs: 1000, requestTimeoutMs: 60_000 })
+  })
+
+  it('runs one process by default, and one per core with processes: auto', () => {
+    expect(server({}).processes).toBe(1)
+    expect(server({ processes: 3 }).processes).toBe(3)
+    expect(server({ processes: 'auto' }).processes).toBe(availableParallelism())
   })
 
   it('freezes the server block', () => {

@@ -199,6 +199,14 @@ describe('validateConfig', () => {
     expect(validateConfig({ server: { headersTimeout: '20s', requestTimeout: '20s', maxHeaderSize: '1mb' }, apps: { hello: app() } })).toEqual([])
   })
 
+  it.each([0, -1, 1.5, '2', 'all', 257, null])('rejects server.processes = %j (a positive integer up to 256, or auto)', (processes) => {
+    expect(errorAt(validateConfig({ server: { processes }, apps: { hello: app() } }), 'server.processes')).toMatch(/expected an integer from 1 to 256 or 'auto', got /)
+  })
+
+  it.each([1, 4, 256, 'auto'])('accepts server.processes = %j', (processes) => {
+    expect(validateConfig({ server: { processes }, apps: { hello: app() } })).toEqual([])
+  })
+
   it('rejects a bad port and host', () => {
     const errors = validateConfig({ server: { port: -1, host: 42 }, apps: { hello: app() } })
     expect(errorAt(errors, 'server.port')).toMatch(/expected an integer from 0 to 65535, got -1$/)

@@ -11,6 +11,7 @@ const base: ResolvedServer = {
   requestTimeoutMs: DEFAULTS.requestTimeoutMs,
   keepAliveTimeoutMs: DEFAULTS.keepAliveTimeoutMs,
   ops: { admin: undefined, adminPrefix: '/__warmgate', serverTiming: undefined },
+  processes: 1,
   shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs,
   maxHeaderSize: DEFAULTS.maxHeaderSize,
 }
