@@ -37,17 +37,22 @@ export interface EventV1 {
 /**
  * AWS's rules: `headers` and `queryStringParameters` hold the last value of a repeated name, the
  * `multiValue*` maps every value in order; maps with nothing in them are `null`, as is a missing body.
- * Header names are lower-cased (in every mode the same: a cold runner only sees CGI's upper-cased
- * variables), where REST API keeps the case the client sent. `version: '1.0'` is what HTTP APIs add.
+ * Header names keep the case the client sent, as REST API does (every mode has the raw header list: cold
+ * runners get it beside the CGI variables). `version: '1.0'` is what HTTP APIs add.
  */
 export function createEventV1 (input: EventInput): EventV1 {
   const headers: Record<string, string> = {}
   const multiValueHeaders: Record<string, string[]> = {}
   const raw = input.headers
+  let contentType: string | undefined
+  let userAgent: string | null = null
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toLowerCase()
+    const name = raw[i]
     headers[name] = raw[i + 1]
     ;(multiValueHeaders[name] ??= []).push(raw[i + 1])
+    const lower = name.toLowerCase()
+    if (lower === 'content-type') contentType = raw[i + 1]
+    else if (lower === 'user-agent') userAgent = raw[i + 1]
   }
   const { path, query } = splitTarget(input.url)
   const pairs = queryPairs(query)
@@ -58,7 +63,7 @@ export function createEventV1 (input: EventInput): EventV1 {
     ;(multi[name] ??= []).push(value)
   }
   const hasHeaders = raw.length > 0
-  const body = encodeBody(input.body, headers['content-type'])
+  const body = encodeBody(input.body, contentType)
   return {
     version: '1.0',
     resource: path,
@@ -74,7 +79,7 @@ export function createEventV1 (input: EventInput): EventV1 {
       ...domainOf(input.url),
       extendedRequestId: input.requestId,
       httpMethod: input.method,
-      identity: identity(input.sourceIp, headers['user-agent'] ?? null),
+      identity: identity(input.sourceIp, userAgent),
       path,
       protocol: input.protocol,
       requestId: input.requestId,
