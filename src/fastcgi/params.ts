@@ -6,20 +6,24 @@
  */
 import { FastCgiProtocolError } from './records.ts'
 
-/** Encodes pairs in order. A name or value longer than 2^31 - 1 bytes throws a RangeError. */
+/**
+ * Encodes pairs in order, into one buffer: a request's ~30 meta-variables cost one allocation, not three
+ * per pair. latin1 is one byte per char, so a string's length is its encoded length. A name or value
+ * longer than 2^31 - 1 bytes throws a RangeError.
+ */
 export function encodeParams (pairs: Iterable<readonly [string, string]>): Uint8Array {
-  const parts: Buffer[] = []
+  const list = Array.isArray(pairs) ? pairs as ReadonlyArray<readonly [string, string]> : [...pairs]
   let size = 0
-  for (const [name, value] of pairs) {
-    const nameBytes = Buffer.from(name, 'latin1')
-    const valueBytes = Buffer.from(value, 'latin1')
-    const head = Buffer.allocUnsafe(lengthSize(nameBytes.length) + lengthSize(valueBytes.length))
-    const at = writeLength(head, 0, nameBytes.length)
-    writeLength(head, at, valueBytes.length)
-    parts.push(head, nameBytes, valueBytes)
-    size += head.length + nameBytes.length + valueBytes.length
+  for (const [name, value] of list) size += lengthSize(name.length) + lengthSize(value.length) + name.length + value.length
+  const out = Buffer.allocUnsafe(size)
+  let at = 0
+  for (const [name, value] of list) {
+    at = writeLength(out, at, name.length)
+    at = writeLength(out, at, value.length)
+    at += out.write(name, at, 'latin1')
+    at += out.write(value, at, 'latin1')
   }
-  return new Uint8Array(Buffer.concat(parts, size))
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
 }
 
 /**
