@@ -13,6 +13,8 @@ export default defineConfig({
     io: { route: '/io', entry: './apps/io.ts' },
     big: { route: '/big', entry: './apps/big.ts' },
     hono: { route: '/hono', entry: './apps/hono.ts', env: { GREETING: 'hi' } },
+    // An AWS Lambda handler (a named `handler` export), unchanged: API Gateway 2.0 events in, results out.
+    lambda: { route: '/lambda', entry: './apps/lambda.ts' },
     // The same handler as /hello, one fresh process per request (CGI's model).
     'hello-cold': { route: '/cold/hello', entry: './apps/hello.ts', mode: 'cold' },
     // A directory of CGI scripts in any language: /cgi-bin/hello.sh, /cgi-bin/env.pl, /cgi-bin/form.py.

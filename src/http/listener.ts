@@ -43,7 +43,8 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
     const finish = (response: GatewayResponse): void => {
       writeResponse(req, res, id, response, table.closing)
       if (counted) table.metrics?.request(app?.config, response.status)
-      logAccess(app?.log ?? log, id, req.method, target?.pathname ?? req.url, response.status, started)
+      // A probe every few seconds would drown the access log: admin lines are debug.
+      logAccess(app?.log ?? log, id, req.method, target?.pathname ?? req.url, response.status, started, counted ? 'info' : 'debug')
     }
     if (target === undefined) return finish(errorResponse('WG_ERR_BAD_REQUEST', id))
     const admin = context.admin

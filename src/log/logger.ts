@@ -36,6 +36,6 @@ export function formatLine (log: Record<string, unknown>, messageKey: string): s
 }
 
 /** The one access line per request, written by every front door (HTTP listener, `gateway.fetch`). */
-export function logAccess (log: Logger, reqId: string, method: string | undefined, path: string | undefined, status: number, started: number): void {
-  log.info({ reqId, method, path, status, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request')
+export function logAccess (log: Logger, reqId: string, method: string | undefined, path: string | undefined, status: number, started: number, level: 'info' | 'debug' = 'info'): void {
+  log[level]({ reqId, method, path, status, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request')
 }

@@ -29,9 +29,11 @@ function sample (text: string, name: string, labels: Record<string, string> = {}
 describe('health, readiness and metrics', () => {
   it('answers the probes on the main port, never routes them to an app, and refuses other methods', async ({ onTestFinished }) => {
     // An app at '/' would match every path: the prefix must win.
-    const { gateway, url } = await startGateway({ apps: { root: { route: '/', entry: FAULTS, workers: { min: 1, max: 1 } } } })
+    const { gateway, url, lines } = await startGateway({ apps: { root: { route: '/', entry: FAULTS, workers: { min: 1, max: 1 } } } })
     onTestFinished(() => within(10_000, 'closing the gateway', gateway.close()))
     expect(await get(`${url}/__warmgate/health`)).toMatchObject({ status: 200, body: '{"status":"ok"}' })
+    // Probes are logged at debug, below the default level: they would drown the access log.
+    expect(lines.filter(line => line.path === '/__warmgate/health')).toEqual([])
     expect(await get(`${url}/__warmgate/ready`)).toMatchObject({ status: 200, body: '{"status":"ready"}' })
     expect((await get(`${url}/__warmgate/ready`, 'HEAD')).status).toBe(200)
     const post = await get(`${url}/__warmgate/ready`, 'POST')
