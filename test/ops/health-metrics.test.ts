@@ -63,6 +63,23 @@ describe('health, readiness and metrics', () => {
     expect(seen.at(-1)).toBe('200 {"status":"ready"}')
   })
 
+  it('stays ready through a reload: the new pools are prewarmed before the swap, the old ones drain behind it', async ({ onTestFinished }) => {
+    const { gateway, url } = await startGateway({ apps: { f: { route: '/f', entry: FAULTS, workers: { min: 2, max: 2 } } } })
+    onTestFinished(() => within(10_000, 'closing the gateway', gateway.close()))
+    const statuses = new Set<number>()
+    let reloading = true
+    const reload = gateway.reload().finally(() => { reloading = false })
+    let polls = 0
+    while (reloading && polls < 2000) {
+      statuses.add((await get(`${url}/__warmgate/ready`)).status)
+      polls++
+    }
+    await within(15_000, 'the reload', reload)
+    statuses.add((await get(`${url}/__warmgate/ready`)).status)
+    expect(polls).toBeGreaterThan(0)
+    expect([...statuses]).toEqual([200])
+  })
+
   it('counts a known sequence of requests exactly, by app, mode, status class, error code and worker event', async ({ onTestFinished }) => {
     const { gateway, url } = await startGateway({
       apps: {
