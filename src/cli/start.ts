@@ -1,5 +1,5 @@
 import { loadConfigFile } from '../config/load.ts'
-import { createGateway } from '../gateway/gateway.ts'
+import { createGateway, type ListeningInfo } from '../gateway/gateway.ts'
 import { fixYoungGeneration } from './heap.ts'
 import { closeOnStopSignals, formatRoutes, keepServingOnStrayErrors, parseServeArgs } from './serve.ts'
 
@@ -18,8 +18,9 @@ export async function run (argv: string[]): Promise<void> {
     }
   }
   fixYoungGeneration()
-  const gateway = await createGateway({ configFile: options.config }, { mode: options.mode, logLevel: options.logLevel })
-  const { url, fastcgi } = await gateway.listen({ port: options.port, host: options.host, fastcgi: options.fastcgi })
+  // The port opens first and answers 503 "starting" while the pools prewarm (README "Health and metrics").
+  const gateway = await createGateway({ configFile: options.config }, { mode: options.mode, logLevel: options.logLevel, listen: { port: options.port, host: options.host, fastcgi: options.fastcgi } })
+  const { url, fastcgi } = gateway.listening as ListeningInfo
   keepServingOnStrayErrors(gateway)
   const stopping = closeOnStopSignals(gateway)
   // A failed reload leaves the previous version serving: say so, never exit. Signals that arrive while a

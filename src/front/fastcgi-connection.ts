@@ -18,7 +18,7 @@ const MAX_UNREAD_ANSWERS = 256 * 1024
 
 export interface ResponderContext {
   /** Read once per request: a reload swaps the router, and close() sets `closing`. */
-  readonly table: { readonly router: Router<MountedApp>, readonly closing: boolean, readonly metrics?: GatewayMetrics }
+  readonly table: { readonly router: Router<MountedApp>, readonly closing: boolean, readonly starting?: boolean, readonly metrics?: GatewayMetrics }
   readonly log: Logger
   /** Host used when PARAMS name none (no HTTP_HOST, no SERVER_NAME). */
   readonly fallbackHost: () => string

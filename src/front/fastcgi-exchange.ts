@@ -125,6 +125,7 @@ export class FastCgiExchange {
     if (head.target === undefined || !METHOD_RE.test(head.method) || Number.isNaN(head.contentLength)) {
       return this.#refuse('WG_ERR_BAD_REQUEST')
     }
+    if (this.#context.table.starting === true) return this.#refuse('WG_ERR_STARTING')
     const app = this.#context.table.router.match(head.target.pathname)
     if (app === undefined) return this.#refuse('WG_ERR_NOT_FOUND')
     this.#app = app
@@ -193,7 +194,9 @@ export class FastCgiExchange {
   #errorAnswer (code: ErrorCode): GatewayResponse {
     const id = this.#head?.id ?? ''
     if (code !== 'WG_ERR_NOT_FOUND') (this.#app?.log ?? this.#context.log).warn({ reqId: id, code, ...this.#connection.peer() }, `FastCGI request refused (${code})`)
-    return errorResponse(code, id)
+    const res = errorResponse(code, id)
+    if (code === 'WG_ERR_STARTING') res.headers.push('retry-after', '1')
+    return res
   }
 
   #respond (response: GatewayResponse): void {

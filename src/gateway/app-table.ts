@@ -33,6 +33,7 @@ export class AppTable {
   #building: Promise<unknown> | undefined
   readonly #draining = new Set<Promise<number>>()
   #closing = false
+  #starting = true
   #built = false
 
   readonly #options: AppTableOptions
@@ -50,11 +51,13 @@ export class AppTable {
   get router (): Router<MountedApp> { return this.#router }
   /** Set by close(): responses say `Connection: close`, and builds are refused. */
   get closing (): boolean { return this.#closing }
+  /** Until the first table is swapped in: a front door that already listens answers 503 (WG_ERR_STARTING). */
+  get starting (): boolean { return this.#starting }
 
   /** For the readiness endpoint (ops/admin.ts): why this table cannot take every request now. */
   notReady (): NotReady | undefined {
     if (this.#closing) return 'closing'
-    if (this.#apps.length === 0) return 'starting'
+    if (this.#starting) return 'starting'
     for (const app of this.#apps) {
       if (app.runtime.mode !== 'warm') continue
       // An inline app run in a thread (warmgate dev) has exactly one.
@@ -119,6 +122,7 @@ export class AppTable {
 
   /** Serves `apps` from now on, under `config`; the apps no longer in the table are returned, still open. */
   swap (config: ResolvedConfig, apps: readonly MountedApp[]): MountedApp[] {
+    this.#starting = false
     const retired = this.#apps.filter(app => !apps.includes(app))
     this.#config = config
     this.#apps = apps

@@ -40,6 +40,13 @@ export interface GatewayOptions {
   inlineInThread?: boolean
   /** `Server-Timing` on app responses when the config's `server.serverTiming` does not say. Default false (`dev`: true). */
   serverTiming?: boolean
+  /**
+   * Listen here before the apps start (as `gw.listen(options)` would), so that load balancers and probes
+   * see the gateway while its pools prewarm: `/__warmgate/health` answers 200, `/__warmgate/ready` 503
+   * `{"status":"starting"}`, every other request 503 `WG_ERR_STARTING` with `Retry-After`. createGateway
+   * still resolves once every app is started; `gw.listening` says where. `warmgate start` does this.
+   */
+  listen?: ListenOptions
 }
 
 export interface RouteInfo {
@@ -85,6 +92,8 @@ export interface ListeningInfo {
 export interface Gateway {
   readonly config: ResolvedConfig
   readonly log: Logger
+  /** Where `listen()` (or createGateway's `listen` option) listens; `undefined` before. */
+  readonly listening: ListeningInfo | undefined
   /** A `node:http` request listener, to mount into a server of your own. */
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void
   /** Dispatches a web Request without a socket. */
@@ -146,18 +155,20 @@ export async function createGateway (config: GatewayConfig | { configFile?: stri
     inlineInThread: options.inlineInThread === true,
     serverTiming: resolved.server.ops.serverTiming ?? options.serverTiming === true,
   })
-  try {
-    table.swap(resolved, await table.build(resolved.apps))
-  } catch (error) {
-    // build() destroyed the runtimes it started; the spawner it may have started goes too.
-    await table.close(performance.now())
-    throw error
-  }
   // What reload() reads again: the file, imported afresh, or the same object, validated again.
   const read = resolved.configFile !== undefined
     ? async () => loadConfigFile(resolved.configFile, { mode: options.mode, fresh: true })
     : async () => checkAndResolve(config, { baseDir: options.baseDir ?? process.cwd(), mode: options.mode })
   const gateway = new GatewayImpl(table, read)
+  try {
+    // Early: the port answers "starting" (503) while the pools prewarm, instead of refusing connections.
+    if (options.listen !== undefined) await gateway.listen(options.listen)
+    table.swap(resolved, await table.build(resolved.apps))
+  } catch (error) {
+    // build() destroyed the runtimes it started; close() stops the listeners and the spawner it may have started.
+    await gateway.close()
+    throw error
+  }
   INTERNALS.set(gateway, table)
   return gateway
 }
@@ -190,6 +201,7 @@ class GatewayImpl implements Gateway {
   readonly reload: () => Promise<void>
   readonly #table: AppTable
   #server: Server | undefined
+  #listening: ListeningInfo | undefined
   #adminServer: Server | undefined
   readonly #admin: AdminSource
   #fastcgi: FastCgiServer | undefined
@@ -213,6 +225,10 @@ class GatewayImpl implements Gateway {
 
   get config (): ResolvedConfig {
     return this.#table.config
+  }
+
+  get listening (): ListeningInfo | undefined {
+    return this.#listening
   }
 
   get listeningServer (): Server | undefined {
@@ -262,6 +278,11 @@ class GatewayImpl implements Gateway {
   }
 
   async listen (options: ListenOptions = {}): Promise<ListeningInfo> {
+    this.#listening = await this.#listenAll(options)
+    return this.#listening
+  }
+
+  async #listenAll (options: ListenOptions): Promise<ListeningInfo> {
     const fastcgiText = options.fastcgi
     const fastcgiAddress = fastcgiText === undefined ? this.config.server.fastcgi?.listen : parseListenAddress(fastcgiText)
     if (fastcgiAddress === undefined && fastcgiText !== undefined) {

@@ -14,7 +14,7 @@ import { pickRequestId, requestTarget } from './target.ts'
 
 export interface ListenerContext {
   /** Read once per request: a reload swaps the router, and close() sets `closing`. */
-  table: { readonly router: Router<MountedApp>, readonly closing: boolean, readonly metrics?: GatewayMetrics }
+  table: { readonly router: Router<MountedApp>, readonly closing: boolean, readonly starting?: boolean, readonly metrics?: GatewayMetrics }
   /**
    * The operator endpoints under `server.adminPrefix`: answered here when `serve` is true, else (they
    * have an address of their own, `server.admin`) 404 here. Never routed to an app either way.
@@ -58,6 +58,13 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
         finish(errorResponse('WG_ERR_HANDLER_THREW', id))
       })
       return
+    }
+    if (table.starting === true) {
+      // Listening before the pools are prewarmed (createGateway's `listen`): nothing can serve yet.
+      const refused = errorResponse('WG_ERR_STARTING', id)
+      refused.headers.push('retry-after', '1')
+      req.resume()
+      return finish(refused)
     }
     // One router for the whole request, local redirects included, even if a reload swaps it meanwhile.
     const router = table.router

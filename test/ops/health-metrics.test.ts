@@ -1,7 +1,9 @@
 import { Agent, request } from 'undici'
 import { afterAll, describe, expect, it } from 'vitest'
 import { checkAndResolve } from '../../src/config/load.ts'
-import { FIXTURES, startGateway, within } from '../helpers/gateway.ts'
+import { createGateway } from '../../src/index.ts'
+import { freePort } from '../front/web-servers.ts'
+import { FIXTURES, memoryLogger, startGateway, within } from '../helpers/gateway.ts'
 
 // The operator endpoints and metrics on a real gateway: probes, readiness transitions, and counts after a
 // known sequence of requests (README "Health and metrics").
@@ -61,6 +63,28 @@ describe('health, readiness and metrics', () => {
     }
     expect(seen[0]).toBe('503 {"status":"degraded","app":"f","workers":0,"min":1}')
     expect(seen.at(-1)).toBe('200 {"status":"ready"}')
+  })
+
+  it('answers "starting" while the pools prewarm when createGateway listens early, then serves', async ({ onTestFinished }) => {
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}`
+    const creating = createGateway({ apps: { slow: { route: '/slow', entry: `${FIXTURES}handlers/slow-import.ts`, workers: { min: 1, max: 1 } } } }, { logger: memoryLogger().logger, listen: { port, host: '127.0.0.1' } })
+    onTestFinished(async () => { await within(10_000, 'closing the gateway', (await creating).close()) })
+    let health = await get(`${url}/__warmgate/health`).catch(() => undefined)
+    for (let i = 0; health === undefined && i < 100; i++) {
+      await new Promise(resolve => setTimeout(resolve, 20))
+      health = await get(`${url}/__warmgate/health`).catch(() => undefined)
+    }
+    // The handler takes 1.5 s to import: all of this happens before createGateway resolves.
+    expect(health?.status).toBe(200)
+    expect(await get(`${url}/__warmgate/ready`)).toMatchObject({ status: 503, body: '{"status":"starting"}' })
+    const early = await get(`${url}/slow`)
+    expect(early.status).toBe(503)
+    expect(early.headers['retry-after']).toBe('1')
+    const gateway = await within(15_000, 'createGateway', creating)
+    expect(gateway.listening?.url).toBe(url)
+    expect((await get(`${url}/__warmgate/ready`)).status).toBe(200)
+    expect(await get(`${url}/slow`)).toMatchObject({ status: 200, body: 'loaded' })
   })
 
   it('stays ready through a reload: the new pools are prewarmed before the swap, the old ones drain behind it', async ({ onTestFinished }) => {
