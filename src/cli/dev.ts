@@ -1,5 +1,5 @@
 import { findConfigFile } from '../config/load.ts'
-import { watchGateway } from '../dev/dev-server.ts'
+import { enableReloadGc, watchGateway } from '../dev/dev-server.ts'
 import { createGateway } from '../gateway/gateway.ts'
 import { createLogger } from '../log/logger.ts'
 import { fixYoungGeneration } from './heap.ts'
@@ -9,6 +9,7 @@ import { closeOnStopSignals, formatRoutes, keepServingOnStrayErrors, parseServeA
 export async function run (argv: string[]): Promise<void> {
   const options = parseServeArgs(argv, 'dev')
   fixYoungGeneration()
+  enableReloadGc()
   const tty = process.stdout.isTTY === true
   // Readable lines in a terminal and in a pipe alike; colours only in a terminal.
   const logger = await createLogger({ level: options.logLevel, pretty: true, color: tty })
