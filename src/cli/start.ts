@@ -1,3 +1,4 @@
+import { parseListenAddress } from '../config/listen-address.ts'
 import { loadConfigFile } from '../config/load.ts'
 import { createGateway, type ListeningInfo } from '../gateway/gateway.ts'
 import { fixYoungGeneration } from './heap.ts'
@@ -12,6 +13,12 @@ export async function run (argv: string[]): Promise<void> {
     const config = await loadConfigFile(options.config, { mode: options.mode })
     const processes = options.processes ?? config.server.processes
     if (processes > 1) {
+      // A unix socket has one listener: N processes cannot share it the way SO_REUSEPORT shares a port.
+      const fastcgi = options.fastcgi === undefined ? config.server.fastcgi?.listen : parseListenAddress(options.fastcgi)
+      if (fastcgi?.kind === 'unix') {
+        process.stderr.write(`warmgate: --processes ${processes} cannot share the FastCGI unix socket ${fastcgi.path}; give server.fastcgi.listen (or --fastcgi) a TCP address such as 127.0.0.1:9000, or run one process\n`)
+        process.exit(1)
+      }
       const { Supervisor } = await import('../cluster/supervisor.ts')
       const supervisor = new Supervisor({ processes, serve: options, port: options.port ?? config.server.port, shutdownTimeoutMs: config.server.shutdownTimeoutMs })
       return supervisor.start()

@@ -94,7 +94,7 @@ async function main (argv: string[]): Promise<void> {
     }
     const socket = await inherited
     listening = socket !== undefined
-      ? await gateway.listen({ handle: socket })
+      ? await gateway.listen({ handle: socket, reusePort: balancer === 'reuseport' })
       : await gateway.listen({ port: options.port, host: options.host, reusePort: balancer === 'reuseport' })
   } catch (error) {
     const errno = ((error as Error).cause as { code?: string } | undefined)?.code ?? 'UNKNOWN'

@@ -34,11 +34,11 @@ export class FastCgiServer {
   }
 
   /** Listens; resolves with the address as users write it (the bound port when 0 was asked for). */
-  async listen (address: ListenAddress): Promise<string> {
+  async listen (address: ListenAddress, reusePort = false): Promise<string> {
     const server = createServer({ noDelay: true }, this.#onConnection)
     this.#server = server
     try {
-      await bind(server, address)
+      await bind(server, address, reusePort)
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code !== 'EADDRINUSE' || address.kind !== 'unix' || await isAlive(address.path)) {
@@ -47,7 +47,7 @@ export class FastCgiServer {
       }
       // A socket file left by a process that is gone (killed, no close): nobody answers on it, so it is ours to replace.
       rmSync(address.path, { force: true })
-      await bind(server, address)
+      await bind(server, address, reusePort)
     }
     const bound = server.address()
     this.#address = typeof bound === 'object' && bound !== null
@@ -89,7 +89,7 @@ export class FastCgiServer {
   }
 }
 
-function bind (server: Server, address: ListenAddress): Promise<void> {
+function bind (server: Server, address: ListenAddress, reusePort: boolean): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => reject(error)
     server.once('error', onError)
@@ -98,7 +98,7 @@ function bind (server: Server, address: ListenAddress): Promise<void> {
       resolve()
     }
     if (address.kind === 'unix') server.listen({ path: address.path }, done)
-    else server.listen({ host: address.host, port: address.port }, done)
+    else server.listen({ host: address.host, port: address.port, reusePort }, done)
   })
 }
 

@@ -68,7 +68,8 @@ export interface ListenOptions {
   fastcgi?: string
   /**
    * SO_REUSEPORT (Linux; Node >= 22.12): several processes listen on the same port and the kernel spreads
-   * new connections across them. Used by `warmgate start --processes N`. Default false.
+   * new connections across them; `server.admin` and a TCP FastCGI address are bound the same way. Used by
+   * `warmgate start --processes N` (with `handle` too: it then applies to those other listeners). Default false.
    */
   reusePort?: boolean
   /**
@@ -291,7 +292,9 @@ class GatewayImpl implements Gateway {
     let info = await this.#listenHttp(options)
     const server = this.config.server
     try {
-      if (server.ops.admin !== undefined) info = { ...info, adminUrl: await this.#listenAdmin(server.ops.admin.host, server.ops.admin.port) }
+      // Several processes on one port (`--processes`): their admin and FastCGI TCP sockets are shared the same way.
+      const shared = options.reusePort === true
+      if (server.ops.admin !== undefined) info = { ...info, adminUrl: await this.#listenAdmin(server.ops.admin.host, server.ops.admin.port, shared) }
       if (fastcgiAddress === undefined) return info
       const fastcgi = new FastCgiServer({
         table: this.#table,
@@ -304,7 +307,7 @@ class GatewayImpl implements Gateway {
         maxConnections: server.fastcgi?.maxConnections ?? DEFAULTS.fastcgiMaxConnections,
       })
       this.#fastcgi = fastcgi
-      return { ...info, fastcgi: await fastcgi.listen(fastcgiAddress) }
+      return { ...info, fastcgi: await fastcgi.listen(fastcgiAddress, shared) }
     } catch (error) {
       // All or nothing: a listener that did open is closed again.
       this.#fastcgi = undefined
@@ -317,13 +320,13 @@ class GatewayImpl implements Gateway {
   }
 
   /** The operator endpoints alone, on `server.admin` (README "Health and metrics"). */
-  #listenAdmin (host: string, port: number): Promise<string> {
+  #listenAdmin (host: string, port: number, reusePort: boolean): Promise<string> {
     const table = this.#table
     const server = createServer(serverOptions(this.config.server), createRequestListener({ table, log: this.log, fallbackHost: () => this.#fallbackHost, admin: { source: this.#admin, serve: true }, adminOnly: true }))
     server.on('clientError', createClientErrorHandler(this.log))
     return new Promise((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => reject(new GatewayError('WG_ERR_LISTEN', `cannot listen on server.admin ${host}:${port}: ${error.code ?? error.message}`, { cause: error })))
-      server.listen({ port, host }, () => {
+      server.listen({ port, host, reusePort }, () => {
         this.#adminServer = server
         const address = server.address() as AddressInfo
         resolve(`http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`)

@@ -1,6 +1,10 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Cli, getOnce, killCli, loadLoop, startCli, until } from '../helpers/cli.ts'
+import { type Cli, getOnce, killCli, loadLoop, MAIN, NODE, startCli, until } from '../helpers/cli.ts'
+import { freePort } from '../front/web-servers.ts'
 import { FIXTURES, within } from '../helpers/gateway.ts'
 import { allPids, cmdlineOf, procStat } from '../helpers/proc.ts'
 
@@ -127,6 +131,26 @@ describe('warmgate start --processes', () => {
     cli.child.kill('SIGTERM')
     expect(await within(EXIT_MS, 'the cluster primary exiting after SIGTERM', cli.exited)).toEqual({ code: 0, signal: null })
     expect(gone(children)).toBe(true)
+  })
+
+  it('shares server.admin and a TCP FastCGI address between the processes, and refuses a FastCGI unix socket', async ({ onTestFinished }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'wg-processes-'))
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }))
+    const [admin, fastcgi] = [await freePort(), await freePort()]
+    const config = join(dir, 'gateway.config.mjs')
+    writeFileSync(config, `export default ${JSON.stringify({
+      server: { host: '127.0.0.1', shutdownTimeout: '3s', admin: `127.0.0.1:${admin}`, fastcgi: { listen: `127.0.0.1:${fastcgi}` } },
+      apps: { pid: { route: '/pid', entry: join(CWD, 'pid.ts'), mode: 'inline' } },
+    })}\n`)
+    // Each process binds the admin and FastCGI ports too: without SO_REUSEPORT on them the second failed.
+    const cli = await startCli(['--config', config, '--port', '0', '--log-level', 'warn', '--processes', '2'], dir, 60_000)
+    running.add(cli)
+    expect(childPids(cli)).toHaveLength(2)
+    for (let i = 0; i < 10; i++) expect(await getOnce(`http://127.0.0.1:${admin}/__warmgate/ready`)).toEqual({ status: 200, body: '{"status":"ready"}' })
+
+    const refused = spawnSync(NODE, [MAIN, 'start', '--config', config, '--port', '0', '--processes', '2', '--fastcgi', `unix:${join(dir, 'f.sock')}`], { encoding: 'utf8', timeout: 30_000 })
+    expect(refused.status).toBe(1)
+    expect(refused.stderr).toMatch(/cannot share the FastCGI unix socket/)
   })
 
   it('without --processes (server.processes 1) runs no supervisor: the started process serves itself', async () => {
