@@ -1,3 +1,4 @@
+import type { AdminSource } from '../ops/admin.ts'
 import type { GatewayMetrics } from '../ops/metrics.ts'
 import type { Socket } from 'node:net'
 import {
@@ -30,6 +31,8 @@ export interface ResponderContext {
   readonly firstRecordTimeoutMs: number
   /** Answered in GET_VALUES_RESULT (FCGI_MAX_CONNS, FCGI_MAX_REQS). */
   readonly maxConnections: number
+  /** The operator endpoints, answered here as on the HTTP port (`serve` false: `server.admin` has them, 404 here). */
+  readonly admin?: { readonly source: AdminSource, readonly serve: boolean }
 }
 
 /**

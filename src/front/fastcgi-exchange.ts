@@ -11,6 +11,7 @@ import { BufferedBody, StdinBody } from './fastcgi-body.ts'
 import type { FastCgiConnection, ResponderContext } from './fastcgi-connection.ts'
 import { fastCgiRequestHead, METHOD_RE, type FastCgiRequestHead } from './fastcgi-request.ts'
 import { cgiHead, endRecords, writeResponse, type ResponseWriting } from './fastcgi-response.ts'
+import { adminResponse, isAdminPath, type AdminSource } from '../ops/admin.ts'
 
 type Phase = 'params' | 'stdin' | 'received'
 
@@ -42,6 +43,8 @@ export class FastCgiExchange {
   #over = false
   /** Answered while the body still arrives: drop it to its end, then the connection may be reused. */
   #finishAtInputEnd = false
+  /** An operator endpoint (health, ready, metrics) answered this request. */
+  #operator = false
   /** Answered while a body we will not read (413) still arrives: the connection closes after END_REQUEST. */
   #closeAfter = false
 
@@ -125,6 +128,8 @@ export class FastCgiExchange {
     if (head.target === undefined || !METHOD_RE.test(head.method) || Number.isNaN(head.contentLength)) {
       return this.#refuse('WG_ERR_BAD_REQUEST')
     }
+    const admin = this.#context.admin
+    if (admin !== undefined && isAdminPath(head.target.pathname, admin.source.prefix)) return this.#answerAdmin(admin, head.target.pathname)
     if (this.#context.table.starting === true) return this.#refuse('WG_ERR_STARTING')
     const app = this.#context.table.router.match(head.target.pathname)
     if (app === undefined) return this.#refuse('WG_ERR_NOT_FOUND')
@@ -181,6 +186,20 @@ export class FastCgiExchange {
     if (response.body !== null && !(response.body instanceof Uint8Array)) response.body.destroy()
     this.#closeAfter = true
     return this.#errorAnswer('WG_ERR_BODY_TOO_LARGE')
+  }
+
+  /** `/__warmgate/…` (ops/admin.ts): never an app's; not counted as traffic, logged at debug. */
+  #answerAdmin (admin: { source: AdminSource, serve: boolean }, pathname: string): void {
+    this.#operator = true
+    if (!admin.serve) return this.#refuse('WG_ERR_NOT_FOUND')
+    const head = this.#head as FastCgiRequestHead
+    adminResponse(admin.source, head.method, pathname).then(
+      response => this.#respond(response),
+      (error: unknown) => {
+        this.#context.log.error({ reqId: head.id, err: error }, 'admin endpoint failed')
+        this.#respond(errorResponse('WG_ERR_HANDLER_THREW', head.id))
+      },
+    )
   }
 
   /** A request refused before it reached the app (400, 404, 413): answered at once. */
@@ -248,8 +267,8 @@ export class FastCgiExchange {
   #log (status: number): void {
     const head = this.#head
     if (head === undefined) return
-    logAccess(this.#app?.log ?? this.#context.log, head.id, head.method, head.target?.pathname ?? head.rawTarget, status, this.#started)
-    // The same count as the HTTP front door (README "Health and metrics").
-    this.#context.table.metrics?.request(this.#app?.config, status)
+    logAccess(this.#app?.log ?? this.#context.log, head.id, head.method, head.target?.pathname ?? head.rawTarget, status, this.#started, this.#operator ? 'debug' : 'info')
+    // The same count as the HTTP front door (README "Health and metrics"); probes are not traffic.
+    if (!this.#operator) this.#context.table.metrics?.request(this.#app?.config, status)
   }
 }

@@ -305,6 +305,7 @@ class GatewayImpl implements Gateway {
         requestTimeoutMs: server.requestTimeoutMs,
         firstRecordTimeoutMs: server.headersTimeoutMs,
         maxConnections: server.fastcgi?.maxConnections ?? DEFAULTS.fastcgiMaxConnections,
+        admin: { source: this.#admin, serve: server.ops.admin === undefined },
       })
       this.#fastcgi = fastcgi
       return { ...info, fastcgi: await fastcgi.listen(fastcgiAddress, shared) }

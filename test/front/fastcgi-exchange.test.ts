@@ -221,3 +221,20 @@ describe('FastCGI responder: requests and responses', () => {
     await within(3000, 'the access line says 499', (async () => { while (!started.lines.some(l => l.reqId === 'fcgi-gone' && l.status === 499)) await sleep(20) })())
   })
 })
+
+describe('FastCGI responder: operator endpoints', () => {
+  it('answers /__warmgate/health, /ready and /metrics itself, as the HTTP port does, and does not count them', async ({ onTestFinished }) => {
+    const health = await exchange(onTestFinished, requestRecords(1, cgiParams('GET', '/__warmgate/health')), 'health')
+    expect(health.status).toBe(200)
+    expect(health.body.toString()).toBe('{"status":"ok"}')
+    const ready = await exchange(onTestFinished, requestRecords(1, cgiParams('GET', '/__warmgate/ready')), 'ready')
+    expect(ready.body.toString()).toBe('{"status":"ready"}')
+    const metrics = await exchange(onTestFinished, requestRecords(1, cgiParams('GET', '/__warmgate/metrics')), 'metrics')
+    expect(metrics.status).toBe(200)
+    expect(header(metrics, 'content-type')).toMatch(/^text\/plain; version=0\.0\.4/)
+    expect(metrics.body.toString()).toMatch(/^# TYPE warmgate_requests_total counter$/m)
+    expect(metrics.body.toString()).not.toMatch(/__warmgate/)
+    const post = await exchange(onTestFinished, requestRecords(1, cgiParams('POST', '/__warmgate/ready')), 'POST ready')
+    expect(post.status).toBe(405)
+  })
+})
