@@ -18,12 +18,17 @@ export function fastCgiParams (app: ResolvedApp, fastcgi: ResolvedFastCgi, req: 
     documentRoot: fastcgi.root,
     passAuthorization: app.passAuthorization,
   }, url, bodyLength)
+  // One plain object built in order, not `delete` and spreads: `delete` turns the object into a slow
+  // dictionary, and this runs for every request (~7 µs of self time in a profile before).
+  const params: Record<string, string> = {}
+  for (const name in app.env) params[name] = app.env[name]
   // PATH is the environment of a child process; a FastCGI backend has its own (php-fpm's `env[PATH]`).
-  if (!app.passEnv.includes('PATH')) delete meta.PATH
-  meta.DOCUMENT_ROOT = fastcgi.root
+  const keepPath = app.passEnv.includes('PATH')
+  for (const name in meta) if (keepPath || name !== 'PATH') params[name] = meta[name]
+  params.DOCUMENT_ROOT = fastcgi.root
   // nginx's $document_uri: the decoded path the script answers for.
-  meta.DOCUMENT_URI = script.scriptName + script.pathInfo
+  params.DOCUMENT_URI = script.scriptName + script.pathInfo
   // php-cgi built with --enable-force-cgi-redirect refuses to run without it (nginx's fastcgi_params sets it).
-  meta.REDIRECT_STATUS = '200'
-  return { ...app.env, ...meta }
+  params.REDIRECT_STATUS = '200'
+  return params
 }
