@@ -8,7 +8,7 @@
 //          (the fetch-API floor: Node loads undici, which Response needs, lazily) and `/bin/true`, each spawned
 //          and waited for from this process, in turn, 20 times: the start-up floors.
 //   cold   apps/hello.ts in cold mode (the warmgate CLI, concurrency 8) vs lighttpd mod_cgi running the same
-//          handler through src/runtime/cold.runner.ts (a sh wrapper that execs it). Per server: first a
+//          handler through src/runtime/cold.runner.cjs (a sh wrapper that execs it, with the gateway's flags). Per server: first a
 //          sequential series (--seq requests one at a time over one keep-alive connection, each right after
 //          a `node -e 0` and a fetch-API floor run, so latency and floors are taken in the same moments), then wrk.
 //   cgi    a sh hello script as a cgi app (concurrency 16) vs the same file under lighttpd mod_cgi, wrk at
@@ -41,7 +41,7 @@ import { BenchFailure, intOption, runBench } from './lib/args.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const NODE = realpathSync(nodeBinary())
-const RUNNER = join(ROOT, 'src/runtime/cold.runner.ts')
+const RUNNER = join(ROOT, 'src/runtime/cold.runner.cjs')
 const HELLO = join(ROOT, 'apps/hello.ts')
 /** The gateway's cold runtime sets this for its runner (src/runtime/cold-runtime.ts COMPILE_CACHE). */
 const COMPILE_CACHE = join(tmpdir(), 'warmgate-compile-cache')
@@ -97,7 +97,7 @@ function writeFixtures (dir: string, tag: string): { docroot: string, cgiDir: st
   mkdirSync(cgiDir, { recursive: true })
   writeFileSync(join(cgiDir, 'hello.sh'), "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nhello\\n'\n")
   // The tag marks every process this wrapper becomes, so that a leftover is found after the run.
-  writeFileSync(join(cgiDir, 'hello.cgi'), `#!/bin/sh\nexport NODE_COMPILE_CACHE=${COMPILE_CACHE}\nexport WARMGATE_BENCH_TAG=${tag}\nexec ${NODE} --disable-warning=ExperimentalWarning ${RUNNER} ${HELLO}\n`)
+  writeFileSync(join(cgiDir, 'hello.cgi'), `#!/bin/sh\nexport NODE_COMPILE_CACHE=${COMPILE_CACHE}\nexport WARMGATE_BENCH_TAG=${tag}\nexec ${NODE} --disable-warning=ExperimentalWarning --expose-internals ${RUNNER} ${HELLO}\n`)
   for (const name of ['hello.sh', 'hello.cgi']) chmodSync(join(cgiDir, name), 0o755)
   const q = JSON.stringify
   const coldConfig = join(dir, 'cold.config.mjs')

@@ -2,6 +2,10 @@
 import type { Mode } from '../config/define.ts'
 import { GatewayError, isGatewayError } from '../errors.ts'
 import type { FetchHandler, HandlerContext, HandlerEnv } from '../types.ts'
+import { lightFetchInstalled } from './install-fetch.ts'
+import { lightRequest, type RequestParts } from './light-request.ts'
+import { validHeaderPairs } from './light-response.ts'
+import { realRequest } from './native-fetch.ts'
 import { readWebResponse, type HandlerResponse } from './response-body.ts'
 
 /** The request fields a handler call needs; a `GatewayRequest` is one, and so is a decoded wire message. */
@@ -62,44 +66,70 @@ export async function invokeHandler (
 const SIGNAL = Symbol('warmgate.signal')
 
 /**
- * The handler's `Request`: a web Request whose `signal` is the gateway's (`ctx.signal`).
+ * The handler's `Request` when it is made for real: a web Request whose `signal` is the gateway's (`ctx.signal`).
  *
  * Why not `new Request(url, { signal })`: undici then ties the two signals together with a WeakRef and a
  * FinalizationRegistry entry per request, and V8's young-generation GC treats WeakRef targets as live, so
  * every request's objects were promoted to the old generation. Measured on hello world, 8 s of wrk -c50:
  * a warm worker spent 930 ms in GC pauses (max 25.7 ms) against 675 ms (max 5.5 ms) without it, and p99
  * went from 24 ms to 12.5 ms; inline peak RSS went from ~300 MB to 134 MB.
+ * Made on first use: extending Node's Request loads undici, which a cold hello world never needs.
  */
-class IncomingRequest extends Request {
-  declare [SIGNAL]: AbortSignal
-}
-Object.defineProperty(IncomingRequest.prototype, 'signal', {
-  get (this: IncomingRequest): AbortSignal { return this[SIGNAL] },
-  configurable: true,
-})
+type IncomingRequest = Request & { [SIGNAL]: AbortSignal }
+let IncomingRequestClass: (new (url: string, init: RequestInit) => IncomingRequest) | undefined
 
-export function createWebRequest (call: HandlerCall, signal: AbortSignal): Request {
-  const pairs: [string, string][] = []
-  const raw = call.headers
-  for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i], raw[i + 1]])
-  const body = call.body
+function incomingRequestClass (): new (url: string, init: RequestInit) => IncomingRequest {
+  if (IncomingRequestClass === undefined) {
+    const Incoming = class IncomingRequest extends realRequest() {
+      declare [SIGNAL]: AbortSignal
+    }
+    Object.defineProperty(Incoming.prototype, 'signal', {
+      get (this: IncomingRequest): AbortSignal { return this[SIGNAL] },
+      configurable: true,
+    })
+    IncomingRequestClass = Incoming as unknown as new (url: string, init: RequestInit) => IncomingRequest
+  }
+  return IncomingRequestClass
+}
+
+/**
+ * The handler's Request: a light one (light-request.ts) where this thread has the light fetch classes,
+ * made for real only if the handler reads more than its method, URL and signal. `checkHeaders`: the header
+ * pairs did not come through Node's HTTP parser (a CGI environment), so they are checked here, where the
+ * real constructor would have refused them, rather than when the handler first reads them.
+ */
+export function createWebRequest (call: HandlerCall, signal: AbortSignal, checkHeaders = false): Request {
+  let parts: RequestParts = call
   // The fetch spec forbids a body on GET and HEAD; HTTP does not. Such a body is dropped (README: handler contract).
-  const bodyless = call.method === 'GET' || call.method === 'HEAD'
+  // `instanceof Uint8Array` first: naming ReadableStream loads Node's web streams, which a cold GET never needs.
+  if (call.body !== null && !(call.body instanceof Uint8Array) && (call.method === 'GET' || call.method === 'HEAD')) {
+    void (call.body as ReadableStream).cancel().catch(() => {})
+    parts = { method: call.method, url: call.url, headers: call.headers, body: null }
+  }
+  if (lightFetchInstalled() && (!checkHeaders || validHeaderPairs(call.headers))) return lightRequest(parts, signal, makeRequest)
+  return makeRequest(parts, signal)
+}
+
+function makeRequest (parts: RequestParts, signal: AbortSignal): Request {
+  const pairs: [string, string][] = []
+  const raw = parts.headers
+  for (let i = 0; i < raw.length; i += 2) pairs.push([raw[i], raw[i + 1]])
+  const body = parts.body
+  const bodyless = parts.method === 'GET' || parts.method === 'HEAD'
   const streamed = body instanceof ReadableStream
-  if (streamed && bodyless) void body.cancel().catch(() => {})
   const hasBody = body !== null && !bodyless && (streamed || body.byteLength > 0)
   const init: RequestInit & { duplex?: 'half' } = {
-    method: call.method,
+    method: parts.method,
     headers: pairs,
     body: hasBody ? body as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> : undefined,
   }
   // Required by the fetch spec for a stream body: the request is read while it still arrives.
   if (streamed && hasBody) init.duplex = 'half'
   try {
-    const request = new IncomingRequest(call.url, init)
+    const request = new (incomingRequestClass())(parts.url, init)
     request[SIGNAL] = signal
     return request
   } catch (cause) {
-    throw new GatewayError('WG_ERR_BAD_REQUEST', `cannot build a Request for ${call.method} ${call.url}: ${(cause as Error).message}`, { cause })
+    throw new GatewayError('WG_ERR_BAD_REQUEST', `cannot build a Request for ${parts.method} ${parts.url}: ${(cause as Error).message}`, { cause })
   }
 }

@@ -1,5 +1,7 @@
 // Shared by the main thread (inline mode) and warm workers: imports nothing from either side.
 import { GatewayError } from '../errors.ts'
+import { takeFast } from './light-response.ts'
+import { realResponse } from './native-fetch.ts'
 
 /**
  * Microtask turns a body may take to report its end and still count as complete. A string, bytes or
@@ -66,7 +68,13 @@ export class StreamedBody {
  * Throws a `GatewayError` (500) when the result is not a Response or its body fails before a first chunk.
  */
 export async function readWebResponse (result: unknown): Promise<HandlerResponse> {
-  if (!(result instanceof Response)) {
+  // A light Response of data (light-response.ts): no stream, no Headers object.
+  const fast = takeFast(result)
+  if (fast !== undefined) {
+    const body = fast.body
+    return { status: fast.status, statusText: fast.statusText, headers: fast.headers, body: typeof body === 'string' ? encoder.encode(body) : body }
+  }
+  if (!isResponse(result)) {
     const found = result === null ? 'null' : typeof result === 'object' ? `an object (${result.constructor?.name ?? 'Object'})` : typeof result
     throw new GatewayError('WG_ERR_HANDLER_RESULT', `handler must return a Response, returned ${found}`)
   }
@@ -81,6 +89,14 @@ export async function readWebResponse (result: unknown): Promise<HandlerResponse
     if (cause instanceof GatewayError) throw cause
     throw new GatewayError('WG_ERR_HANDLER_THREW', `reading the response body failed: ${(cause as Error).message}`, { cause })
   }
+}
+
+const encoder = new TextEncoder()
+
+/** A Response of either kind: a light one (its class is the global `Response` where installed), or Node's own. */
+export function isResponse (value: unknown): value is Response {
+  if (typeof value !== 'object' || value === null) return false
+  return value instanceof (globalThis.Response as typeof Response) || value instanceof realResponse()
 }
 
 async function readStart (reader: ReadableStreamDefaultReader<unknown>): Promise<Uint8Array | StreamedBody> {

@@ -1,7 +1,10 @@
 // The Lambda `context` argument, as the Lambda Node.js runtime builds it ("AWS Lambda context object in Node.js").
-import { randomBytes } from 'node:crypto'
-import { getHeapStatistics } from 'node:v8'
 import type { HandlerOptions } from '../handler/options.ts'
+
+// process.getBuiltinModule, not `import … from 'node:…'`: an ESM import of a builtin builds a facade that
+// reads every export (and a bundle would hoist it): cold requests that are not Lambda ones must not pay for it.
+const { randomBytes } = process.getBuiltinModule('node:crypto')
+const { getHeapStatistics } = process.getBuiltinModule('node:v8')
 
 export interface LambdaContext {
   functionName: string

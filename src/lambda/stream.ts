@@ -1,7 +1,10 @@
 // Lambda response streaming: the response stream a streamified handler writes to, turned into a web
 // Response whose body streams as it is written. The `awslambda` global is in global.ts.
-import { Writable } from 'node:stream'
 import { SET_PRELUDE, type HttpPrelude } from './global.ts'
+
+// process.getBuiltinModule, not `import … from 'node:…'`: an ESM import of a builtin builds a facade that
+// reads every export (and a bundle would hoist it): cold requests that are not Lambda ones must not pay for it.
+const { Writable } = process.getBuiltinModule('node:stream')
 
 type Head = { status: number, headers: Array<[string, string]> }
 

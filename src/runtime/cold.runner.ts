@@ -2,11 +2,17 @@
 // CGI script: `node cold.runner.ts handler.ts` works under any CGI host (lighttpd's mod_cgi in the
 // benchmark). Kept to what one request needs: every import here is start-up time of every request.
 // Imports nothing from the gateway's main side (ARCHITECTURE.md), only the handler-side modules.
-import { closeSync, openSync, readSync, writeSync } from 'node:fs'
+import { installLightFetch } from '../handler/install-fetch.ts'
 import { createWebRequest, HANDLER_CALL, type HandlerCall } from '../handler/invoke.ts'
+import { takeFast } from '../handler/light-response.ts'
+import { isResponse } from '../handler/response-body.ts'
 import { loadHandler } from '../handler/load.ts'
 import { HANDLER_OPTIONS_ENV, type HandlerOptions } from '../handler/options.ts'
 import type { HandlerContext, HandlerEnv } from '../types.ts'
+
+// process.getBuiltinModule, not `import … from 'node:…'`: an ESM import of a builtin builds a facade that
+// reads every export, and fs's and util's lazy ones load streams, readline, workers… (~8 ms of each cold request).
+const { closeSync, openSync, readSync, writeSync } = process.getBuiltinModule('node:fs')
 
 // Exit codes the gateway maps to its error codes (cgi-exchange.ts RUNNER_EXIT), written with no output.
 const EXIT_THREW = 70
@@ -88,9 +94,9 @@ function write (data: string | Uint8Array): void {
   }
 }
 
-function head (response: Response, length: number | undefined): string {
+function head (response: { status: number, statusText: string }, headers: Iterable<[string, string]>, length: number | undefined): string {
   let text = `Status: ${response.status}${response.statusText === '' ? '' : ` ${response.statusText}`}\r\n`
-  for (const [name, value] of response.headers) {
+  for (const [name, value] of headers) {
     // A body-less response keeps the length it declares (a HEAD answer: the length GET would have).
     if ((name === 'content-length' && length !== undefined) || name === 'transfer-encoding') continue
     text += `${name}: ${value}\r\n`
@@ -113,10 +119,12 @@ function closeStdout (): void {
 
 async function main (): Promise<void> {
   if (entry === undefined) fail(64, 'usage: node cold.runner.ts <handler module>')
+  // Before the handler is imported: a handler that only returns `new Response(text)` never loads undici (~22 ms).
+  installLightFetch()
   let handler
   try {
     const options = env[HANDLER_OPTIONS_ENV] === undefined ? undefined : JSON.parse(env[HANDLER_OPTIONS_ENV]) as HandlerOptions
-    handler = await loadHandler(entry, undefined, options)
+    handler = await loadHandler(entry, undefined, options, true)
   } catch (error) {
     fail((error as { code?: string }).code === 'WG_ERR_HANDLER_INVALID' ? EXIT_INVALID : EXIT_LOAD, (error as Error).message, (error as { cause?: unknown }).cause ?? error)
   }
@@ -146,13 +154,13 @@ async function main (): Promise<void> {
 
   let response: unknown
   try {
-    response = await handler(createWebRequest(call, controller.signal), appEnv, ctx)
+    response = await handler(createWebRequest(call, controller.signal, true), appEnv, ctx)
   } catch (error) {
     const code = EXIT_CODES[(error as { code?: string })?.code ?? '']
     if (code !== undefined) fail(code, (error as Error).message, (error as { cause?: unknown }).cause ?? error)
     fail(EXIT_THREW, `handler threw: ${error instanceof Error ? error.message : String(error)}`, error)
   }
-  if (!(response instanceof Response)) fail(EXIT_RESULT, 'handler must return a Response')
+  if (!isResponse(response)) fail(EXIT_RESULT, 'handler must return a Response')
   try {
     await writeResponse(response, call.method === 'HEAD')
   } catch (error) {
@@ -177,10 +185,20 @@ async function main (): Promise<void> {
  * is still being produced is streamed as it comes (the gateway frames it), never buffered whole.
  */
 async function writeResponse (response: Response, isHead: boolean): Promise<void> {
-  if (response.body === null) return write(head(response, undefined))
+  const fast = takeFast(response)
+  if (fast !== undefined) {
+    const pairs: [string, string][] = []
+    for (let i = 0; i < fast.headers.length; i += 2) pairs.push([fast.headers[i], fast.headers[i + 1]])
+    if (fast.body === null) return write(head(fast, pairs, undefined))
+    const bytes = typeof fast.body === 'string' ? Buffer.from(fast.body, 'utf8') : fast.body
+    write(head(fast, pairs, bytes.byteLength))
+    if (!isHead) write(bytes)
+    return
+  }
+  if (response.body === null) return write(head(response, response.headers, undefined))
   if (isHead) {
     const bytes = new Uint8Array(await response.arrayBuffer())
-    return write(head(response, bytes.byteLength))
+    return write(head(response, response.headers, bytes.byteLength))
   }
   const reader = response.body.getReader()
   const chunks: Uint8Array[] = []
@@ -191,7 +209,7 @@ async function writeResponse (response: Response, isHead: boolean): Promise<void
     const next = await Promise.race([read, new Promise<null>(resolve => setImmediate(resolve, null))])
     if (next === null) break
     if (next.done) {
-      write(head(response, size))
+      write(head(response, response.headers, size))
       for (const chunk of chunks) write(chunk)
       return
     }
@@ -199,7 +217,7 @@ async function writeResponse (response: Response, isHead: boolean): Promise<void
     size += next.value.byteLength
     read = reader.read()
   }
-  write(head(response, undefined))
+  write(head(response, response.headers, undefined))
   for (const chunk of chunks) write(chunk)
   for (;;) {
     const { done, value } = await read

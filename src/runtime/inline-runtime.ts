@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream'
 import type { ResolvedApp } from '../config/resolve.ts'
+import { installLightFetch } from '../handler/install-fetch.ts'
 import { invokeHandler, type HandlerCall } from '../handler/invoke.ts'
 import { loadHandler } from '../handler/load.ts'
 import { handlerOptionsOf } from '../handler/options.ts'
@@ -40,6 +41,8 @@ export class InlineRuntime extends BaseRuntime {
   }
 
   protected async onStart (): Promise<void> {
+    // The main thread's globals too (README "Fetch classes"): inline is the speed reference.
+    installLightFetch()
     this.#handler = await loadHandler(this.#app.entry, this.#hooks.importVersion, handlerOptionsOf(this.#app))
     await primeWebClasses()
   }

@@ -1,6 +1,7 @@
 // Worker side of warm mode: runs inside a piscina thread. Imports only protocol/, handler/ and errors.ts,
 // never main-side modules.
 import { serializeError, type SerializedError } from '../errors.ts'
+import { installLightFetch } from '../handler/install-fetch.ts'
 import { invokeHandler } from '../handler/invoke.ts'
 import { loadHandler } from '../handler/load.ts'
 import { primeWebClasses } from '../handler/prime.ts'
@@ -26,6 +27,8 @@ const YIELD_AFTER_MS = 0.5
 export default async function serve (task: ServeTask): Promise<SerializedError | undefined> {
   const port = task.port
   let handler: FetchHandler
+  // Before the handler is imported, so that it sees the light fetch classes as its globals.
+  installLightFetch()
   try {
     handler = await loadHandler(task.entry, undefined, task.handler)
   } catch (error) {

@@ -18,7 +18,7 @@ import { type CaseContext, eventually, exampleApp, handler, openGateway } from '
 
 interface Counted { count: number, instance: string, threadId: number, mode: string }
 
-const RUNNER = `${ROOT}src/runtime/cold.runner.ts`
+const RUNNER = `${ROOT}src/runtime/cold.runner.cjs`
 /** Scratch directory of this file: fixtures write pid and marker files here (the app's `env.DIR`). */
 const DIR = mkdtempSync(join(tmpdir(), 'wg-cold-'))
 afterAll(() => rmSync(DIR, { recursive: true, force: true }))
@@ -123,7 +123,7 @@ describe('cold runtime', () => {
     // It survived the SIGTERM (its listener ignores it): halfway through the grace it is still there.
     await sleep(Math.max(0, termAt + 1000 - Date.now()))
     expect(stateOf(pid), 'the stubborn process halfway through the grace').toMatch(/^[RSD]$/)
-    expect(processes().find(proc => proc.pid === pid)?.cmdline).toBe(`${process.execPath} ${RUNNER} ${handler('cold-stubborn.ts')}`)
+    expect(processes().find(proc => proc.pid === pid)?.cmdline).toBe(`${process.execPath} --expose-internals --disable-warning=ExperimentalWarning ${RUNNER} ${handler('cold-stubborn.ts')}`)
     const gone = await goneAt(pid, Math.max(0, answeredAt + 5000 - Date.now()), 'the stubborn handler process')
     expect(gone - termAt).toBeGreaterThanOrEqual(1800)
   })
