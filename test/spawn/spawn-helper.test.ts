@@ -18,7 +18,7 @@ if (!HAVE_PYTHON) console.warn('[spawn tests] skipping: python3 is not installed
 
 /** Pids of this process's children whose command line runs the spawn helper. */
 function helperPids (): number[] {
-  return allPids().filter(pid => procStat(pid)?.ppid === process.pid && cmdlineOf(pid)?.includes('spawn-helper.py') === true)
+  return allPids().filter(pid => procStat(pid)?.ppid === process.pid && cmdlineOf(pid)?.includes('spawn-helper') === true)
 }
 
 describe.skipIf(!HAVE_PYTHON)('spawn helper', () => {
