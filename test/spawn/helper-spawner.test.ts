@@ -24,7 +24,7 @@ function sh (script: string, stdin: Uint8Array | null = null): SpawnSpec {
   return { file: '/bin/sh', args: ['-c', script], env: ENV, cwd: scratch, stdin }
 }
 
-async function open (kind: 'c' | 'python', onTestFinished: (fn: () => unknown) => void): Promise<HelperSpawner> {
+async function open (kind: 'c' | 'python', onTestFinished: (fn: () => Promise<void> | void) => void): Promise<HelperSpawner> {
   const helper = new HelperSpawner(await helperCommand(kind))
   onTestFinished(() => within(10_000, 'helper.close()', helper.close()))
   await within(10_000, 'the helper to be ready', helper.ready)
