@@ -17,7 +17,7 @@
  * - a request body arrives on its own Unix-socket connection (first line "<id> in"), which becomes
  *   the child's fd 0.
  *
- * Build: cc -O2 -Wall -Wextra -std=c11 -o spawn-helper spawn-helper.c   (Linux, glibc)
+ * Build: cc -O2 -Wall -Wextra -std=c11 -o spawn-helper spawn-helper.c spawn-helper-json.c   (Linux, glibc)
  * Usage: spawn-helper <socket path> [kill grace in ms]
  */
 #define _GNU_SOURCE
