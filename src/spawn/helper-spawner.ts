@@ -8,12 +8,30 @@ import { fileURLToPath } from 'node:url'
 import { GatewayError } from '../errors.ts'
 import { type CgiChild, type ExitStatus, KILL_GRACE_MS, type SpawnSpec, type Spawner, type StderrSink } from './spawner.ts'
 
-const HELPER = fileURLToPath(new URL('./spawn-helper.py', import.meta.url))
+const PYTHON_HELPER = fileURLToPath(new URL('./spawn-helper.py', import.meta.url))
 /** Frame header: type (1 byte), job id (4), payload length (4), big-endian (spawn-helper.py FRAME). */
 const HEADER = 9
 /** The helper's WINDOW: stdout bytes it sends ahead of our acks. We ack in halves of it. */
 const WINDOW = 256 * 1024
 const ACK_AT = WINDOW / 2
+
+/** How to start a spawn helper; the socket path and the kill grace are appended to `args`. */
+export interface HelperCommand {
+  /** `c`: the compiled spawn-helper.c; `python`: spawn-helper.py. Same protocol, same behaviour. */
+  readonly kind: 'c' | 'python'
+  readonly file: string
+  readonly args: readonly string[]
+}
+
+/** The python helper, run by `python` (an absolute python3), isolated from the user's site and env. */
+export function pythonHelper (python: string): HelperCommand {
+  return { kind: 'python', file: python, args: ['-I', '-S', PYTHON_HELPER] }
+}
+
+/** The compiled helper at `binary` (build-helper.ts). */
+export function compiledHelper (binary: string): HelperCommand {
+  return { kind: 'c', file: binary, args: [] }
+}
 
 interface Job {
   spec: SpawnSpec
@@ -23,7 +41,7 @@ interface Job {
 }
 
 /**
- * Spawns through spawn-helper.py, one long-lived small process that posix_spawns every child and is
+ * Spawns through a spawn helper (spawn-helper.c compiled, or spawn-helper.py), one long-lived small process that posix_spawns every child and is
  * their subreaper (why: see the helper's docstring). Commands go to it as JSON lines; the children's
  * stdout and stderr and their exits come back as frames on its stdout, stdout under a window of acks
  * (backpressure reaches the script). A request body goes to the child over its own Unix-socket
@@ -43,13 +61,20 @@ export class HelperSpawner implements Spawner {
   /** Called when the helper exits without having been asked to (not after `close()`). */
   onDeath: ((error: GatewayError) => void) | undefined
 
+  /** Which helper this is, and how it was started. */
+  readonly command: HelperCommand
+
   /** Set once the helper has exited; a new one must be started for further spawns. */
   get dead (): boolean { return this.#dead !== undefined }
 
-  constructor (python: string) {
+  /** The helper's process id (undefined if it could not be started). */
+  get pid (): number | undefined { return this.#process.pid }
+
+  constructor (command: HelperCommand) {
+    this.command = command
     this.#dir = mkdtempSync(join(tmpdir(), 'warmgate-spawn-'))
     this.#socket = join(this.#dir, 'spawn.sock')
-    this.#process = spawn(python, ['-I', '-S', HELPER, this.#socket, String(KILL_GRACE_MS)], { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } })
+    this.#process = spawn(command.file, [...command.args, this.#socket, String(KILL_GRACE_MS)], { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } })
     this.#process.stdin?.on('error', () => {})
     let markReady!: () => void
     let failReady!: (error: Error) => void

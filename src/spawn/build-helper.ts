@@ -1,0 +1,86 @@
+import { execFile } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs'
+import { rename, unlink } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { GatewayError } from '../errors.ts'
+import { findOnPath } from './find-on-path.ts'
+
+const SOURCES = ['spawn-helper.c', 'spawn-helper-json.c'].map(name => fileURLToPath(new URL(name, import.meta.url)))
+/** Hashed with the sources (an edited header must rebuild too), never compiled on its own. */
+const HEADERS = ['spawn-helper-json.h'].map(name => fileURLToPath(new URL(name, import.meta.url)))
+const FLAGS = ['-O2', '-Wall', '-Wextra', '-std=c11']
+/** Two loaded cores, a cold compiler: a build takes ~0.3 s, but must never hang a gateway's start. */
+const BUILD_TIMEOUT_MS = 60_000
+const PACKAGE_CACHE = fileURLToPath(new URL('../../node_modules/.cache/warmgate/', import.meta.url))
+
+/** Builds of this process in flight, by binary path: concurrent gateways share one compiler run. */
+const building = new Map<string, Promise<string>>()
+
+/**
+ * The compiled spawn helper (spawn-helper.c), built on first use and cached by a hash of its sources,
+ * flags and compiler, so a changed source or compiler builds a new binary and nothing is rebuilt
+ * otherwise. The build writes to a temporary name and renames it into place: a concurrent gateway (or
+ * test file) sees either no binary or a whole one. `WARMGATE_CC` names the compiler (tests point it at
+ * one that fails); else `cc`, else `gcc`, from PATH.
+ * Rejects with `WG_ERR_SPAWN` saying why (no compiler, a failed build); the caller falls back.
+ *
+ * @example
+ *   const binary = await buildSpawnHelper() // e.g. node_modules/.cache/warmgate/spawn-helper-3f2a…
+ */
+export async function buildSpawnHelper (): Promise<string> {
+  const compiler = process.env.WARMGATE_CC ?? findOnPath('cc') ?? findOnPath('gcc')
+  if (compiler === undefined) throw new GatewayError('WG_ERR_SPAWN', 'no C compiler (cc or gcc) on PATH')
+  const hash = createHash('sha256').update(`${compiler}\0${FLAGS.join(' ')}\0`)
+  for (const file of [...SOURCES, ...HEADERS]) hash.update(readFileSync(file)).update('\0')
+  const binary = join(cacheDir(), `spawn-helper-${hash.digest('hex').slice(0, 16)}`)
+  if (existsSync(binary)) return binary
+  let build = building.get(binary)
+  if (build === undefined) {
+    build = compile(compiler, binary).finally(() => building.delete(binary))
+    building.set(binary, build)
+  }
+  return build
+}
+
+async function compile (compiler: string, binary: string): Promise<string> {
+  const temporary = `${binary}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  try {
+    await new Promise<void>((resolve, reject) => {
+      execFile(compiler, [...FLAGS, '-o', temporary, ...SOURCES], { timeout: BUILD_TIMEOUT_MS }, (error, _stdout, stderr) => {
+        if (error === null) resolve()
+        else reject(new GatewayError('WG_ERR_SPAWN', `${compiler} failed to build the spawn helper: ${firstLines(stderr) || error.message}`, { cause: error }))
+      })
+    })
+    // rename(2) is atomic within a directory: readers see the old state or the whole binary.
+    await rename(temporary, binary)
+    return binary
+  } catch (error) {
+    await unlink(temporary).catch(() => {})
+    throw error
+  }
+}
+
+/** `node_modules/.cache/warmgate` when writable; else a directory of this user's own in tmpdir. */
+function cacheDir (): string {
+  try {
+    mkdirSync(PACKAGE_CACHE, { recursive: true })
+    accessSync(PACKAGE_CACHE, constants.W_OK)
+    return PACKAGE_CACHE
+  } catch {}
+  const uid = process.getuid?.() ?? 0
+  const dir = join(tmpdir(), `warmgate-cache-${uid}`)
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  // We execute what is in it: in a shared /tmp it must be ours and writable by nobody else.
+  const stat = lstatSync(dir)
+  if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o022) !== 0) {
+    throw new GatewayError('WG_ERR_SPAWN', `${dir} is not a private directory of this user: not building the spawn helper there`)
+  }
+  return dir
+}
+
+function firstLines (text: string): string {
+  return text.trim().split('\n').slice(0, 3).join(' | ').slice(0, 400)
+}

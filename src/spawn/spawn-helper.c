@@ -1,0 +1,582 @@
+/*
+ * warmgate's compiled spawn helper: the same process, protocol and behaviour as spawn-helper.py (read
+ * its docstring for the why and the protocol), in C, because the python helper's own CPU (~200 us a
+ * request, most of it the interpreter) was the part of a cgi request left to cut (issue 3).
+ * create-spawner.ts compiles this file on first use (`cc -O2`) and prefers it; the python helper
+ * stays the fallback where there is no compiler.
+ *
+ * Protocol, byte for byte as spawn-helper.py:
+ * - gateway -> helper, JSON lines on stdin (exactly what helper-spawner.ts sends, JSON.stringify'd):
+ *     {"t":"spawn","id":1,"file":..,"args":[..],"env":{..},"cwd":..,"stdin":false}
+ *     {"t":"kill","id":1}  {"t":"ack","id":1,"n":65536}  {"t":"drop","id":1}
+ *   A line that is not one of these is a broken gateway: the helper says so on stderr and exits (the
+ *   python helper dies on it too), and the gateway starts a new one.
+ * - helper -> gateway, frames on stdout: type (1 byte), id (4), length (4), big-endian, payload:
+ *     R ready | O stdout bytes | E stdout ended | S stderr bytes | X exit {"code","signal"[,"dropped"]}
+ *     F failed to start {"error","message"} (errno names as Python's errno.errorcode)
+ * - a request body arrives on its own Unix-socket connection (first line "<id> in"), which becomes
+ *   the child's fd 0.
+ *
+ * Build: cc -O2 -Wall -Wextra -std=c11 -o spawn-helper spawn-helper.c spawn-helper-json.c   (Linux, glibc)
+ * Usage: spawn-helper <socket path> [kill grace in ms]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "spawn-helper-json.h"
+
+#define STDERR_CAP (64 * 1024)
+#define WINDOW (256 * 1024) /* stdout bytes a child may be ahead of the gateway's acks */
+#define CHUNK (64 * 1024)
+#define HEADER 9
+#define BUCKETS 1024
+#define MAX_LINE (64 * 1024 * 1024) /* a control line longer than this is a broken gateway */
+
+enum kind { K_CONTROL = 1, K_ACCEPT, K_SIGNAL, K_CONN, K_STDOUT, K_STDERR };
+
+struct job {
+  uint32_t id;
+  struct spawn_msg *spec;
+  int inp; /* the body connection, -1 when none */
+  pid_t pid; /* 0 until spawned */
+  int out, err;
+  int out_open, err_open, paused, cancelled, exited;
+  long credit;
+  long err_kept, err_dropped;
+  int status;
+  struct job *next_id, *next_pid;
+};
+
+struct kill_entry { pid_t pgid; uint32_t job; double deadline; };
+
+static int ep, server_fd, sig_fd, devnull;
+static double kill_grace = 2.0;
+static struct job *by_id[BUCKETS], *by_pid[BUCKETS];
+static struct kill_entry *kills;
+static size_t nkills, kills_cap;
+static char *out_buf;
+static size_t out_len, out_cap;
+static char *in_buf;
+static size_t in_len, in_cap;
+
+static const char *const ERRNO_NAMES[] = {
+  [1] = "EPERM", [2] = "ENOENT", [3] = "ESRCH", [4] = "EINTR", [5] = "EIO", [6] = "ENXIO", [7] = "E2BIG",
+  [8] = "ENOEXEC", [9] = "EBADF", [10] = "ECHILD", [11] = "EAGAIN", [12] = "ENOMEM", [13] = "EACCES",
+  [14] = "EFAULT", [15] = "ENOTBLK", [16] = "EBUSY", [17] = "EEXIST", [18] = "EXDEV", [19] = "ENODEV",
+  [20] = "ENOTDIR", [21] = "EISDIR", [22] = "EINVAL", [23] = "ENFILE", [24] = "EMFILE", [25] = "ENOTTY",
+  [26] = "ETXTBSY", [27] = "EFBIG", [28] = "ENOSPC", [29] = "ESPIPE", [30] = "EROFS", [31] = "EMLINK",
+  [32] = "EPIPE", [33] = "EDOM", [34] = "ERANGE", [35] = "EDEADLOCK", [36] = "ENAMETOOLONG",
+  [37] = "ENOLCK", [38] = "ENOSYS", [39] = "ENOTEMPTY", [40] = "ELOOP", [42] = "ENOMSG", [43] = "EIDRM",
+  [61] = "ENODATA", [62] = "ETIME", [71] = "EPROTO", [74] = "EBADMSG", [75] = "EOVERFLOW",
+  [79] = "ELIBACC", [80] = "ELIBBAD", [81] = "ELIBSCN", [82] = "ELIBMAX", [83] = "ELIBEXEC",
+  [84] = "EILSEQ", [95] = "ENOTSUP", [116] = "ESTALE", [121] = "EREMOTEIO", [122] = "EDQUOT",
+};
+
+static const char *const SIGNAL_NAMES[] = {
+  [1] = "SIGHUP", [2] = "SIGINT", [3] = "SIGQUIT", [4] = "SIGILL", [5] = "SIGTRAP", [6] = "SIGABRT",
+  [7] = "SIGBUS", [8] = "SIGFPE", [9] = "SIGKILL", [10] = "SIGUSR1", [11] = "SIGSEGV", [12] = "SIGUSR2",
+  [13] = "SIGPIPE", [14] = "SIGALRM", [15] = "SIGTERM", [16] = "SIGSTKFLT", [17] = "SIGCHLD",
+  [18] = "SIGCONT", [19] = "SIGSTOP", [20] = "SIGTSTP", [21] = "SIGTTIN", [22] = "SIGTTOU", [23] = "SIGURG",
+  [24] = "SIGXCPU", [25] = "SIGXFSZ", [26] = "SIGVTALRM", [27] = "SIGPROF", [28] = "SIGWINCH",
+  [29] = "SIGIO", [30] = "SIGPWR", [31] = "SIGSYS", [34] = "SIGRTMIN", [64] = "SIGRTMAX",
+};
+
+static void shutdown_and_exit(void);
+
+static void die(const char *what) {
+  fprintf(stderr, "spawn-helper: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+static void *xrealloc(void *p, size_t n) {
+  void *q = realloc(p, n);
+  if (q == NULL) die("out of memory");
+  return q;
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t tag(enum kind k, uint32_t v) { return ((uint64_t)k << 32) | v; }
+
+static void watch(int fd, enum kind k, uint32_t v) {
+  struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag(k, v) };
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl add");
+}
+
+static void unwatch(int fd) { epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL); }
+
+/* ---- frames: buffered, one write per loop turn (as the python helper's flush) ---- */
+
+static char *reserve(size_t n) {
+  if (out_len + n > out_cap) {
+    while (out_len + n > out_cap) out_cap = out_cap ? out_cap * 2 : 256 * 1024;
+    out_buf = xrealloc(out_buf, out_cap);
+  }
+  return out_buf + out_len;
+}
+
+static void put_header(char *at, char type, uint32_t id, uint32_t len) {
+  unsigned char *p = (unsigned char *)at;
+  p[0] = (unsigned char)type;
+  p[1] = id >> 24; p[2] = id >> 16; p[3] = id >> 8; p[4] = id;
+  p[5] = len >> 24; p[6] = len >> 16; p[7] = len >> 8; p[8] = len;
+}
+
+static void frame(char type, uint32_t id, const char *payload, size_t len) {
+  char *at = reserve(HEADER + len);
+  put_header(at, type, id, (uint32_t)len);
+  if (len) memcpy(at + HEADER, payload, len);
+  out_len += HEADER + len;
+}
+
+static void flush_out(void) {
+  size_t done = 0;
+  while (done < out_len) {
+    ssize_t n = write(1, out_buf + done, out_len - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) { out_len = 0; shutdown_and_exit(); } /* EPIPE: the gateway is gone */
+    done += (size_t)n;
+  }
+  out_len = 0;
+}
+
+/* ---- jobs ---- */
+
+static struct job *find_job(uint32_t id) {
+  for (struct job *j = by_id[id % BUCKETS]; j; j = j->next_id) if (j->id == id) return j;
+  return NULL;
+}
+
+static struct job *job_for(uint32_t id) {
+  struct job *j = find_job(id);
+  if (j) return j;
+  j = calloc(1, sizeof *j);
+  if (j == NULL) die("out of memory");
+  j->id = id;
+  j->inp = j->out = j->err = -1;
+  j->credit = WINDOW;
+  j->next_id = by_id[id % BUCKETS];
+  by_id[id % BUCKETS] = j;
+  return j;
+}
+
+static void delete_job(struct job *j) {
+  for (struct job **p = &by_id[j->id % BUCKETS]; *p; p = &(*p)->next_id)
+    if (*p == j) { *p = j->next_id; break; }
+  free_spawn_msg(j->spec);
+  free(j);
+}
+
+static struct job *find_pid(pid_t pid) {
+  for (struct job *j = by_pid[(uint32_t)pid % BUCKETS]; j; j = j->next_pid) if (j->pid == pid) return j;
+  return NULL;
+}
+
+static void unlink_pid(struct job *j) {
+  for (struct job **p = &by_pid[(uint32_t)j->pid % BUCKETS]; *p; p = &(*p)->next_pid)
+    if (*p == j) { *p = j->next_pid; break; }
+}
+
+/* ---- kills: SIGTERM to the group now, SIGKILL after the grace ---- */
+
+static void kill_group(struct job *j) {
+  if (killpg(j->pid, SIGTERM) < 0) return;
+  for (size_t i = 0; i < nkills; i++) {
+    if (kills[i].pgid != j->pid) continue;
+    if (kills[i].job != j->id) { kills[i].job = j->id; kills[i].deadline = now() + kill_grace; }
+    return; /* keep the first deadline of this job's group */
+  }
+  if (nkills == kills_cap) {
+    kills_cap = kills_cap ? kills_cap * 2 : 16;
+    kills = xrealloc(kills, kills_cap * sizeof *kills);
+  }
+  kills[nkills++] = (struct kill_entry){ j->pid, j->id, now() + kill_grace };
+}
+
+static void escalate(void) {
+  double t = now();
+  for (size_t i = 0; i < nkills;) {
+    if (kills[i].deadline > t) { i++; continue; }
+    struct kill_entry e = kills[i];
+    kills[i] = kills[--nkills];
+    struct job *holder = find_pid(e.pgid);
+    if (holder && holder->id != e.job) continue; /* pids wrapped: a newer request's group, not ours */
+    killpg(e.pgid, SIGKILL);
+  }
+}
+
+static int next_timeout_ms(void) {
+  if (nkills == 0) return -1;
+  double first = kills[0].deadline;
+  for (size_t i = 1; i < nkills; i++) if (kills[i].deadline < first) first = kills[i].deadline;
+  double ms = (first - now()) * 1000.0;
+  return ms <= 0 ? 0 : (int)ms + 1; /* rounded up: waking early would only spin */
+}
+
+/* ---- events to the gateway ---- */
+
+static void fail_frame(uint32_t id, int err, const char *message) {
+  const char *name = (err > 0 && (size_t)err < sizeof ERRNO_NAMES / sizeof *ERRNO_NAMES && ERRNO_NAMES[err]) ? ERRNO_NAMES[err] : "EINVAL";
+  char payload[512];
+  int n = snprintf(payload, sizeof payload, "{\"error\":\"%s\",\"message\":", name);
+  n += json_quote(payload + n, sizeof payload - (size_t)n - 1, message);
+  payload[n++] = '}';
+  frame('F', id, payload, (size_t)n);
+}
+
+/* Reports the exit once stdout and stderr are drained too, so the gateway has every byte first. */
+static void finish(struct job *j) {
+  if (!j->exited || j->err_open || j->out_open) return;
+  char payload[128], sig[32];
+  int n;
+  if (WIFSIGNALED(j->status)) {
+    int s = WTERMSIG(j->status);
+    if (s > 0 && s < 65 && SIGNAL_NAMES[s]) snprintf(sig, sizeof sig, "%s", SIGNAL_NAMES[s]);
+    else snprintf(sig, sizeof sig, "SIGRTMIN+%d", s - SIGRTMIN);
+    n = snprintf(payload, sizeof payload, "{\"code\":null,\"signal\":\"%s\"", sig);
+  } else {
+    n = snprintf(payload, sizeof payload, "{\"code\":%d,\"signal\":null", WEXITSTATUS(j->status));
+  }
+  if (j->err_dropped) n += snprintf(payload + n, sizeof payload - (size_t)n, ",\"dropped\":%ld", j->err_dropped);
+  payload[n++] = '}';
+  frame('X', j->id, payload, (size_t)n);
+  delete_job(j);
+}
+
+static void close_stdout(struct job *j) {
+  if (!j->paused) unwatch(j->out);
+  close(j->out);
+  j->out_open = 0;
+}
+
+/* ---- spawning ---- */
+
+static void maybe_spawn(struct job *j) {
+  struct spawn_msg *s = j->spec;
+  if (j->cancelled) {
+    if (j->inp >= 0) close(j->inp);
+    uint32_t id = j->id;
+    delete_job(j);
+    frame('E', id, NULL, 0);
+    static const char cancelled[] = "{\"code\":null,\"signal\":\"SIGTERM\"}";
+    frame('X', id, cancelled, sizeof cancelled - 1);
+    return;
+  }
+  if (s == NULL || (s->stdin && j->inp < 0)) return;
+  int outp[2], errp[2], err = 0;
+  const char *message = NULL;
+  if (pipe2(outp, O_CLOEXEC) < 0) die("pipe2");
+  if (pipe2(errp, O_CLOEXEC) < 0) die("pipe2");
+  pid_t pid = 0;
+  if (s->has_nul) {
+    err = EINVAL; /* python: ValueError, "embedded null byte" */
+    message = "embedded null byte";
+  } else if (s->bad_text != NULL) {
+    err = EINVAL; /* python: a ValueError (an environment name with '=', a lone surrogate) */
+    message = s->bad_text;
+  } else if (chdir(s->cwd) < 0) {
+    /* Single-threaded, so changing our own cwd just before the spawn is safe; every time, by path:
+     * a deploy that swaps the directory takes effect. */
+    err = errno;
+  } else {
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGCHLD);
+    sigaddset(&defaults, SIGPIPE);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGINT);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, j->inp >= 0 ? j->inp : devnull, 0);
+    posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+    posix_spawnattr_init(&at);
+    /* Our SIGCHLD and SIGTERM are blocked (signalfd): the child starts with none blocked. */
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&at, 0);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &defaults);
+    err = posix_spawn(&pid, s->file, &fa, &at, s->argv, s->envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+  }
+  if (err != 0) {
+    close(outp[0]); close(outp[1]); close(errp[0]); close(errp[1]);
+    if (j->inp >= 0) close(j->inp);
+    uint32_t id = j->id;
+    delete_job(j);
+    fail_frame(id, err, message ? message : strerror(err));
+    return;
+  }
+  /* The child holds its ends now; ours would keep EOF from ever being seen. */
+  close(outp[1]);
+  close(errp[1]);
+  if (j->inp >= 0) { close(j->inp); j->inp = -1; }
+  free_spawn_msg(j->spec);
+  j->spec = NULL;
+  j->pid = pid;
+  j->out = outp[0];
+  j->err = errp[0];
+  j->out_open = j->err_open = 1;
+  fcntl(j->out, F_SETFL, O_NONBLOCK);
+  fcntl(j->err, F_SETFL, O_NONBLOCK);
+  watch(j->out, K_STDOUT, j->id);
+  watch(j->err, K_STDERR, j->id);
+  j->next_pid = by_pid[(uint32_t)pid % BUCKETS];
+  by_pid[(uint32_t)pid % BUCKETS] = j;
+}
+
+/* ---- the child's pipes ---- */
+
+static void on_stdout(struct job *j) {
+  /* An event of this epoll batch may be stale: a 'drop' handled just before closed the pipe. */
+  if (!j->out_open || j->paused) return;
+  size_t want = j->credit < CHUNK ? (size_t)j->credit : CHUNK;
+  char *at = reserve(HEADER + want);
+  ssize_t n = read(j->out, at + HEADER, want); /* straight into the frame: no copy */
+  if (n < 0) return; /* EAGAIN: a stale readiness */
+  if (n > 0) {
+    put_header(at, 'O', j->id, (uint32_t)n);
+    out_len += HEADER + (size_t)n;
+    j->credit -= n;
+    if (j->credit <= 0) {
+      j->paused = 1; /* until the gateway acks: the pipe fills and the script blocks */
+      unwatch(j->out);
+    }
+    return;
+  }
+  close_stdout(j);
+  frame('E', j->id, NULL, 0);
+  finish(j);
+}
+
+static void on_stderr(struct job *j) {
+  if (!j->err_open) return;
+  char buf[65536];
+  ssize_t n = read(j->err, buf, sizeof buf);
+  if (n < 0) return;
+  if (n > 0) {
+    long room = STDERR_CAP - j->err_kept;
+    if (room > 0) {
+      long kept = n < room ? n : room;
+      frame('S', j->id, buf, (size_t)kept);
+      j->err_kept += kept;
+    }
+    j->err_dropped += n - (room > 0 ? (n < room ? n : room) : 0);
+    return;
+  }
+  unwatch(j->err);
+  close(j->err);
+  j->err_open = 0;
+  finish(j);
+}
+
+static void reap(void) {
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    struct job *j = find_pid(pid);
+    if (j == NULL) continue; /* an orphaned grandchild, re-parented to us: reaped, nothing to report */
+    unlink_pid(j);
+    j->exited = 1;
+    j->status = status;
+    /* The leader is gone; anything left in its group (a background grandchild) goes too. */
+    kill_group(j);
+    finish(j);
+  }
+}
+
+/* ---- body connections: "<id> in\n", then the body, which is the child's to read ---- */
+
+static void on_accept(void) {
+  for (;;) {
+    int fd = accept4(server_fd, NULL, NULL, SOCK_CLOEXEC); /* blocking: it becomes the child's fd 0 */
+    if (fd < 0) return;
+    watch(fd, K_CONN, (uint32_t)fd);
+  }
+}
+
+static void on_conn(int fd) {
+  char peek[64];
+  ssize_t n = recv(fd, peek, sizeof peek, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  char *end = n > 0 ? memchr(peek, '\n', (size_t)n) : NULL;
+  if (n <= 0 || (end == NULL && n >= (ssize_t)sizeof peek)) { unwatch(fd); close(fd); return; }
+  if (end == NULL) return; /* the rest of the line is on its way */
+  size_t len = (size_t)(end - peek) + 1;
+  if (recv(fd, peek, len, MSG_DONTWAIT) != (ssize_t)len) { unwatch(fd); close(fd); return; }
+  unwatch(fd);
+  uint64_t id = 0;
+  size_t i = 0;
+  while (i < len && peek[i] >= '0' && peek[i] <= '9' && id <= UINT32_MAX) id = id * 10 + (uint64_t)(peek[i++] - '0');
+  if (i == 0 || id > UINT32_MAX || len - i != 4 || memcmp(peek + i, " in\n", 4) != 0) { close(fd); return; }
+  struct job *j = job_for((uint32_t)id);
+  if (j->inp >= 0) close(j->inp);
+  j->inp = fd;
+  maybe_spawn(j);
+}
+
+/* ---- control lines from the gateway ---- */
+
+static void on_message(const char *line, size_t len) {
+  struct spawn_msg *m = NULL;
+  const char *error = parse_message(line, len, &m);
+  if (error != NULL) {
+    fprintf(stderr, "spawn-helper: bad control line (%s): %.200s\n", error, line);
+    free_spawn_msg(m);
+    shutdown_and_exit();
+  }
+  if (m->type == MSG_SPAWN) {
+    struct job *j = job_for(m->id);
+    free_spawn_msg(j->spec);
+    j->spec = m;
+    maybe_spawn(j);
+    return;
+  }
+  enum msg_type type = m->type;
+  long n = m->n;
+  struct job *j = find_job(m->id);
+  free_spawn_msg(m);
+  if (j == NULL) return;
+  if (type == MSG_ACK) {
+    j->credit += n;
+    if (j->paused && j->out_open && j->credit > 0) {
+      j->paused = 0;
+      watch(j->out, K_STDOUT, j->id);
+    }
+  } else if (type == MSG_DROP) {
+    if (j->out_open) {
+      close_stdout(j); /* the script's next write fails (SIGPIPE), as it would on a closed client */
+      finish(j);
+    }
+  } else if (type == MSG_KILL) {
+    if (j->pid == 0) {
+      j->cancelled = 1; /* its body connection is still on its way: never start it */
+      maybe_spawn(j);
+    } else if (!j->exited) {
+      kill_group(j);
+    }
+  }
+}
+
+static void on_control(void) {
+  if (in_cap - in_len < 65536) {
+    in_cap = in_cap ? in_cap * 2 : 131072;
+    if (in_cap > MAX_LINE) { fprintf(stderr, "spawn-helper: control line too long\n"); shutdown_and_exit(); }
+    in_buf = xrealloc(in_buf, in_cap);
+  }
+  ssize_t n = read(0, in_buf + in_len, in_cap - in_len - 1);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) shutdown_and_exit(); /* the gateway is gone */
+  size_t scanned = in_len, start = 0;
+  in_len += (size_t)n;
+  char *nl;
+  while ((nl = memchr(in_buf + scanned, '\n', in_len - scanned)) != NULL) {
+    *nl = '\0';
+    on_message(in_buf + start, (size_t)(nl - (in_buf + start)));
+    start = scanned = (size_t)(nl - in_buf) + 1;
+  }
+  memmove(in_buf, in_buf + start, in_len - start);
+  in_len -= start;
+}
+
+/* ---- shutdown: kill every group still alive and reap everything, bounded ---- */
+
+static void on_alarm(int s) { (void)s; }
+
+static void shutdown_and_exit(void) {
+  flush_out();
+  for (size_t i = 0; i < nkills; i++) killpg(kills[i].pgid, SIGKILL);
+  for (size_t b = 0; b < BUCKETS; b++)
+    for (struct job *j = by_id[b]; j; j = j->next_id) if (j->pid > 0 && !j->exited) killpg(j->pid, SIGKILL);
+  struct sigaction sa = { .sa_handler = on_alarm }; /* no SA_RESTART: waitpid returns EINTR */
+  sigaction(SIGALRM, &sa, NULL);
+  alarm(5); /* a process in uninterruptible sleep must not hang the gateway's exit */
+  while (waitpid(-1, NULL, 0) > 0) {}
+  exit(0);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) { fprintf(stderr, "usage: spawn-helper <socket path> [kill grace ms]\n"); return 2; }
+  if (argc > 2) kill_grace = atoi(argv[2]) / 1000.0;
+  pid_t parent = getppid();
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  signal(SIGPIPE, SIG_IGN); /* a write to a gone gateway is EPIPE, handled */
+
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  if (strlen(argv[1]) >= sizeof addr.sun_path) { errno = ENAMETOOLONG; die("socket path"); }
+  strcpy(addr.sun_path, argv[1]);
+  server_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (server_fd < 0 || bind(server_fd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(server_fd, 1024) < 0) die("socket");
+
+  /* SIGCHLD and SIGTERM (the gateway died: PR_SET_PDEATHSIG) come through the loop as a signalfd. */
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigaddset(&mask, SIGTERM);
+  sigprocmask(SIG_BLOCK, &mask, NULL);
+  sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  ep = epoll_create1(EPOLL_CLOEXEC);
+  if (sig_fd < 0 || devnull < 0 || ep < 0) die("setup");
+  fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+  watch(0, K_CONTROL, 0);
+  watch(server_fd, K_ACCEPT, 0);
+  watch(sig_fd, K_SIGNAL, 0);
+  prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+  if (getppid() != parent) shutdown_and_exit(); /* the gateway died before the line above */
+
+  frame('R', 0, NULL, 0);
+  flush_out();
+  struct epoll_event events[64];
+  for (;;) {
+    int n = epoll_wait(ep, events, 64, next_timeout_ms());
+    if (n < 0 && errno != EINTR) die("epoll_wait");
+    int child_exited = 0;
+    for (int i = 0; i < n; i++) {
+      enum kind k = (enum kind)(events[i].data.u64 >> 32);
+      uint32_t v = (uint32_t)events[i].data.u64;
+      struct job *j;
+      switch (k) {
+        case K_CONTROL: on_control(); break;
+        case K_ACCEPT: on_accept(); break;
+        case K_CONN: on_conn((int)v); break;
+        case K_STDOUT: if ((j = find_job(v)) != NULL) on_stdout(j); break;
+        case K_STDERR: if ((j = find_job(v)) != NULL) on_stderr(j); break;
+        case K_SIGNAL: {
+          struct signalfd_siginfo info;
+          while (read(sig_fd, &info, sizeof info) == (ssize_t)sizeof info) {
+            if (info.ssi_signo == SIGTERM) shutdown_and_exit();
+            child_exited = 1;
+          }
+          break;
+        }
+      }
+    }
+    if (child_exited) reap();
+    escalate();
+    flush_out(); /* one write for every frame of this turn */
+  }
+}

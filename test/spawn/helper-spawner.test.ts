@@ -1,0 +1,169 @@
+import { execFileSync, spawn } from 'node:child_process'
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterAll, describe, expect, it } from 'vitest'
+import { HelperSpawner } from '../../src/spawn/helper-spawner.ts'
+import type { CgiChild, SpawnSpec } from '../../src/spawn/spawner.ts'
+import { ROOT, within } from '../helpers/gateway.ts'
+import { procStat } from '../helpers/proc.ts'
+import { eventually } from '../runtime/support.ts'
+import { ENV, HELPERS, helperCommand, readAll } from './support.ts'
+
+// The spawn helper's protocol and behaviour, driven through HelperSpawner against real helper
+// processes: the compiled one (spawn-helper.c) and the python one must behave the same.
+
+const scratch = mkdtempSync(join(tmpdir(), 'wg-spawn-'))
+afterAll(() => rmSync(scratch, { recursive: true, force: true }))
+const notExecutable = join(scratch, 'plain.sh')
+writeFileSync(notExecutable, '#!/bin/sh\necho no\n')
+chmodSync(notExecutable, 0o644)
+
+function sh (script: string, stdin: Uint8Array | null = null): SpawnSpec {
+  return { file: '/bin/sh', args: ['-c', script], env: ENV, cwd: scratch, stdin }
+}
+
+async function open (kind: 'c' | 'python', onTestFinished: (fn: () => Promise<void> | void) => void): Promise<HelperSpawner> {
+  const helper = new HelperSpawner(await helperCommand(kind))
+  onTestFinished(() => within(10_000, 'helper.close()', helper.close()))
+  await within(10_000, 'the helper to be ready', helper.ready)
+  return helper
+}
+
+function collect (): { sink: (chunk: Buffer) => void, text: () => string } {
+  const chunks: Buffer[] = []
+  return { sink: chunk => chunks.push(chunk), text: () => Buffer.concat(chunks).toString() }
+}
+
+async function failure (child: CgiChild): Promise<string> {
+  const status = await within(5000, 'the failed spawn to settle', child.exited)
+  expect(status.error).toMatchObject({ code: 'WG_ERR_SPAWN' })
+  return status.error?.message ?? ''
+}
+
+describe.each(HELPERS)('spawn helper ($kind)', ({ kind, skip }) => {
+  it.skipIf(skip !== undefined)('forwards stdout and stderr and reports the exit code after both have ended', async ({ onTestFinished }) => {
+    const helper = await open(kind, onTestFinished)
+    const err = collect()
+    const child = await helper.spawn(sh('printf out; printf err >&2; exit 7'), err.sink)
+    expect((await readAll(child.stdout, 5000, 'stdout')).toString()).toBe('out')
+    expect(await within(5000, 'exit', child.exited)).toEqual({ code: 7, signal: null })
+    expect(err.text()).toBe('err')
+  })
+
+  it.skipIf(skip !== undefined)('gives the child its request body as fd 0, 1 MB of it, byte for byte', async ({ onTestFinished }) => {
+    const helper = await open(kind, onTestFinished)
+    const body = Buffer.alloc(1024 * 1024)
+    for (let i = 0; i < body.length; i++) body[i] = (i * 7 + (i >> 11)) & 0xff
+    const child = await helper.spawn({ ...sh('cat'), stdin: body }, () => {})
+    const echoed = await readAll(child.stdout, 10_000, 'the echoed body')
+    expect(echoed.equals(body)).toBe(true)
+    expect(await within(5000, 'exit', child.exited)).toEqual({ code: 0, signal: null })
+  })
+
+  it.skipIf(skip !== undefined)('passes argv and env with non-ASCII text unchanged, and starts in cwd', async ({ onTestFinished }) => {
+    const helper = await open(kind, onTestFinished)
+    const spec = { file: '/bin/sh', args: ['-c', 'printf "%s|%s|%s" "$1" "$WG_V" "$(pwd)"', 'x', 'é \u{1F600} "q" \\ \t'], env: { ...ENV, WG_V: 'ü\nnext' }, cwd: scratch, stdin: null }
+    const child = await helper.spawn(spec, () => {})
+    expect((await readAll(child.stdout, 5000, 'stdout')).toString()).toBe(`é \u{1F600} "q" \\ \t|ü\nnext|${scratch}`)
+    await within(5000, 'exit', child.exited)
+  })
+
+  it.skipIf(skip !== undefined)('fails a spawn with the errno name: ENOENT, EACCES, a missing cwd, a NUL byte (EINVAL)', async ({ onTestFinished }) => {
+    const helper = await open(kind, onTestFinished)
+    expect(await failure(await helper.spawn({ ...sh(''), file: join(scratch, 'missing.sh') }, () => {}))).toContain('ENOENT')
+    expect(await failure(await helper.spawn({ ...sh(''), file: notExecutable }, () => {}))).toContain('EACCES')
+    expect(await failure(await helper.spawn({ ...sh('true'), cwd: join(scratch, 'gone') }, () => {}))).toContain('ENOENT')
+    expect(await failure(await helper.spawn({ ...sh('true'), args: ['-c', 'a\0b'] }, () => {}))).toContain('EINVAL')
+    expect(await failure(await helper.spawn({ ...sh('true'), env: { 'A=B': 'c' } }, () => {}))).toContain('EINVAL')
+    // A failed spawn leaves the helper serving.
+    const child = await helper.spawn(sh('echo ok'), () => {})
+    expect((await readAll(child.stdout, 5000, 'stdout')).toString()).toBe('ok\n')
+  })
+
+  it.skipIf(skip !== undefined)('keeps 64 KiB of stderr and drops the rest', async ({ onTestFinished }) => {
+    const helper = await open(kind, onTestFinished)
+    const err = collect()
+    const child = await helper.spawn(sh('head -c 200000 /dev/zero | tr "\\0" e >&2; echo done'), err.sink)
+    expect((await readAll(child.stdout, 5000, 'stdout')).toString()).toBe('done\n')
+    expect(await within(5000, 'exit', child.exited)).toEqual({ code: 0, signal: null })
+    expect(err.text().length).toBe(64 * 1024)
+  })
+
+  it.skipIf(skip !== undefined)('holds a script that writes more than the ack window until its stdout is read (backpressure)', async ({ onTestFinished }) => {
+    const helper = await open(kind, onTestFinished)
+    const size = 4 * 1024 * 1024
+    const child = await helper.spawn(sh(`head -c ${size} /dev/zero`), () => {})
+    let exited = false
+    void child.exited.then(() => { exited = true })
+    await sleep(500)
+    expect(exited, 'the script finished with nobody reading its 4 MB').toBe(false)
+    expect(child.stdout.readableLength).toBeLessThanOrEqual(256 * 1024)
+    expect((await readAll(child.stdout, 10_000, 'stdout')).length).toBe(size)
+    expect(await within(5000, 'exit', child.exited)).toEqual({ code: 0, signal: null })
+  })
+
+  it.skipIf(skip !== undefined)('closes stdout when it is dropped: a script writing forever dies of SIGPIPE', async ({ onTestFinished }) => {
+    const helper = await open(kind, onTestFinished)
+    const child = await helper.spawn(sh('exec yes'), () => {})
+    await within(5000, 'the first bytes', new Promise(resolve => child.stdout.once('readable', resolve)))
+    child.stdout.destroy()
+    expect(await within(5000, 'exit after the drop', child.exited)).toEqual({ code: null, signal: 'SIGPIPE' })
+  })
+
+  it.skipIf(skip !== undefined)('kills the process group: SIGTERM, then SIGKILL after the grace to a script that traps TERM', async ({ onTestFinished }) => {
+    const helper = await open(kind, onTestFinished)
+    const plain = await helper.spawn(sh('echo started; sleep 30'), () => {})
+    const trapping = await helper.spawn(sh('trap "" TERM; echo started; sleep 30 & wait; sleep 30'), () => {})
+    for (const child of [plain, trapping]) await within(5000, 'the script to start', new Promise(resolve => child.stdout.once('data', resolve)))
+    const started = performance.now()
+    plain.kill()
+    trapping.kill()
+    expect(await within(5000, 'the plain script to exit', plain.exited)).toEqual({ code: null, signal: 'SIGTERM' })
+    expect(await within(5000, 'the trapping script to exit', trapping.exited)).toEqual({ code: null, signal: 'SIGKILL' })
+    expect(performance.now() - started).toBeGreaterThan(1500)
+  })
+
+  it.skipIf(skip !== undefined)("reaps a script's orphaned grandchild (child subreaper): no zombie is left to PID 1", async ({ onTestFinished }) => {
+    const helper = await open(kind, onTestFinished)
+    // The grandchild leaves the group (setsid), so the group kill does not reach it: it outlives the
+    // script, is re-parented to the helper, and must be reaped there when it exits.
+    const child = await helper.spawn(sh('setsid sh -c "sleep 0.3" </dev/null >/dev/null 2>&1 & echo $!'), () => {})
+    const grandchild = Number((await readAll(child.stdout, 5000, 'stdout')).toString())
+    await within(5000, 'exit', child.exited)
+    const parent = procStat(grandchild)?.ppid
+    if (parent !== undefined) expect(parent).toBe(helper.pid)
+    await eventually(5000, `grandchild ${grandchild} reaped`, () => procStat(grandchild) === undefined ? true : undefined)
+  })
+
+  it.skipIf(skip !== undefined)('exits with the gateway (PR_SET_PDEATHSIG), killing what it runs', async ({ onTestFinished }) => {
+    // A separate Node process owns the helper; it is killed with SIGKILL, so it cannot clean up.
+    const owner = spawn(join(ROOT, 'node_modules/.bin/node'), ['--input-type=module', '-e', `
+      import { HelperSpawner } from ${JSON.stringify(join(ROOT, 'src/spawn/helper-spawner.ts'))}
+      const helper = new HelperSpawner(${JSON.stringify(await helperCommand(kind))})
+      await helper.ready
+      const child = await helper.spawn({ file: '/bin/sh', args: ['-c', 'echo $$; exec sleep 30'], env: {}, cwd: '/', stdin: null }, () => {})
+      for await (const chunk of child.stdout) { console.log(helper.pid, String(chunk).trim()); break }
+    `], { stdio: ['ignore', 'pipe', 'inherit'] })
+    onTestFinished(() => { owner.kill('SIGKILL') })
+    const line = await within(10_000, 'the owner to report its helper', new Promise<string>(resolve => owner.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString()))))
+    const [helperPid, scriptPid] = line.trim().split(' ').map(Number)
+    expect(procStat(helperPid)).toBeDefined()
+    owner.kill('SIGKILL')
+    await eventually(5000, `helper ${helperPid} and script ${scriptPid} gone`, () => {
+      const left = [procStat(helperPid), procStat(scriptPid)].filter(info => info !== undefined && info.state !== 'Z')
+      return left.length === 0 ? true : undefined
+    })
+  })
+})
+
+// A quick guard that the compiled helper is warnings-clean, as the build flags promise.
+describe.skipIf(HELPERS[0].skip !== undefined)('spawn-helper.c', () => {
+  it('compiles with -O2 -Wall -Wextra -std=c11 without a warning', () => {
+    const out = join(scratch, 'helper-wall')
+    const src = join(ROOT, 'src/spawn/')
+    const result = execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Wpedantic', '-std=c11', '-o', out, `${src}spawn-helper.c`, `${src}spawn-helper-json.c`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    expect(result).toBe('')
+  })
+})
