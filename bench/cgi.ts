@@ -8,7 +8,8 @@
 //          (the fetch-API floor: Node loads undici, which Response needs, lazily) and `/bin/true`, each spawned
 //          and waited for from this process, in turn, 20 times: the start-up floors.
 //   cold   apps/hello.ts in cold mode (the warmgate CLI, concurrency 8) vs lighttpd mod_cgi running the same
-//          handler through src/runtime/cold.runner.cjs (a sh wrapper that execs it, with the gateway's flags). Per server: first a
+//          handler through src/runtime/cold.runner.cjs (a sh wrapper that execs it with the gateway's flags).
+//          Per server: first a
 //          sequential series (--seq requests one at a time over one keep-alive connection, each right after
 //          a `node -e 0` and a fetch-API floor run, so latency and floors are taken in the same moments), then wrk.
 //   cgi    a sh hello script as a cgi app (concurrency 16) vs the same file under lighttpd mod_cgi, wrk at
