@@ -94,11 +94,12 @@ function incomingRequestClass (): new (url: string, init: RequestInit) => Incomi
 
 /**
  * The handler's Request: a light one (light-request.ts) where this thread has the light fetch classes,
- * made for real only if the handler reads more than its method, URL and signal. `checkHeaders`: the header
- * pairs did not come through Node's HTTP parser (a CGI environment), so they are checked here, where the
- * real constructor would have refused them, rather than when the handler first reads them.
+ * made for real only if the handler reads more than its method, URL and signal. `untrusted`: the URL and
+ * header pairs did not come through the gateway's front door (Node's HTTP parser, http/target.ts) but
+ * from a CGI environment, so they are checked here, where the real constructor would have refused them,
+ * rather than when the handler first reads them.
  */
-export function createWebRequest (call: HandlerCall, signal: AbortSignal, checkHeaders = false): Request {
+export function createWebRequest (call: HandlerCall, signal: AbortSignal, untrusted = false): Request {
   let parts: RequestParts = call
   // The fetch spec forbids a body on GET and HEAD; HTTP does not. Such a body is dropped (README: handler contract).
   // `instanceof Uint8Array` first: naming ReadableStream loads Node's web streams, which a cold GET never needs.
@@ -106,7 +107,7 @@ export function createWebRequest (call: HandlerCall, signal: AbortSignal, checkH
     void (call.body as ReadableStream).cancel().catch(() => {})
     parts = { method: call.method, url: call.url, headers: call.headers, body: null }
   }
-  if (lightFetchInstalled() && (!checkHeaders || validHeaderPairs(call.headers))) return lightRequest(parts, signal, makeRequest)
+  if (lightFetchInstalled() && (!untrusted || validHeaderPairs(call.headers))) return lightRequest(parts, signal, makeRequest, untrusted)
   return makeRequest(parts, signal)
 }
 

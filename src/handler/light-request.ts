@@ -45,8 +45,9 @@ export class LightRequest {
  * A light Request when the parts are ones the real constructor takes as they are, else the real Request
  * at once, so that what it refuses (a forbidden method, a URL it cannot parse) throws here, as before.
  */
-export function lightRequest (parts: RequestParts, signal: AbortSignal, make: (parts: RequestParts, signal: AbortSignal) => Request): Request {
-  if (!PLAIN_METHODS.has(parts.method) || !URL.canParse(parts.url)) return make(parts, signal)
+export function lightRequest (parts: RequestParts, signal: AbortSignal, make: (parts: RequestParts, signal: AbortSignal) => Request, untrusted: boolean): Request {
+  // A URL from the gateway's own front door already parses (http/target.ts); one from elsewhere is checked.
+  if (!PLAIN_METHODS.has(parts.method) || (untrusted && !URL.canParse(parts.url))) return make(parts, signal)
   const request = Object.create(LightRequest.prototype) as LightRequest
   request[PARTS] = parts
   request[SIGNAL] = signal

@@ -29,6 +29,9 @@ export function requestTarget (rawUrl: string, host: string | undefined, fallbac
   if (!HOST_RE.test(authority) || !validPort(authority)) return undefined
   const origin = (secure ? 'https://' : 'http://') + authority
   if (rawUrl.charCodeAt(0) === 47 /* / */ && !NEEDS_PARSE_RE.test(rawUrl)) {
+    // The handler's Request is made from this URL, lazily (handler/light-request.ts): it must parse.
+    // Only the origin can make it fail (a path or query is escaped, never refused), so that is what is checked.
+    if (!originParses(origin)) return undefined
     const query = rawUrl.indexOf('?')
     return { url: origin + rawUrl, pathname: query === -1 ? rawUrl : rawUrl.slice(0, query) }
   }
@@ -45,6 +48,22 @@ export function requestTarget (rawUrl: string, host: string | undefined, fallbac
 // `/.` (dot segments), `%2e` (encoded dots count as dots in URL path parsing), `\` (a slash in http URLs),
 // `#` (a fragment is not part of the path), and `//` at the start (would read as an authority).
 const NEEDS_PARSE_RE = /\/\.|%2e|\\|#|^\/\//i
+
+/**
+ * Whether the URL parser takes this origin (HOST_RE admits some it refuses: `[1]`, `xn--zz`, `1.2.3.999`,
+ * a bad `%` escape). Remembered per origin: a gateway sees few Host values, and parsing costs ~1 µs.
+ */
+const parsedOrigins = new Map<string, boolean>()
+function originParses (origin: string): boolean {
+  let ok = parsedOrigins.get(origin)
+  if (ok === undefined) {
+    ok = URL.canParse(`${origin}/`)
+    // Bounded: a client sending a new Host with every request costs a parse each, not memory.
+    if (parsedOrigins.size >= 256) parsedOrigins.clear()
+    parsedOrigins.set(origin, ok)
+  }
+  return ok
+}
 
 function validPort (authority: string): boolean {
   const colon = authority.lastIndexOf(':')

@@ -289,8 +289,8 @@ var init_light_response = __esm({
 });
 
 // src/handler/light-request.ts
-function lightRequest(parts, signal, make) {
-  if (!PLAIN_METHODS.has(parts.method) || !URL.canParse(parts.url)) return make(parts, signal);
+function lightRequest(parts, signal, make, untrusted) {
+  if (!PLAIN_METHODS.has(parts.method) || untrusted && !URL.canParse(parts.url)) return make(parts, signal);
   const request2 = Object.create(LightRequest.prototype);
   request2[PARTS] = parts;
   request2[SIGNAL] = signal;
@@ -531,14 +531,14 @@ function incomingRequestClass() {
   }
   return IncomingRequestClass;
 }
-function createWebRequest(call, signal, checkHeaders = false) {
+function createWebRequest(call, signal, untrusted = false) {
   let parts = call;
   if (call.body !== null && !(call.body instanceof Uint8Array) && (call.method === "GET" || call.method === "HEAD")) {
     void call.body.cancel().catch(() => {
     });
     parts = { method: call.method, url: call.url, headers: call.headers, body: null };
   }
-  if (lightFetchInstalled() && (!checkHeaders || validHeaderPairs(call.headers))) return lightRequest(parts, signal, makeRequest);
+  if (lightFetchInstalled() && (!untrusted || validHeaderPairs(call.headers))) return lightRequest(parts, signal, makeRequest, untrusted);
   return makeRequest(parts, signal);
 }
 function makeRequest(parts, signal) {

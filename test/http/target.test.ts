@@ -53,6 +53,11 @@ describe('requestTarget', () => {
     ['a fragment', 'evil.com#x'],
     ['a backslash', 'evil.com\\x'],
     ['a port that is not a number', 'host:http'],
+    // Past the character check, refused by the URL parser itself (a handler's Request could not be made).
+    ['an IPv6 literal that is not one', '[1]'],
+    ['a bad punycode label', 'xn--zz'],
+    ['an IPv4 address out of range', '1.2.3.999'],
+    ['a bad percent escape', 'a%zz'],
   ])('refuses a Host with %s', (_label, host) => {
     expect(requestTarget('/hello', host, FALLBACK, false)).toBeUndefined()
   })
