@@ -288,7 +288,7 @@ async function main (): Promise<number> {
   for (const [key, value] of Object.entries(facts)) out(`  ${key.padEnd(8)} ${value}`)
   out(`  rounds   ${options.rounds}, interleaved; per round: ${[...options.only].join(', ')} (${perRound} server runs, gateway and lighttpd swap order every round)`)
   out(`  run      ${options.warmupS} s wrk warm-up (not counted) + ${options.durationS} s measured, wrk -t1 --timeout 5s; cold: ${options.seq} sequential requests first`)
-  out(`  cold     warmgate CLI, apps/hello.ts mode 'cold' concurrency 8 | lighttpd: docroot/cgi-bin/hello.cgi = sh wrapper, exec node cold.runner.ts apps/hello.ts`)
+  out(`  cold     warmgate CLI, apps/hello.ts mode 'cold' concurrency 8 | lighttpd: docroot/cgi-bin/hello.cgi = sh wrapper, exec node --expose-internals cold.runner.cjs apps/hello.ts`)
   out(`  cgi      warmgate CLI, cgi app concurrency 16 | lighttpd: the same file, docroot/cgi-bin/hello.sh; c=${conns.join(' and c=')}`)
   out(`  settle   before each run, wait up to ${options.settleS} s for < ${OTHER_LOAD_LIMIT} busy cores; never drops a run`)
   out(`  estimate ~${Math.ceil(options.rounds * (3 + perRound * (options.warmupS + options.durationS + 2) + (options.only.has('cold') ? 2 * options.seq * 0.2 : 0)))} s, plus settle waits`)
