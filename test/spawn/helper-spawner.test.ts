@@ -19,6 +19,10 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }))
 const notExecutable = join(scratch, 'plain.sh')
 writeFileSync(notExecutable, '#!/bin/sh\necho no\n')
 chmodSync(notExecutable, 0o644)
+// Executable, but its interpreter does not exist: execve itself fails (ENOENT), after the file checks.
+const noInterpreter = join(scratch, 'no-interpreter.sh')
+writeFileSync(noInterpreter, '#!/nonexistent/warmgate-shell\necho no\n')
+chmodSync(noInterpreter, 0o755)
 
 function sh (script: string, stdin: Uint8Array | null = null): SpawnSpec {
   return { file: '/bin/sh', args: ['-c', script], env: ENV, cwd: scratch, stdin }
@@ -70,10 +74,15 @@ describe.each(HELPERS)('spawn helper ($kind)', ({ kind, skip }) => {
     await within(5000, 'exit', child.exited)
   })
 
-  it.skipIf(skip !== undefined)('fails a spawn with the errno name: ENOENT, EACCES, a missing cwd, a NUL byte (EINVAL)', async ({ onTestFinished }) => {
+  it.skipIf(skip !== undefined)('fails a spawn with the errno name: ENOENT, EACCES, a missing interpreter, a missing cwd, a NUL byte (EINVAL)', async ({ onTestFinished }) => {
     const helper = await open(kind, onTestFinished)
     expect(await failure(await helper.spawn({ ...sh(''), file: join(scratch, 'missing.sh') }, () => {}))).toContain('ENOENT')
     expect(await failure(await helper.spawn({ ...sh(''), file: notExecutable }, () => {}))).toContain('EACCES')
+    // Not an empty response: the exec's own error, reported before stdout's end and the exit.
+    const stillborn = await helper.spawn({ ...sh(''), file: noInterpreter }, () => {})
+    const read = readAll(stillborn.stdout, 5000, 'stdout').then(() => 'ended', (error: Error) => error.message)
+    expect(await failure(stillborn)).toContain('ENOENT')
+    expect(await read).toContain('ENOENT')
     expect(await failure(await helper.spawn({ ...sh('true'), cwd: join(scratch, 'gone') }, () => {}))).toContain('ENOENT')
     expect(await failure(await helper.spawn({ ...sh('true'), args: ['-c', 'a\0b'] }, () => {}))).toContain('EINVAL')
     expect(await failure(await helper.spawn({ ...sh('true'), env: { 'A=B': 'c' } }, () => {}))).toContain('EINVAL')
@@ -163,7 +172,7 @@ describe.skipIf(HELPERS[0].skip !== undefined)('spawn-helper.c', () => {
   it('compiles with -O2 -Wall -Wextra -std=c11 without a warning', () => {
     const out = join(scratch, 'helper-wall')
     const src = join(ROOT, 'src/spawn/')
-    const result = execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Wpedantic', '-std=c11', '-o', out, `${src}spawn-helper.c`, `${src}spawn-helper-json.c`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    const result = execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Wpedantic', '-std=c11', '-pthread', '-o', out, `${src}spawn-helper.c`, `${src}spawn-helper-json.c`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
     expect(result).toBe('')
   })
 })
