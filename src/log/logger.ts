@@ -37,5 +37,7 @@ export function formatLine (log: Record<string, unknown>, messageKey: string): s
 
 /** The one access line per request, written by every front door (HTTP listener, `gateway.fetch`). */
 export function logAccess (log: Logger, reqId: string, method: string | undefined, path: string | undefined, status: number, started: number, level: 'info' | 'debug' = 'info'): void {
+  // Checked first: at `warn` (the usual production level) the line's object is not even built.
+  if (!log.isLevelEnabled(level)) return
   log[level]({ reqId, method, path, status, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request')
 }
