@@ -1339,6 +1339,10 @@ async function main() {
   try {
     await writeResponse(response2, call.method === "HEAD");
   } catch (error) {
+    if (error?.code === "EPIPE") {
+      report("info", "the gateway stopped reading the response body (client gone): EPIPE");
+      process.exit(EXIT_THREW);
+    }
     report("error", `the response body failed mid-stream: ${error?.message ?? String(error)}`, error);
     process.exit(EXIT_THREW);
   }

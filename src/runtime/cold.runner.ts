@@ -26,7 +26,7 @@ const env = process.env
 const entry = process.argv[2]
 
 /** One structured line on stderr that the gateway logs at `level` (cgi-exchange.ts RUNNER_LINE). */
-function report (level: 'error' | 'warn', msg: string, error?: unknown, fatal?: boolean): void {
+function report (level: 'error' | 'warn' | 'info', msg: string, error?: unknown, fatal?: boolean): void {
   const stack = error instanceof Error ? error.stack : undefined
   try {
     writeSync(2, `@warmgate ${JSON.stringify({ level, msg, stack, fatal })}\n`)
@@ -164,6 +164,12 @@ async function main (): Promise<void> {
   try {
     await writeResponse(response, call.method === 'HEAD')
   } catch (error) {
+    // EPIPE: the gateway stopped reading (the client went away, or it asked for HEAD): not the handler's
+    // fault, and the gateway logs the disconnect itself, so an info line, as it does for the other modes.
+    if ((error as { code?: string })?.code === 'EPIPE') {
+      report('info', 'the gateway stopped reading the response body (client gone): EPIPE')
+      process.exit(EXIT_THREW)
+    }
     // Past the head the gateway cannot answer with an error any more: the line (not fatal, so it is
     // logged with the request id) is all that says the body was cut short.
     report('error', `the response body failed mid-stream: ${(error as Error)?.message ?? String(error)}`, error)

@@ -110,6 +110,22 @@ describe('cold runtime', () => {
       codesOf(h.lines, reqId).includes('WG_ERR_CLIENT_ABORTED') ? true : undefined)
   })
 
+  it('takes a client that leaves mid-body as a client gone, not a handler error (EPIPE in the process)', async (t) => {
+    const h = await openGateway(cold(t), { apps: { big: { route: '/big', entry: handler('cold-big.ts'), timeout: '10s', env: { DIR } } } })
+    const reqId = `cold-epipe-${randomUUID()}`
+    const res = await request(`${h.url}/big?key=epipe`, { headers: { 'x-request-id': reqId }, dispatcher: h.agent })
+    expect(res.statusCode).toBe(200)
+    // Some of the body, then the client goes: the process is still writing the rest of its 16 MiB.
+    for await (const chunk of res.body) if ((chunk as Buffer).byteLength > 0) break
+    res.body.destroy()
+    const pid = await pidOf('epipe')
+    await goneAt(pid, 5000, 'the process whose client left')
+    const line = await eventually(3000, 'the runner to report the closed pipe', () =>
+      h.lines.find(entry => entry.reqId === reqId && String(entry.msg).includes('stopped reading')))
+    expect(line.level).toBe(30) // pino's info
+    expect(h.lines.filter(entry => entry.reqId === reqId && Number(entry.level) >= 50), 'error lines for a client that left').toEqual([])
+  })
+
   it('SIGKILLs a handler that ignores SIGTERM once the 2 s grace has passed', async (t) => {
     const h = await openGateway(cold(t), { apps: { stubborn: { route: '/stubborn', entry: handler('cold-stubborn.ts'), timeout: '300ms', env: { DIR } } } })
     const started = performance.now()
