@@ -180,7 +180,7 @@ export async function bench (options: BenchOptions = {}): Promise<BenchResult> {
   const apps: AppResult[] = checked.targets.map(target => {
     const ofApp = runs.filter(r => r.app === target.name)
     const modes = [...new Set(ofApp.map(r => r.mode))].map(mode => summarizeMode(ofApp.filter(r => r.mode === mode)))
-    addRatios(modes)
+    addRatios(modes, ofApp)
     return { app: target.name, kind: target.kind, route: target.route, path: target.path, modes }
   })
   return {

@@ -68,14 +68,29 @@ export function summarizeMode (runs: RunSample[]): ModeResult {
   return result
 }
 
-/** Adds vsInline to every mode of an app when inline ran. */
-export function addRatios (modes: ModeResult[]): void {
+/**
+ * Adds vsInline to every mode of an app when inline ran. The rounds are interleaved (every mode once per
+ * round), so a mode is compared with inline round by round and the median of those ratios is kept: a
+ * round that the machine made slow for both cancels out, where a ratio of two medians would pair figures
+ * from different moments (bench:cgi and bench:peers take their ratios the same way). Without per-round
+ * runs (or with no round in common) it falls back to the ratio of the medians.
+ */
+export function addRatios (modes: ModeResult[], runs: readonly RunSample[] = []): void {
   const inline = modes.find(m => m.mode === 'inline')
   if (inline === undefined) return
+  const inlineRuns = new Map(runs.filter(r => r.mode === 'inline').map(r => [r.round, r]))
   for (const mode of modes) {
+    const rps: number[] = []
+    const p99: number[] = []
+    for (const run of runs) {
+      const base = run.mode === mode.mode ? inlineRuns.get(run.round) : undefined
+      if (base === undefined) continue
+      rps.push(rpsOf(run.load) / rpsOf(base.load))
+      p99.push(run.load.p99Ms / base.load.p99Ms)
+    }
     mode.vsInline = {
-      requestsPerSecond: mode.requestsPerSecond.median / inline.requestsPerSecond.median,
-      p99: mode.latencyMs.p99.median / inline.latencyMs.p99.median,
+      requestsPerSecond: rps.length > 0 ? spread(rps).median : mode.requestsPerSecond.median / inline.requestsPerSecond.median,
+      p99: p99.length > 0 ? spread(p99).median : mode.latencyMs.p99.median / inline.latencyMs.p99.median,
     }
   }
 }

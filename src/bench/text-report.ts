@@ -45,7 +45,7 @@ export function formatResult (result: BenchResult): string {
   const out: string[] = []
   out.push(`Machine: Node ${m.node}, ${m.platform}, ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGb} GB, load average at start ${m.loadavg.join(' ')}`)
   out.push(`Load: ${o.loadGenerator} in its own process; inline and warm ${o.connections} connections, cold and cgi ${o.cold.connections} (one per CPU); ` +
-    `${o.durationMs / 1000} s measured after 1 s of warm-up; ${o.rounds} round(s), interleaved; figures are medians (min–max over rounds).`)
+    `${o.durationMs / 1000} s measured after 1 s of warm-up; ${o.rounds} round(s), interleaved; figures are medians (min–max over rounds); ratios to inline are taken round by round, their median shown.`)
   for (const app of result.apps) {
     out.push('')
     out.push(`${app.app} (GET ${app.path})`)

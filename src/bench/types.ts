@@ -72,7 +72,7 @@ export interface ModeResult {
    * work on the machine. Above ~0.15 the figures of that run are disturbed (they are kept, never dropped).
    */
   otherCores?: Spread
-  /** requestsPerSecond.median / inline's, and p99 / inline's p99; undefined when inline was not run. */
+  /** Req/s and p99 over inline's, each the median of the per-round ratios (summarize.ts addRatios); undefined when inline was not run. */
   vsInline?: { requestsPerSecond: number, p99: number }
 }
 
