@@ -91,6 +91,23 @@ describe.each(HELPERS)('spawn helper ($kind)', ({ kind, skip }) => {
     expect((await readAll(child.stdout, 5000, 'stdout')).toString()).toBe('ok\n')
   })
 
+  it.skipIf(skip !== undefined)('runs 120 spawns at once: every exit code and output is its own, kills and drops just after the spawn included', async ({ onTestFinished }) => {
+    // The compiled helper spawns from threads and collects them in its loop: a script that exits before its
+    // spawn is collected, a kill or a drop that comes while it is starting, must each land on their own job.
+    const helper = await open(kind, onTestFinished)
+    const children = await Promise.all(Array.from({ length: 120 }, async (_, i) => ({ i, child: await helper.spawn(sh(`printf ${i}; exit ${i % 100}`), () => {}) })))
+    const killed = await Promise.all(Array.from({ length: 10 }, async () => helper.spawn(sh('sleep 30'), () => {})))
+    for (const child of killed) child.kill()
+    const dropped = await Promise.all(Array.from({ length: 10 }, async () => helper.spawn(sh('exec yes'), () => {})))
+    for (const child of dropped) child.stdout.destroy()
+    for (const { i, child } of children) {
+      expect((await readAll(child.stdout, 10_000, `stdout of ${i}`)).toString()).toBe(String(i))
+      expect(await within(10_000, `exit of ${i}`, child.exited)).toEqual({ code: i % 100, signal: null })
+    }
+    for (const child of killed) expect(await within(10_000, 'a killed script', child.exited)).toEqual({ code: null, signal: 'SIGTERM' })
+    for (const child of dropped) expect((await within(10_000, 'a dropped script', child.exited)).signal).toBe('SIGPIPE')
+  })
+
   it.skipIf(skip !== undefined)('keeps 64 KiB of stderr and drops the rest', async ({ onTestFinished }) => {
     const helper = await open(kind, onTestFinished)
     const err = collect()
