@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
+import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { createGateway } from '../../src/index.ts'
@@ -489,5 +490,26 @@ describe('cgi app: configuration', () => {
   it('refuses `mode` on a cgi app', async () => {
     const creating = createGateway({ apps: { legacy: { route: '/cgi-bin', cgi: CGI_BIN, mode: 'warm' } } }, { logger: false })
     await expect(within(5000, 'createGateway to refuse the config', creating)).rejects.toMatchObject({ code: 'WG_ERR_CONFIG_INVALID' })
+  })
+})
+
+describe('cgi app: script lookups are trusted for a second (as lighttpd\'s stat cache)', () => {
+  it('finds a script added after a miss at once, and sees a script made non-executable within a second', async ({ onTestFinished }) => {
+    const dir = mkdtempSync(join(SCRATCH, 'lookup-'))
+    const h = await openCgi(onTestFinished, { fresh: { route: '/fresh', cgi: dir, timeout: '10s' } })
+    const script = join(dir, 'new.sh')
+    expect((await h.send('/fresh/new.sh')).status).toBe(404)
+    writeFileSync(script, '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\nnew\\n"\n', { mode: 0o755 })
+    // A miss is never kept: the new script runs on the next request.
+    const found = await h.send('/fresh/new.sh')
+    expect(found.status).toBe(200)
+    expect(found.text()).toBe('new\n')
+    chmodSync(script, 0o644)
+    // Within the second the lookup is trusted: the spawn itself fails (502), unless the machine was slow
+    // enough for the second to pass already (403). Past it, the lookup is made again: 403.
+    const soon = await h.send('/fresh/new.sh')
+    expect([502, 403]).toContain(soon.status)
+    await new Promise(resolve => setTimeout(resolve, 1100))
+    expect((await h.send('/fresh/new.sh')).status).toBe(403)
   })
 })
