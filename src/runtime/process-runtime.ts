@@ -4,7 +4,7 @@ import type { CgiChild, Spawner } from '../spawn/spawner.ts'
 import { Readable } from 'node:stream'
 import type { BufferedRequest, GatewayRequest, GatewayResponse } from '../types.ts'
 import { Slots } from './slots.ts'
-import { BaseRuntime } from './runtime.ts'
+import { BaseRuntime, requestController } from './runtime.ts'
 
 export interface ProcessRuntimeHooks {
   /** The gateway's spawner (shared by every cold and cgi app). */
@@ -45,22 +45,12 @@ export abstract class ProcessRuntime extends BaseRuntime {
   protected async onDispatch (req: GatewayRequest, requestSignal: AbortSignal, started: () => void): Promise<GatewayResponse> {
     // A front door's contract (streamsRequestBody is false), not something a client can cause.
     if (req.body instanceof Readable) throw new TypeError(`${this.mode} runtime takes a buffered request body, got a stream`)
-    // One controller per request, aborted by the client/timeout signal or by destroy(). Not AbortSignal.any:
-    // its WeakRefs to the long-lived destroy signal keep every request's objects alive through young-generation
-    // GCs (measured in fastcgi-runtime.ts; on the sh cgi benchmark the GC share barely moved, ~28 -> ~26 us a
-    // request, but the per-request WeakRef and its registry entry are gone).
-    requestSignal.throwIfAborted()
-    this.#destroyed.signal.throwIfAborted()
-    const controller = new AbortController()
-    const { signal } = controller
-    const forward = (): void => controller.abort(requestSignal.reason)
-    requestSignal.addEventListener('abort', forward, { once: true })
-    this.#live.add(controller)
-    // `forward` stays: past the head, a client that goes away mid-body must still kill the process
-    // (cgi-exchange.ts), and the request's signal lives no longer than the request. destroy() needs the
-    // controller only until the process runs: from then on it kills the process itself.
+    const { controller } = requestController(requestSignal, this.#destroyed.signal, this.#live)
+    // Linked to the request's signal for good: past the head, a client that goes away mid-body must still
+    // kill the process (cgi-exchange.ts), and that signal lives no longer than the request. destroy() needs
+    // the controller only until the process runs: from then on it kills the process itself.
     try {
-      return await this.#runInSlot(req, signal, started)
+      return await this.#runInSlot(req, controller.signal, started)
     } finally {
       this.#live.delete(controller)
     }

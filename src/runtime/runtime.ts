@@ -147,3 +147,21 @@ export function onAbort (signal: AbortSignal, reject: (reason: unknown) => void)
 }
 
 function noop (): void {}
+
+/**
+ * A request's own controller for a runtime: aborted when `requestSignal` aborts (client gone, timeout),
+ * and kept in `live` (the caller deletes it when done), which the runtime's destroy() aborts. Throws if
+ * either signal has aborted already. Not AbortSignal.any([requestSignal, destroyed]): its WeakRefs to the
+ * long-lived `destroyed` kept every request's objects alive through young-generation GCs (fastcgi-runtime,
+ * --trace-gc: 40 MB surviving each scavenge, 15 ms pauses, p99 170 ms). `unforward` drops the link to
+ * `requestSignal` for a caller that is done with it before the request is.
+ */
+export function requestController (requestSignal: AbortSignal, destroyed: AbortSignal, live: Set<AbortController>): { controller: AbortController, unforward: () => void } {
+  requestSignal.throwIfAborted()
+  destroyed.throwIfAborted()
+  const controller = new AbortController()
+  const forward = (): void => controller.abort(requestSignal.reason)
+  requestSignal.addEventListener('abort', forward, { once: true })
+  live.add(controller)
+  return { controller, unforward: () => requestSignal.removeEventListener('abort', forward) }
+}
