@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { accessSync, constants, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs'
-import { rename, unlink } from 'node:fs/promises'
+import { readdir, rename, stat, unlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { GatewayError } from '../errors.ts'
 import { findOnPath } from './find-on-path.ts'
@@ -57,10 +57,30 @@ async function compile (compiler: string, binary: string): Promise<string> {
     })
     // rename(2) is atomic within a directory: readers see the old state or the whole binary.
     await rename(temporary, binary)
+    await pruneStale(binary)
     return binary
   } catch (error) {
     await unlink(temporary).catch(() => {})
     throw error
+  }
+}
+
+/** A binary of other sources left in the cache this long is removed when a new one is built. */
+export const STALE_HELPER_MS = 7 * 24 * 3600 * 1000
+const HELPER_NAME = /^spawn-helper-[0-9a-f]{16}$/
+
+/**
+ * Every change to the helper's sources (an upgrade of warmgate) leaves a binary of the old ones behind.
+ * Those untouched for a week go when a new one is built; one still wanted is built again on first use.
+ */
+async function pruneStale (keep: string): Promise<void> {
+  const dir = dirname(keep)
+  const names = await readdir(dir).catch(() => [] as string[])
+  for (const name of names) {
+    const path = join(dir, name)
+    if (!HELPER_NAME.test(name) || path === keep) continue
+    const info = await stat(path).catch(() => undefined)
+    if (info !== undefined && Date.now() - info.mtimeMs > STALE_HELPER_MS) await unlink(path).catch(() => {})
   }
 }
 

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { buildSpawnHelper } from '../../src/spawn/build-helper.ts'
+import { buildSpawnHelper, STALE_HELPER_MS } from '../../src/spawn/build-helper.ts'
 import { compiledHelper, HelperSpawner } from '../../src/spawn/helper-spawner.ts'
 import { ROOT, within } from '../helpers/gateway.ts'
 import { HAVE_CC } from './support.ts'
@@ -82,6 +82,28 @@ describe.skipIf(!HAVE_CC)('buildSpawnHelper', () => {
     expect(b).toBe(a)
     expect(leftovers(a)).toEqual([])
     await starts(a)
+  })
+
+  it('removes binaries of other sources untouched for a week when it builds, and keeps recent ones', async () => {
+    const cc = wrapper('cc-prune')
+    process.env.WARMGATE_CC = cc.path
+    // Made-up binaries of the cache's name shape (and one of another shape), in the cache directory in use.
+    const probe = await buildSpawnHelper() // the cache directory in use (this binary is the current one)
+    const dir = dirname(probe)
+    const stale = join(dir, `spawn-helper-${'0'.repeat(15)}1`)
+    const recent = join(dir, `spawn-helper-${'0'.repeat(15)}2`)
+    const other = join(dir, 'spawn-helper-notes.txt')
+    for (const path of [stale, recent, other]) writeFileSync(path, 'x')
+    built.push(stale, recent, other)
+    const old = (Date.now() - STALE_HELPER_MS - 60_000) / 1000
+    utimesSync(stale, old, old)
+    utimesSync(other, old, old)
+    // The binary is gone, so this builds again, and a build prunes.
+    rmSync(probe, { force: true })
+    built.push(await within(60_000, 'the build', buildSpawnHelper()))
+    expect(existsSync(stale)).toBe(false)
+    expect(existsSync(recent)).toBe(true)
+    expect(existsSync(other)).toBe(true)
   })
 
   it('rejects with WG_ERR_SPAWN and the compiler\'s message when the build fails, leaving nothing behind', async () => {
