@@ -1,6 +1,6 @@
 import { realpath, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { GatewayError } from '../errors.ts'
+import { GatewayError, isGatewayError } from '../errors.ts'
 import type { CgiChild } from '../spawn/spawner.ts'
 import type { BufferedRequest, GatewayResponse } from '../types.ts'
 import { runCgi } from './cgi-exchange.ts'
@@ -10,9 +10,11 @@ import { ProcessRuntime } from './process-runtime.ts'
 
 /**
  * How long a script lookup is trusted (lighttpd's stat cache does the same with its entries): the lookup's
- * `lstat` and `access` calls were ~10% of the gateway's CPU for a sh hello script. Within it, a script
- * deleted or made non-executable answers 502 (the spawn fails) instead of 404/403, and a new one is found
- * at once (only found scripts are kept). Bounded: a client inventing paths costs a lookup each, not memory.
+ * `lstat` and `access` calls were ~10% of the gateway's CPU for a sh hello script. A script deleted or made
+ * non-executable within it fails to spawn, and that failure makes a fresh lookup (404/403 as always); a new
+ * one is found at once (only found scripts are kept). Bounded: a client inventing paths costs a lookup
+ * each, not memory. What the trust can miss: a script replaced by a symlink within the second runs the
+ * file the lookup found (the old real path), never the link's new target.
  */
 const LOOKUP_TTL_MS = 1000
 const LOOKUP_CACHE_MAX = 1024
@@ -51,11 +53,21 @@ export class CgiRuntime extends ProcessRuntime {
       documentRoot: this.#root,
       passAuthorization: this.app.passAuthorization,
     }, url) }
-    return runCgi(
-      { file: script.filename, args: [], env, cwd: dirname(script.filename), stdin: req.body },
-      signal,
-      { spawner: this.hooks.spawner, log: this.hooks.log, reqId: req.id, nph: script.nph, onChild: track },
-    )
+    try {
+      return await runCgi(
+        { file: script.filename, args: [], env, cwd: dirname(script.filename), stdin: req.body },
+        signal,
+        { spawner: this.hooks.spawner, log: this.hooks.log, reqId: req.id, nph: script.nph, onChild: track },
+      )
+    } catch (error) {
+      // The script could not be started: if a trusted lookup is why (deleted, made non-executable since),
+      // the request gets the answer a fresh lookup gives (404, 403), not a 502. Nothing ran, so it is safe.
+      if (!isGatewayError(error) || error.code !== 'WG_ERR_SPAWN') throw error
+      this.#lookups.delete(path)
+      const again = findScript(this.#root, route, path)
+      if (!again.ok) throw new GatewayError(again.code, again.reason)
+      throw error
+    }
   }
 
   #lookup (route: string, path: string): ScriptLookup {
