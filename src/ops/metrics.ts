@@ -76,7 +76,7 @@ export class GatewayMetrics {
     })
     new Gauge({
       name: 'warmgate_workers',
-      help: 'Warm worker threads by state: busy (running a request) or idle; processes alive for cold and cgi apps are state "busy".',
+      help: 'Warm worker threads by state: busy (running a request), idle (taking requests) or retiring (stopping, taking none); processes alive for cold and cgi apps are state "busy".',
       labelNames: ['app', 'mode', 'state'] as const,
       registers,
       collect () {
@@ -84,7 +84,9 @@ export class GatewayMetrics {
         for (const app of apps()) {
           const busy = app.stats.busyWorkers ?? app.stats.workers
           this.set({ app: app.name, mode: app.mode, state: 'busy' }, busy)
-          this.set({ app: app.name, mode: app.mode, state: 'idle' }, Math.max(0, app.stats.workers - busy))
+          const retiring = app.stats.retiringWorkers ?? 0
+          this.set({ app: app.name, mode: app.mode, state: 'idle' }, Math.max(0, app.stats.workers - busy - retiring))
+          if (app.mode === 'warm') this.set({ app: app.name, mode: app.mode, state: 'retiring' }, retiring)
         }
       },
     })

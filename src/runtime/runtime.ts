@@ -13,6 +13,8 @@ export interface RuntimeStats {
   readonly queued: number
   /** Warm mode: workers running at least one request. Otherwise the same as `workers`. */
   readonly busyWorkers: number
+  /** Warm mode: idle workers that are retiring (recycled, idle-timed-out, over their heap) and take no new request. */
+  readonly retiringWorkers: number
 }
 
 /** The one seam every mode implements (ARCHITECTURE.md). */
@@ -66,6 +68,7 @@ export abstract class BaseRuntime implements Runtime {
   protected workerCount (): number { return 0 }
   protected queuedCount (): number { return 0 }
   protected busyWorkerCount (): number { return this.workerCount() }
+  protected retiringWorkerCount (): number { return 0 }
 
   start (): Promise<void> {
     if (this.#startPromise === undefined) {
@@ -131,7 +134,7 @@ export abstract class BaseRuntime implements Runtime {
   }
 
   stats (): RuntimeStats {
-    return { mode: this.mode, inFlight: this.#inFlight, completed: this.#completed, failed: this.#failed, workers: this.workerCount(), queued: this.queuedCount(), busyWorkers: this.busyWorkerCount() }
+    return { mode: this.mode, inFlight: this.#inFlight, completed: this.#completed, failed: this.#failed, workers: this.workerCount(), queued: this.queuedCount(), busyWorkers: this.busyWorkerCount(), retiringWorkers: this.retiringWorkerCount() }
   }
 }
 

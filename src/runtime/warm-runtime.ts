@@ -466,6 +466,10 @@ export class WarmRuntime extends BaseRuntime {
     return this.#threads.filter(thread => thread.inFlight > 0).length
   }
 
+  protected retiringWorkerCount (): number {
+    return this.#threads.filter(thread => thread.inFlight === 0 && !thread.routable).length
+  }
+
   protected async onClose (): Promise<void> {
     this.#closing = true
     clearInterval(this.#sweeper)

@@ -146,11 +146,28 @@ describe('health, readiness and metrics', () => {
     expect(sample(text, 'warmgate_process_seconds_count', { app: 'cold', mode: 'cold' })).toBe(2)
     expect(sample(text, 'warmgate_in_flight', { app: 'warm' })).toBe(0)
     expect(sample(text, 'warmgate_queued', { app: 'warm' })).toBe(0)
+    // The successor takes requests; the recycled thread may still be stopping, and is not counted idle.
     expect(sample(text, 'warmgate_workers', { app: 'warm', state: 'idle' })).toBe(1)
+    expect(sample(text, 'warmgate_workers', { app: 'warm', state: 'retiring' })).toBeLessThanOrEqual(1)
     // The process's own metrics, event-loop lag among them.
     expect(sample(text, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0)
     expect(text).not.toMatch(/__warmgate/)
   }, 40_000)
+
+  it('counts a recycled thread still finishing its ctx.waitUntil work as retiring, not idle', async ({ onTestFinished }) => {
+    const { gateway, url } = await startGateway({ apps: { b: { route: '/b', entry: `${FIXTURES}handlers/background.ts`, timeout: 2000, workers: { min: 1, max: 1, maxRequests: 1 } } } })
+    onTestFinished(() => within(10_000, 'closing the gateway', gateway.close()))
+    // The one request recycles its thread, whose background work never ends: it stops only at timeout + grace.
+    expect((await get(`${url}/b/hold?key=k`)).status).toBe(200)
+    let text = ''
+    const deadline = performance.now() + 10_000
+    do {
+      text = (await get(`${url}/__warmgate/metrics`)).body
+    } while (sample(text, 'warmgate_workers', { app: 'b', state: 'idle' }) !== 1 && performance.now() < deadline)
+    expect(sample(text, 'warmgate_workers', { app: 'b', state: 'idle' })).toBe(1)
+    expect(sample(text, 'warmgate_workers', { app: 'b', state: 'retiring' })).toBe(1)
+    expect(sample(text, 'warmgate_workers', { app: 'b', state: 'busy' })).toBe(0)
+  })
 
   it('counts a crashed worker as replaced for "crash"', async ({ onTestFinished }) => {
     const { gateway, url } = await startGateway({ apps: { f: { route: '/f', entry: FAULTS, workers: { min: 1, max: 1 } } } })
