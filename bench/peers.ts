@@ -3,7 +3,7 @@
 //   npm run bench:peers -- [--rounds 2] [--duration 3] [--warmup 1] [--only hello,cpu,io,big] [--json FILE]
 //                          [--settle 0] [--cpu-prof]
 //
-// Workloads (the same handler modules the gateway runs): hello (apps/hello.ts), cpu (apps/cpu.ts, n=1e6),
+// Workloads (the same handler modules the gateway runs): hello (apps/hello.ts), cpu (apps/cpu.ts, n=7000: ~1 ms of PBKDF2),
 // io (apps/io.ts: awaits 20 ms), big (apps/big.ts: a 1 MiB body). Peers per workload:
 //   warmgate inline, warmgate warm 2  the gateway (bench/lib/serve.ts), inline and with 2 warm workers
 //   bare node:http                    node:http calling the same handler (web Request in, Response read whole

@@ -1,3 +1,4 @@
+import { pbkdf2Sync } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Gateway } from '../../src/index.ts'
 import { SHIPPED_WORKLOADS } from '../../src/bench/workloads.ts'
@@ -21,8 +22,12 @@ describe('shipped bench workloads', () => {
     expect(await (await get('/hello')).text()).toBe('Hello, world!')
   })
 
-  it('cpu runs the requested rounds', async () => {
-    expect(await (await get('/cpu?n=1000')).text()).toMatch(/^1000 rounds: [0-9a-f]+\n$/)
+  it('cpu runs the requested PBKDF2 rounds, 14,000 when n is missing or out of range', async () => {
+    const key = (rounds: number): string => pbkdf2Sync('correct horse battery staple', 'warmgate', rounds, 16, 'sha256').toString('hex')
+    expect(await (await get('/cpu?n=1000')).text()).toBe(`1000 rounds: ${key(1000)}\n`)
+    for (const path of ['/cpu', '/cpu?n=0', '/cpu?n=1.5', '/cpu?n=99999999']) {
+      expect(await (await get(path)).text(), path).toBe(`14000 rounds: ${key(14_000)}\n`)
+    }
   })
 
   it('io answers after its timer, 20 ms by default', async () => {
