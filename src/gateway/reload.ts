@@ -21,6 +21,14 @@ export async function replaceApps (table: AppTable, next: ResolvedConfig, names:
   const running = new Map(table.apps.map(app => [app.config.name, app]))
   const toBuild = next.apps.filter(app => names.has(app.name) || !running.has(app.name))
   const built = new Map((await table.build(toBuild)).map(app => [app.config.name, app]))
+  // A warm pool that grew under load is replaced by one as large, not by `workers.min` threads that
+  // would have to grow again, under the same load, right after the swap.
+  await Promise.all([...built.values()].map(async (app) => {
+    const old = running.get(app.config.name)
+    if (old === undefined || old.runtime.mode !== 'warm' || app.runtime.prewarm === undefined) return
+    const { workers, retiringWorkers } = old.runtime.stats()
+    await app.runtime.prewarm(workers - retiringWorkers)
+  }))
   await yieldToIo()
   // From here to swap() nothing awaits: close() either sees the old table or the new one, never half.
   if (table.closing) {

@@ -29,6 +29,11 @@ export interface Runtime {
   /** Preload / prewarm. Idempotent: concurrent calls share one promise. */
   start (): Promise<void>
   /**
+   * Warm mode, after `start()`: starts threads until `threads` are ready (at most `workers.max`). A reload
+   * calls it with the size its predecessor grew to under load (reload.ts). Never rejects.
+   */
+  prewarm? (threads: number): Promise<void>
+  /**
    * Answers one request. Rejects with a `GatewayError` (and promptly when `signal` aborts). `started` is
    * called once the request leaves the app's wait queue and runs: the app's timeout counts from there.
    */

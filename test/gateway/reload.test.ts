@@ -176,6 +176,26 @@ describe('gw.reload()', () => {
     expect(await get('/app')).toEqual({ status: 200, body: 'v2' })
   })
 
+  it('replaces a warm pool that grew under load by one as large, started before the swap', async ({ onTestFinished }) => {
+    const dir = mkdtempSync(join(DIR, 'project-'))
+    writeFileSync(join(dir, 'app.ts'), 'export default async (request: Request) => {\n' +
+      '  await new Promise(resolve => setTimeout(resolve, Number(new URL(request.url).searchParams.get("ms") ?? 0)))\n' +
+      '  return new Response("ok")\n}\n')
+    const { gateway, get, lines } = await open({ apps: { app: { route: '/app', entry: './app.ts', workers: { min: 1, max: 3 } } } }, onTestFinished, { baseDir: dir })
+    expect(gateway.stats().app.workers).toBe(1)
+    // Three requests at once, each holding its thread: the pool grows to its max.
+    await eventually(10_000, 'the pool to grow to 3 threads', async () => {
+      await Promise.all([get('/app?ms=300'), get('/app?ms=300'), get('/app?ms=300')])
+      return gateway.stats().app.workers === 3 ? true : undefined
+    })
+    const startedBefore = lines.filter(line => line.msg === 'reloaded').length
+    await reload(gateway)
+    expect(lines.filter(line => line.msg === 'reloaded')).toHaveLength(startedBefore + 1)
+    // The old pool is stopped once reload() resolves: these are the new pool's threads, all ready.
+    expect(gateway.stats().app).toMatchObject({ workers: 3, retiringWorkers: 0 })
+    expect(await get('/app')).toEqual({ status: 200, body: 'ok' })
+  })
+
   it('close() during a reload leaves no worker thread behind', async ({ onTestFinished }) => {
     const dir = project('v1')
     const baseline = threads()
