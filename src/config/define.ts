@@ -56,6 +56,12 @@ export interface AppConfig {
   root?: string
   /** Fastcgi: the script a path ending in `/` runs, and whose extension splits SCRIPT_NAME from PATH_INFO. Default `'index.php'`. */
   index?: string
+  /**
+   * Fastcgi: the script (under `root`, e.g. `'index.php'` or `'public/index.php'`) that runs every request
+   * whose path names no script, as nginx's `try_files $uri /index.php?$query_string` does for a framework's
+   * front controller; `REQUEST_URI` stays as sent, `PATH_INFO` is empty. Default: none (such a path is a 404).
+   */
+  frontController?: string
   /** Fastcgi: most connections to the backend (idle ones are reused with FCGI_KEEP_CONN). Default: `concurrency`. */
   maxConnections?: number
   /** Fastcgi: time allowed to connect to the backend before a 502. Default `'5s'`. */

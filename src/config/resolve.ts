@@ -40,6 +40,8 @@ export interface ResolvedFastCgi {
   /** Absolute document root (as the backend sees it; it need not exist on this machine). */
   readonly root: string
   readonly index: string
+  /** The script run for a path that names none (`frontController`), relative to root; undefined: such a path is a 404. */
+  readonly frontController: string | undefined
   readonly maxConnections: number
   readonly connectTimeoutMs: number
   readonly keepAliveTimeoutMs: number
@@ -200,6 +202,7 @@ function resolveFastCgi (app: AppConfig, baseDir: string, concurrency: number): 
     label,
     root: resolvePath(baseDir, app.root as string),
     index: app.index ?? DEFAULTS.fastcgiIndex,
+    frontController: app.frontController,
     maxConnections: app.maxConnections ?? concurrency,
     connectTimeoutMs: parseDuration(app.connectTimeout) ?? DEFAULTS.fastcgiConnectTimeoutMs,
     keepAliveTimeoutMs: parseDuration(app.keepAliveTimeout) ?? DEFAULTS.fastcgiKeepAliveTimeoutMs,

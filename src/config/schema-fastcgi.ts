@@ -2,7 +2,7 @@ import { checkDuration, describe, type Fail, isNonEmptyString } from './schema.t
 import { parseListenAddress } from './listen-address.ts'
 
 /** Keys that belong to fastcgi apps only (and are refused on other apps). */
-export const FASTCGI_ONLY_KEYS = ['root', 'index', 'maxConnections', 'connectTimeout', 'keepAliveTimeout'] as const
+export const FASTCGI_ONLY_KEYS = ['root', 'index', 'frontController', 'maxConnections', 'connectTimeout', 'keepAliveTimeout'] as const
 
 /**
  * A FastCGI backend address: `unix:/absolute/path`, `host:port` or `[v6]:port`. Returns undefined when
@@ -30,6 +30,9 @@ export function checkFastCgiApp (app: Record<string, unknown>, path: string, fai
   if (app.index !== undefined && !(typeof app.index === 'string' && /^[^/\\\0\r\n]+\.[A-Za-z0-9]+$/.test(app.index))) {
     fail(`${path}.index`, "a file name with an extension, such as 'index.php'", app.index)
   }
+  if (app.frontController !== undefined && !isScriptPath(app.frontController)) {
+    fail(`${path}.frontController`, "a script path under root with an extension, such as 'index.php' or 'public/index.php' (no '.' or '..' segments)", app.frontController)
+  }
   if (app.maxConnections !== undefined && !(Number.isInteger(app.maxConnections) && (app.maxConnections as number) >= 1 && (app.maxConnections as number) <= 10_000)) {
     fail(`${path}.maxConnections`, 'an integer from 1 to 10000', app.maxConnections)
   }
@@ -42,4 +45,12 @@ export function checkNotFastCgi (app: Record<string, unknown>, path: string, err
   for (const key of FASTCGI_ONLY_KEYS) {
     if (app[key] !== undefined) errors.push(`${path}.${key}: expected ${key} only on a fastcgi app (one with \`fastcgi: 'unix:/…' | 'host:port'\`), got ${describe(app[key])}`)
   }
+}
+
+/** A relative path of plain segments whose last one has an extension: `index.php`, `public/index.php`. */
+function isScriptPath (value: unknown): boolean {
+  if (typeof value !== 'string' || value.length > 1024) return false
+  const segments = value.split('/')
+  return segments.every(segment => segment !== '' && segment !== '.' && segment !== '..' && !/[\\\x00-\x1f\x7f]/.test(segment)) &&
+    /\.[A-Za-z0-9]+$/.test(segments[segments.length - 1])
 }

@@ -71,7 +71,7 @@ export function validateConfig (raw: unknown): string[] {
       fail(path, 'an object with `route` and `entry`', app)
       continue
     }
-    unknownKeys(app, ['route', 'entry', 'cgi', 'mode', 'timeout', 'workers', 'env', 'bodyLimit', 'passEnv', 'passAuthorization', 'concurrency', 'maxQueue', 'queueTimeout', 'memoryMb', 'kind', 'lambda', 'fastcgi', 'root', 'index', 'maxConnections', 'connectTimeout', 'keepAliveTimeout'], `${path}.`, errors)
+    unknownKeys(app, ['route', 'entry', 'cgi', 'mode', 'timeout', 'workers', 'env', 'bodyLimit', 'passEnv', 'passAuthorization', 'concurrency', 'maxQueue', 'queueTimeout', 'memoryMb', 'kind', 'lambda', 'fastcgi', 'root', 'index', 'frontController', 'maxConnections', 'connectTimeout', 'keepAliveTimeout'], `${path}.`, errors)
     if (typeof app.route !== 'string' || !ROUTE_RE.test(app.route) || DOT_SEGMENT_RE.test(app.route)) {
       fail(`${path}.route`, "a path starting with '/' (no spaces, '?', '#', '//' or dot segments)", app.route)
     } else {

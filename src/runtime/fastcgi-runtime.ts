@@ -67,7 +67,7 @@ export class FastCgiRuntime extends BaseRuntime {
     if (route !== '/' && path !== route && !path.startsWith(`${route}/`)) {
       throw new GatewayError('WG_ERR_BAD_REQUEST', `the request path ${JSON.stringify(path.slice(0, 200))} reaches ${route} only after dot segments are resolved`)
     }
-    const found = splitFastCgiPath(route, path, this.#fastcgi.index)
+    const found = splitFastCgiPath(route, path, this.#fastcgi.index, this.#fastcgi.frontController)
     if (!found.ok) throw new GatewayError(found.code, found.reason)
     // One controller per request, aborted by the client/timeout signal or by destroy() (runtime.ts).
     const { controller, unforward } = requestController(requestSignal, this.#destroyed.signal, this.#live)

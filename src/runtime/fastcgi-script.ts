@@ -26,12 +26,14 @@ const BAD_SEGMENT = /[\x00-\x1f\x7f/\\]|%[0-9a-f]{2}/i
  * `fastcgi_split_path_info ^(.+?\.php)(/.*)$` with `fastcgi_index index.php` does: the first segment
  * ending in the index's extension is the script, the rest is PATH_INFO; a path ending in `/` (or the
  * route itself) runs the index. Anything else is not a script (404), since the gateway serves no
- * static files. The path is decoded segment by segment into bytes (kept as a latin1 string, which
+ * static files, unless `frontController` is set: then every path that names no script runs that one,
+ * with an empty PATH_INFO (nginx's `try_files $uri /index.php?$query_string`, without the file checks:
+ * the backend's file system is not ours to look at). The path is decoded segment by segment into bytes (kept as a latin1 string, which
  * is how FastCGI params carry them), and `.`/`..` segments are refused rather than resolved, so the
  * script path can never leave the document root. Pure: the backend's file system is not looked at
  * (php-fpm may run on another machine); a missing script is php-fpm's own 404.
  */
-export function splitFastCgiPath (route: string, path: string, index: string): FastCgiScriptLookup {
+export function splitFastCgiPath (route: string, path: string, index: string, frontController?: string): FastCgiScriptLookup {
   const rest = route === '/' ? path : path.slice(route.length)
   const extension = index.slice(index.lastIndexOf('.'))
   const segments: string[] = []
@@ -50,6 +52,7 @@ export function splitFastCgiPath (route: string, path: string, index: string): F
   const base = route === '/' ? '' : route
   const trailingSlash = rest === '' || rest.endsWith('/')
   if (scriptEnd === -1) {
+    if (frontController !== undefined) return { ok: true, script: { scriptName: `${base}/${frontController}`, pathInfo: '', relative: frontController } }
     if (!trailingSlash) return { ok: false, code: 'WG_ERR_SCRIPT_NOT_FOUND', reason: `${JSON.stringify(path.slice(0, 200))} names no ${extension} script (and does not end in '/' for ${index})` }
     const relative = [...segments, index].join('/')
     return { ok: true, script: { scriptName: `${base}/${relative}`, pathInfo: '', relative } }

@@ -12,7 +12,7 @@ describe('validateConfig: fastcgi apps', () => {
     expect(validateConfig({ apps: { php: php({ index: 'index.php' }) } })).toEqual([])
     expect(validateConfig({
       apps: {
-        php: php({ fastcgi: '127.0.0.1:9000', index: 'app.php', maxConnections: 8, connectTimeout: '1s', keepAliveTimeout: '30s', timeout: '10s', concurrency: 16, maxQueue: 10, queueTimeout: '2s', passEnv: ['TZ'], passAuthorization: true, env: { APP_ENV: 'prod' }, bodyLimit: '20mb' }),
+        php: php({ fastcgi: '127.0.0.1:9000', index: 'app.php', frontController: 'public/index.php', maxConnections: 8, connectTimeout: '1s', keepAliveTimeout: '30s', timeout: '10s', concurrency: 16, maxQueue: 10, queueTimeout: '2s', passEnv: ['TZ'], passAuthorization: true, env: { APP_ENV: 'prod' }, bodyLimit: '20mb' }),
         v6: { route: '/v6', fastcgi: '[::1]:9000', root: './www' },
       },
     })).toEqual([])
@@ -28,6 +28,14 @@ describe('validateConfig: fastcgi apps', () => {
       "apps.php.connectTimeout: expected a positive duration of at most 24 days (ms number, or '30s', '250ms'), got \"soon\"",
       "apps.php.keepAliveTimeout: expected a positive duration of at most 24 days (ms number, or '30s', '250ms'), got -1",
     ])
+  })
+
+  it('refuses a frontController that is no plain relative script path', () => {
+    for (const bad of ['', 'index', '/index.php', '../index.php', 'public/../index.php', './index.php', 'a//index.php', 'index.php/', 'a\\b.php', 'a\nb.php', 7]) {
+      expect(validateConfig({ apps: { php: php({ frontController: bad }) } }), JSON.stringify(bad)).toEqual([
+        `apps.php.frontController: expected a script path under root with an extension, such as 'index.php' or 'public/index.php' (no '.' or '..' segments), got ${JSON.stringify(bad)}`,
+      ])
+    }
   })
 
   it('refuses a relative unix socket path, a port out of range, and a missing root', () => {
@@ -66,7 +74,7 @@ describe('resolveConfig: fastcgi apps', () => {
   it('applies the defaults, makes root absolute and freezes the block', () => {
     const [app] = resolveConfig({ apps: { php: { route: '/php/', fastcgi: '127.0.0.1:9000', root: './www' } } }, { baseDir: '/srv/site' }).apps
     expect(app).toMatchObject({ mode: 'fastcgi', route: '/php', entry: '/srv/site/www', concurrency: 32, passAuthorization: false })
-    expect(app.fastcgi).toEqual({ address: { host: '127.0.0.1', port: 9000 }, label: '127.0.0.1:9000', root: '/srv/site/www', index: 'index.php', maxConnections: 32, connectTimeoutMs: 5000, keepAliveTimeoutMs: 10_000 })
+    expect(app.fastcgi).toEqual({ address: { host: '127.0.0.1', port: 9000 }, label: '127.0.0.1:9000', root: '/srv/site/www', index: 'index.php', frontController: undefined, maxConnections: 32, connectTimeoutMs: 5000, keepAliveTimeoutMs: 10_000 })
     expect(Object.isFrozen(app.fastcgi)).toBe(true)
   })
 

@@ -32,6 +32,7 @@ describe.skipIf(PHP_FPM === undefined)('fastcgi app → php-fpm', () => {
       apps: {
         php: { route: '/php', fastcgi: `unix:${relay.socket}`, root: PHP_ROOT, index: 'index.php', timeout: '1s', bodyLimit: '32mb', env: { APP_STAGE: 'test' } },
         direct: { route: '/direct', fastcgi: `unix:${fpm.socket}`, root: PHP_ROOT, passAuthorization: true, maxConnections: 2, connectTimeout: '2s' },
+        front: { route: '/front', fastcgi: `unix:${fpm.socket}`, root: PHP_ROOT, frontController: 'echo.php' },
       },
     })
   }, 20_000)
@@ -53,6 +54,25 @@ describe.skipIf(PHP_FPM === undefined)('fastcgi app → php-fpm', () => {
     expect(res.statusCode, text).toBe(200)
     return JSON.parse(text) as Echo
   }
+
+  it('runs the frontController for a path that names no script, REQUEST_URI as sent (try_files … /index.php?$query_string)', async () => {
+    const { server, get: query } = await echo('/front/users/5?tab=posts')
+    expect(server).toMatchObject({
+      SCRIPT_NAME: '/front/echo.php',
+      SCRIPT_FILENAME: `${PHP_ROOT}/echo.php`,
+      REQUEST_URI: '/front/users/5?tab=posts',
+      QUERY_STRING: 'tab=posts',
+      DOCUMENT_URI: '/front/echo.php',
+      PHP_SELF: '/front/echo.php',
+    })
+    expect(server.PATH_INFO ?? '').toBe('')
+    expect(query).toEqual({ tab: 'posts' })
+    expect((await echo('/front/')).server).toMatchObject({ SCRIPT_NAME: '/front/echo.php', REQUEST_URI: '/front/' })
+    // A path that names a script still runs that script; a bad segment is still refused before php-fpm.
+    expect((await echo('/front/echo.php/x')).server).toMatchObject({ SCRIPT_NAME: '/front/echo.php', PATH_INFO: '/x' })
+    expect((await get('/front/users/%0a')).status).toBe(400)
+    expect((await get('/front/missing.php')).status).toBe(404)
+  })
 
   it('sends the params nginx fastcgi_params + fastcgi_split_path_info give php-fpm', async () => {
     const { server, get: query } = await echo('/php/echo.php/x/y?a=1&b=two%20words', {

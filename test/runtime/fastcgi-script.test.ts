@@ -36,4 +36,26 @@ describe('splitFastCgiPath', () => {
   ])('refuses %s with 400', (path) => {
     expect(splitFastCgiPath('/php', path, 'index.php')).toMatchObject({ ok: false, code: 'WG_ERR_BAD_REQUEST' })
   })
+
+  describe('with a front controller', () => {
+    it.each([
+      ['/php/users/5', '/php/index.php', '', 'index.php'],
+      ['/php/users/', '/php/index.php', '', 'index.php'],
+      ['/php/', '/php/index.php', '', 'index.php'],
+      ['/php', '/php/index.php', '', 'index.php'],
+      ['/php/css/app.css', '/php/index.php', '', 'index.php'],
+      // A path that names a script still runs that script, as `location ~ \.php$` would.
+      ['/php/a.php/x', '/php/a.php', '/x', 'a.php'],
+    ])('%s → SCRIPT_NAME %s, PATH_INFO %j', (path, scriptName, pathInfo, relative) => {
+      expect(splitFastCgiPath('/php', path, 'index.php', 'index.php')).toEqual({ ok: true, script: { scriptName, pathInfo, relative } })
+    })
+
+    it('may live in a subdirectory of root, and on the root route', () => {
+      expect(splitFastCgiPath('/', '/blog/2024/hello', 'index.php', 'public/index.php')).toEqual({ ok: true, script: { scriptName: '/public/index.php', pathInfo: '', relative: 'public/index.php' } })
+    })
+
+    it.each(['/php/users/%0a', '/php/../etc/passwd', '/php/%2e%2e/x', '/php/a%2fb'])('still refuses %s with 400', (path) => {
+      expect(splitFastCgiPath('/php', path, 'index.php', 'index.php')).toMatchObject({ ok: false, code: 'WG_ERR_BAD_REQUEST' })
+    })
+  })
 })
