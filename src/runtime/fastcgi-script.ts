@@ -27,11 +27,11 @@ const BAD_SEGMENT = /[\x00-\x1f\x7f/\\]|%[0-9a-f]{2}/i
  * ending in the index's extension is the script, the rest is PATH_INFO; a path ending in `/` (or the
  * route itself) runs the index. Anything else is not a script (404), since the gateway serves no
  * static files, unless `frontController` is set: then every path that names no script runs that one,
- * with an empty PATH_INFO (nginx's `try_files $uri /index.php?$query_string`, without the file checks:
- * the backend's file system is not ours to look at). The path is decoded segment by segment into bytes (kept as a latin1 string, which
- * is how FastCGI params carry them), and `.`/`..` segments are refused rather than resolved, so the
- * script path can never leave the document root. Pure: the backend's file system is not looked at
- * (php-fpm may run on another machine); a missing script is php-fpm's own 404.
+ * with an empty PATH_INFO (nginx's `try_files $uri /index.php?$query_string`, without its file checks).
+ * The path is decoded segment by segment into bytes (kept as a latin1 string, which is how FastCGI
+ * params carry them), and `.`/`..` segments are refused rather than resolved, so the script path can
+ * never leave the document root. Pure: the backend's file system is not looked at (php-fpm may run on
+ * another machine); a missing script is php-fpm's own 404.
  */
 export function splitFastCgiPath (route: string, path: string, index: string, frontController?: string): FastCgiScriptLookup {
   const rest = route === '/' ? path : path.slice(route.length)
