@@ -489,26 +489,54 @@ static void on_spawned(void) {
 
 /* ---- the child's pipes ---- */
 
+static void on_stderr(struct job *j);
+
+/*
+ * The script's stdout has ended, which mostly means it has exited: its stderr and its exit are looked at
+ * now rather than when their own events come round, so that the end of a request (E, then X) reaches the
+ * gateway in this turn's one write. Measured (strace, sh hello script, 4 connections): the helper's
+ * writes 1.11 -> 0.76 a request, the gateway's wake-ups 1.59 -> 1.31 and reads 1.79 -> 1.61. The SIGCHLD
+ * still arrives; reap() then finds nothing more for this pid.
+ */
+static void settle(struct job *j) {
+  if (!j->exited && j->pid > 0) {
+    int status;
+    if (waitpid(j->pid, &status, WNOHANG) == j->pid) {
+      unlink_pid(j);
+      j->exited = 1;
+      j->status = status;
+      kill_group(j); /* as reap() does: anything left in the group goes too */
+    }
+  }
+  if (j->err_open) on_stderr(j); /* at its end it calls finish(), as below */
+  else finish(j);
+}
+
 static void on_stdout(struct job *j) {
   /* An event of this epoll batch may be stale: a 'drop' handled just before closed the pipe. */
   if (!j->out_open || j->paused) return;
-  size_t want = j->credit < CHUNK ? (size_t)j->credit : CHUNK;
-  char *at = reserve(HEADER + want);
-  ssize_t n = read(j->out, at + HEADER, want); /* straight into the frame: no copy */
-  if (n < 0) return; /* EAGAIN: a stale readiness */
-  if (n > 0) {
+  /* A short read is often a script's last bytes: one more read finds the end now (0) or nothing (EAGAIN). */
+  for (int reads = 0; reads < 2; reads++) {
+    size_t want = j->credit < CHUNK ? (size_t)j->credit : CHUNK;
+    char *at = reserve(HEADER + want);
+    ssize_t n = read(j->out, at + HEADER, want); /* straight into the frame: no copy */
+    if (n < 0) return; /* EAGAIN: a stale readiness, or no more yet */
+    if (n == 0) {
+      close_stdout(j);
+      frame('E', j->id, NULL, 0);
+      settle(j);
+      return;
+    }
     put_header(at, 'O', j->id, (uint32_t)n);
     out_len += HEADER + (size_t)n;
     j->credit -= n;
     if (j->credit <= 0) {
       j->paused = 1; /* until the gateway acks: the pipe fills and the script blocks */
       unwatch(j->out);
+      return;
     }
-    return;
+    if ((size_t)n == want) return; /* more may be waiting: the next turn reads it */
   }
-  close_stdout(j);
-  frame('E', j->id, NULL, 0);
-  finish(j);
 }
 
 static void on_stderr(struct job *j) {
