@@ -4,19 +4,27 @@ import { splitFastCgiPath } from '../../src/runtime/fastcgi-script.ts'
 // nginx's `fastcgi_split_path_info ^(.+?\.php)(/.*)$` + `fastcgi_index`, with every way out of the root refused.
 
 describe('splitFastCgiPath', () => {
+  // [path, frontController, SCRIPT_NAME, PATH_INFO, script under root]
   it.each([
-    ['/php/a.php', '/php/a.php', '', 'a.php'],
-    ['/php/a.php/x/y', '/php/a.php', '/x/y', 'a.php'],
-    ['/php/a.php/', '/php/a.php', '/', 'a.php'],
-    ['/php/a.php/x/', '/php/a.php', '/x/', 'a.php'],
-    ['/php/sub/b.php/c.php/d', '/php/sub/b.php', '/c.php/d', 'sub/b.php'],
-    ['/php/', '/php/index.php', '', 'index.php'],
-    ['/php', '/php/index.php', '', 'index.php'],
-    ['/php/sub/', '/php/sub/index.php', '', 'sub/index.php'],
-    ['/php//sub//a.php', '/php/sub/a.php', '', 'sub/a.php'],
-    ['/php/caf%C3%A9.php/%20x', '/php/caf\xc3\xa9.php', '/ x', 'caf\xc3\xa9.php'],
-  ])('%s → SCRIPT_NAME %s, PATH_INFO %j', (path, scriptName, pathInfo, relative) => {
-    expect(splitFastCgiPath('/php', path, 'index.php')).toEqual({ ok: true, script: { scriptName, pathInfo, relative } })
+    ['/php/a.php', undefined, '/php/a.php', '', 'a.php'],
+    ['/php/a.php/x/y', undefined, '/php/a.php', '/x/y', 'a.php'],
+    ['/php/a.php/', undefined, '/php/a.php', '/', 'a.php'],
+    ['/php/a.php/x/', undefined, '/php/a.php', '/x/', 'a.php'],
+    ['/php/sub/b.php/c.php/d', undefined, '/php/sub/b.php', '/c.php/d', 'sub/b.php'],
+    ['/php/', undefined, '/php/index.php', '', 'index.php'],
+    ['/php', undefined, '/php/index.php', '', 'index.php'],
+    ['/php/sub/', undefined, '/php/sub/index.php', '', 'sub/index.php'],
+    ['/php//sub//a.php', undefined, '/php/sub/a.php', '', 'sub/a.php'],
+    ['/php/caf%C3%A9.php/%20x', undefined, '/php/caf\xc3\xa9.php', '/ x', 'caf\xc3\xa9.php'],
+    // A front controller runs every path that names no script; one that does still runs that script.
+    ['/php/users/5', 'index.php', '/php/index.php', '', 'index.php'],
+    ['/php/users/', 'index.php', '/php/index.php', '', 'index.php'],
+    ['/php/', 'index.php', '/php/index.php', '', 'index.php'],
+    ['/php', 'index.php', '/php/index.php', '', 'index.php'],
+    ['/php/css/app.css', 'index.php', '/php/index.php', '', 'index.php'],
+    ['/php/a.php/x', 'index.php', '/php/a.php', '/x', 'a.php'],
+  ])('%s (front controller %s) → SCRIPT_NAME %s, PATH_INFO %j', (path, frontController, scriptName, pathInfo, relative) => {
+    expect(splitFastCgiPath('/php', path, 'index.php', frontController)).toEqual({ ok: true, script: { scriptName, pathInfo, relative } })
   })
 
   it('works on the root route and with another extension', () => {
@@ -38,18 +46,6 @@ describe('splitFastCgiPath', () => {
   })
 
   describe('with a front controller', () => {
-    it.each([
-      ['/php/users/5', '/php/index.php', '', 'index.php'],
-      ['/php/users/', '/php/index.php', '', 'index.php'],
-      ['/php/', '/php/index.php', '', 'index.php'],
-      ['/php', '/php/index.php', '', 'index.php'],
-      ['/php/css/app.css', '/php/index.php', '', 'index.php'],
-      // A path that names a script still runs that script, as `location ~ \.php$` would.
-      ['/php/a.php/x', '/php/a.php', '/x', 'a.php'],
-    ])('%s → SCRIPT_NAME %s, PATH_INFO %j', (path, scriptName, pathInfo, relative) => {
-      expect(splitFastCgiPath('/php', path, 'index.php', 'index.php')).toEqual({ ok: true, script: { scriptName, pathInfo, relative } })
-    })
-
     it('may live in a subdirectory of root, and on the root route', () => {
       expect(splitFastCgiPath('/', '/blog/2024/hello', 'index.php', 'public/index.php')).toEqual({ ok: true, script: { scriptName: '/public/index.php', pathInfo: '', relative: 'public/index.php' } })
     })
