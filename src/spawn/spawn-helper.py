@@ -284,7 +284,25 @@ class Helper:
             return
         self.close_stdout(job)
         self.frame(b'E', job.id)
-        self.finish(job)
+        self.settle(job)
+
+    def settle(self, job):
+        # stdout ended, which mostly means the script has exited: its exit and stderr are looked at now, so
+        # that E and X leave in this turn's one write (as spawn-helper.c's settle()). The SIGCHLD still
+        # comes; reap() then finds nothing more for this pid.
+        if job.exited is None and self.by_pid.get(job.pid) is job:
+            try:
+                pid, status = os.waitpid(job.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid = 0
+            if pid == job.pid:
+                del self.by_pid[pid]
+                job.exited = status
+                self.kill_group(job)
+        if job.err_open:
+            self.stderr(job)  # at its end it calls finish(), as below
+        else:
+            self.finish(job)
 
     def close_stdout(self, job):
         if not job.paused:
