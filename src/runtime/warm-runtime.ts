@@ -72,6 +72,8 @@ export class WarmRuntime extends BaseRuntime {
   /** Every live thread that finished loading, routable or retiring. */
   readonly #threads: WarmThread[] = []
   #starting = 0
+  /** Thread starts waiting for piscina to have room (#spawn); counted in #starting. */
+  readonly #deferred: Array<() => void> = []
   #nextThreadId = 0
   readonly #pending = new Map<number, Pending>()
   #seq = 0
@@ -89,8 +91,13 @@ export class WarmRuntime extends BaseRuntime {
     this.#slots = new Slots(app.concurrency, app.maxQueue, app.queueTimeoutMs)
   }
 
+  /** piscina's cap (see onStart); a thread start beyond it waits in #deferred. */
+  get #maxThreads (): number {
+    return this.#app.workers.max * 2
+  }
+
   protected async onStart (): Promise<void> {
-    const { min, max, idleTimeoutMs } = this.#app.workers
+    const { min, idleTimeoutMs } = this.#app.workers
     this.#pool = new Piscina({
       filename: WORKER_FILE,
       // 0, not `min`: this class keeps `min` serve tasks itself. piscina's own minimum would start a spare
@@ -98,7 +105,7 @@ export class WarmRuntime extends BaseRuntime {
       // two cores serving requests, during a reload or shutdown (measured: reload p99 ~3.9x -> see README).
       minThreads: 0,
       // Room for a replacement next to each retiring thread: we cap routable threads at `max` ourselves.
-      maxThreads: max * 2,
+      maxThreads: this.#maxThreads,
       idleTimeout: 1000,
       concurrentTasksPerWorker: 1,
       // Idle threads must keep their event loop running: 'sync' would park them in Atomics.wait.
@@ -157,13 +164,25 @@ export class WarmRuntime extends BaseRuntime {
         resolve(thread)
       }
       port1.on('message', (batch: FromWorker[]) => this.#onMessages(thread, batch, onLoad))
-      pool.run(task, { transferList: [port2 as never], signal: thread.kill.signal }).then(
-        (loadError: SerializedError | undefined) => {
-          if (loadError !== undefined) onLoad(loadError)
-          this.#onExit(thread, undefined, onLoad)
-        },
-        (error: Error) => this.#onExit(thread, error, onLoad),
-      )
+      const start = (): void => {
+        if (this.#closing) {
+          port1.close()
+          port2.close()
+          return onLoad({ code: 'WG_ERR_RUNTIME_CLOSED', message: `the ${this.mode} runtime closed before a worker waiting for room could start` })
+        }
+        pool.run(task, { transferList: [port2 as never], signal: thread.kill.signal }).then(
+          (loadError: SerializedError | undefined) => {
+            if (loadError !== undefined) onLoad(loadError)
+            this.#onExit(thread, undefined, onLoad)
+          },
+          (error: Error) => this.#onExit(thread, error, onLoad),
+        )
+      }
+      // At the cap (threads still stopping, successors of successors) piscina would queue the task, and
+      // it starts no thread for a queued task when one it ended frees room: the start waits here instead,
+      // for #onExit.
+      if (pool.threads.length >= this.#maxThreads) this.#deferred.push(start)
+      else start()
     })
   }
 
@@ -268,6 +287,8 @@ export class WarmRuntime extends BaseRuntime {
     for (const timer of thread.abandoned.values()) clearTimeout(timer)
     thread.abandoned.clear()
     thread.port.close()
+    // piscina has let go of this thread (its task settled): room for a start that waited for it.
+    this.#deferred.shift()?.()
     this.#bodies.failWorker(thread.outbox, new GatewayError('WG_ERR_WORKER_DIED', `worker thread exited while streaming${error === undefined ? '' : `: ${error.message}`}`, { cause: error }))
     if (thread.inFlight > 0) {
       const died = new GatewayError('WG_ERR_WORKER_DIED', `worker thread exited with ${thread.inFlight} request(s) in flight${error === undefined ? '' : `: ${error.message}`}`, { cause: error })
@@ -364,8 +385,8 @@ export class WarmRuntime extends BaseRuntime {
     if ((best === undefined || best.inFlight > 0) && !this.#closing && routable + this.#starting < this.#app.workers.max) {
       this.#spawn().catch((err: Error) => this.#onSpawnFailed(err))
     }
-    // A recycling thread serves on until its replacement is ready.
-    if (best === undefined) best = threads.find(thread => thread.retire === 'recycle' && !thread.stopping && thread.abandoned.size === 0)
+    // A recycling thread serves on until its replacement is ready: the newest one, so that older ones drain (#maybeStop).
+    if (best === undefined) best = this.#newestServingRecycler()
     return best
   }
 
@@ -421,6 +442,8 @@ export class WarmRuntime extends BaseRuntime {
     thread.retire = reason
     this.#hooks.onWorkerRetire(reason, why, { thread: thread.id, ...fields })
     if (replace) this.#replenish(Math.max(1, this.#app.workers.min))
+    // An older recycling thread may now let this one serve in its place.
+    for (const other of [...this.#threads]) if (other.retire === 'recycle' && other !== thread) this.#maybeStop(other)
     this.#maybeStop(thread)
   }
 
@@ -432,11 +455,25 @@ export class WarmRuntime extends BaseRuntime {
     for (; have < target; have++) this.#spawn().catch((err: Error) => this.#onSpawnFailed(err))
   }
 
-  /** Stops a retiring thread once nothing live is on it (a recycling one: once a successor is routable). */
+  /**
+   * Stops a retiring thread once nothing live is on it. A recycling one waits until a successor is
+   * routable, or until a newer recycling thread serves in its place: a successor recycled before its
+   * predecessor stopped would otherwise leave two threads waiting for a third that piscina (at most
+   * 2 × `workers.max` threads) has no room to start (tested).
+   */
   #maybeStop (thread: WarmThread): void {
     if (thread.stopping || !thread.ready || thread.inFlight > 0) return
-    if (thread.retire === 'recycle' && !this.#threads.some(other => other.routable)) return
+    if (thread.retire === 'recycle' && !this.#threads.some(other => other.routable) && this.#newestServingRecycler() === thread) return
     this.#stop(thread)
+  }
+
+  /** The most recently started recycling thread that can still take requests. */
+  #newestServingRecycler (): WarmThread | undefined {
+    let newest: WarmThread | undefined
+    for (const thread of this.#threads) {
+      if (thread.retire === 'recycle' && !thread.stopping && thread.abandoned.size === 0 && (newest === undefined || thread.id > newest.id)) newest = thread
+    }
+    return newest
   }
 
   /** STOP lets the worker finish its ctx.waitUntil work and answer STOPPED; a hung one is terminated now. */
@@ -490,6 +527,7 @@ export class WarmRuntime extends BaseRuntime {
   protected async onClose (): Promise<void> {
     this.#closing = true
     clearInterval(this.#sweeper)
+    for (const start of this.#deferred.splice(0)) start() // each fails: the runtime is closing
     // STOP lets each worker finish its ctx.waitUntil work; it answers STOPPED and its thread ends.
     const threads = [...this.#threads]
     for (const thread of threads) if (!thread.stopping) this.#stop(thread)
@@ -500,6 +538,7 @@ export class WarmRuntime extends BaseRuntime {
   protected async onDestroy (reason: Error): Promise<void> {
     this.#closing = true
     clearInterval(this.#sweeper)
+    for (const start of this.#deferred.splice(0)) start()
     for (const [seq, pending] of this.#pending) {
       this.#take(seq)
       pending.reject(reason)

@@ -177,6 +177,24 @@ describe('warm mode: nothing leaked', () => {
 })
 
 describe('warm mode: recycling and scaling', () => {
+  it('a successor recycled before its predecessor stopped does not wedge the pool (two recycling threads, none routable)', async (t) => {
+    // maxRequests 1: the first request recycles A while it runs; B starts and takes the second request, which
+    // recycles B too before A is done. Both wait for a routable successor, and piscina (2 threads at most for
+    // max 1) has no room to start it until one of them goes: the older one must go.
+    const h = await open(t, { timeout: '5s', workers: { min: 1, max: 1, maxRequests: 1 } })
+    const first = h.send('/f/wait?ms=1500', { ms: 10_000 })
+    await eventually(5000, 'the successor to be ready next to the busy recycled thread', () => workers(h) === 2 ? true : undefined)
+    const second = await ok(h)
+    const a = (await first).json<Ok>()
+    expect(second.threadId).not.toBe(a.threadId)
+    // A third thread takes over and the pool is back to one (without the fix it stayed at A and B forever).
+    await eventually(8000, 'a third thread to answer, alone in the pool', async () => {
+      const now = await ok(h)
+      return ![a.threadId, second.threadId].includes(now.threadId) && workers(h) === 1 ? true : undefined
+    })
+    expect(retireLines(h, 'recycle').length).toBeGreaterThanOrEqual(2)
+  })
+
   it('workers.maxRequests retires a worker after N requests; a steady stream of requests sees no failure', async (t) => {
     const h = await open(t, { workers: { min: 1, max: 1, maxRequests: 5 } })
     const first = await ok(h)
