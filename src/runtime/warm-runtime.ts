@@ -132,7 +132,7 @@ export class WarmRuntime extends BaseRuntime {
    */
   async prewarm (threads: number): Promise<void> {
     const target = Math.min(threads, this.#app.workers.max)
-    while (!this.#closing && this.#threads.filter(thread => thread.routable).length + this.#starting < target) {
+    while (!this.#closing && this.#routableCount() + this.#starting < target) {
       try {
         await this.#spawn()
       } catch (error) {
@@ -426,7 +426,7 @@ export class WarmRuntime extends BaseRuntime {
   /** A thread became routable: wake waiters, and let recycling threads whose replacement this is stop. */
   #onRoutable (): void {
     this.#wakeWaiting()
-    for (const thread of [...this.#threads]) if (thread.retire === 'recycle') this.#maybeStop(thread)
+    this.#stopRecyclers()
   }
 
   /** A thread failed to start: requests waiting for one get the cause unless another is on its way. */
@@ -443,16 +443,14 @@ export class WarmRuntime extends BaseRuntime {
     this.#hooks.onWorkerRetire(reason, why, { thread: thread.id, ...fields })
     if (replace) this.#replenish(Math.max(1, this.#app.workers.min))
     // An older recycling thread may now let this one serve in its place.
-    for (const other of [...this.#threads]) if (other.retire === 'recycle' && other !== thread) this.#maybeStop(other)
+    this.#stopRecyclers()
     this.#maybeStop(thread)
   }
 
   /** Starts threads until `target` are routable or starting (default: `workers.min`, or 1 when requests wait). */
   #replenish (target = Math.max(this.#app.workers.min, this.#waiting.length > 0 ? 1 : 0)): void {
     if (this.#closing) return
-    let have = this.#starting
-    for (const thread of this.#threads) if (thread.routable) have++
-    for (; have < target; have++) this.#spawn().catch((err: Error) => this.#onSpawnFailed(err))
+    for (let have = this.#starting + this.#routableCount(); have < target; have++) this.#spawn().catch((err: Error) => this.#onSpawnFailed(err))
   }
 
   /**
@@ -465,6 +463,17 @@ export class WarmRuntime extends BaseRuntime {
     if (thread.stopping || !thread.ready || thread.inFlight > 0) return
     if (thread.retire === 'recycle' && !this.#threads.some(other => other.routable) && this.#newestServingRecycler() === thread) return
     this.#stop(thread)
+  }
+
+  /** Lets each recycling thread stop that has a successor, or a newer recycling thread, serving instead. */
+  #stopRecyclers (): void {
+    for (const thread of [...this.#threads]) if (thread.retire === 'recycle') this.#maybeStop(thread)
+  }
+
+  #routableCount (): number {
+    let routable = 0
+    for (const thread of this.#threads) if (thread.routable) routable++
+    return routable
   }
 
   /** The most recently started recycling thread that can still take requests. */

@@ -237,6 +237,14 @@ static int next_timeout_ms(void) {
   return ms <= 0 ? 0 : (int)ms + 1; /* rounded up: waking early would only spin */
 }
 
+/* A job's process was reaped. The leader is gone; anything left in its group (a background grandchild) goes too. */
+static void record_exit(struct job *j, int status) {
+  unlink_pid(j);
+  j->exited = 1;
+  j->status = status;
+  kill_group(j);
+}
+
 /* ---- events to the gateway ---- */
 
 static void fail_frame(uint32_t id, int err, const char *message) {
@@ -460,11 +468,7 @@ static void collect(struct spawn_work *w) {
   by_pid[(uint32_t)pid % BUCKETS] = j;
   int status;
   if (take_unclaimed(pid, &status)) {
-    /* Already exited and reaped (reap kept its status): as reap() would have done. */
-    unlink_pid(j);
-    j->exited = 1;
-    j->status = status;
-    kill_group(j);
+    record_exit(j, status); /* already exited and reaped: reap() kept its status */
   } else if (j->cancelled) {
     kill_group(j); /* a kill that came while it was starting */
   }
@@ -501,12 +505,7 @@ static void on_stderr(struct job *j);
 static void settle(struct job *j) {
   if (!j->exited && j->pid > 0) {
     int status;
-    if (waitpid(j->pid, &status, WNOHANG) == j->pid) {
-      unlink_pid(j);
-      j->exited = 1;
-      j->status = status;
-      kill_group(j); /* as reap() does: anything left in the group goes too */
-    }
+    if (waitpid(j->pid, &status, WNOHANG) == j->pid) record_exit(j, status);
   }
   if (j->err_open) on_stderr(j); /* at its end it calls finish(), as below */
   else finish(j);
@@ -572,11 +571,7 @@ static void reap(void) {
       if (in_flight > 0) keep_unclaimed(pid, status);
       continue;
     }
-    unlink_pid(j);
-    j->exited = 1;
-    j->status = status;
-    /* The leader is gone; anything left in its group (a background grandchild) goes too. */
-    kill_group(j);
+    record_exit(j, status);
     finish(j);
   }
 }

@@ -297,8 +297,7 @@ class Helper:
                 pid = 0
             if pid == job.pid:
                 del self.by_pid[pid]
-                job.exited = status
-                self.kill_group(job)
+                self.record_exit(job, status)
         if job.err_open:
             self.stderr(job)  # at its end it calls finish(), as below
         else:
@@ -340,10 +339,13 @@ class Helper:
             job = self.by_pid.pop(pid, None)
             if job is None:
                 continue  # an orphaned grandchild, re-parented to us: reaped, nothing to report
-            job.exited = status
-            # The leader is gone; anything left in its group (a background grandchild) goes too.
-            self.kill_group(job)
+            self.record_exit(job, status)
             self.finish(job)
+
+    def record_exit(self, job, status):
+        job.exited = status
+        # The leader is gone; anything left in its group (a background grandchild) goes too.
+        self.kill_group(job)
 
     def finish(self, job):
         # Report the exit once stdout and stderr are drained too, so the gateway has every byte first.
