@@ -1,7 +1,8 @@
 // Shared by the main thread (inline mode), warm workers and the cold runner: imports nothing from either side.
+import { linkHeaders } from './light-headers.ts'
 import { linkRequest, realRequestOf } from './light-request.ts'
 import { LightResponse, linkResponse } from './light-response.ts'
-import { captureNative, nativeLoaded, onNativeLoaded, realRequest, realResponse } from './native-fetch.ts'
+import { captureNative, nativeLoaded, onNativeLoaded, realHeaders, realRequest, realResponse } from './native-fetch.ts'
 
 let installed = false
 
@@ -24,6 +25,7 @@ export function installLightFetch (): boolean {
   captureNative()
   setGlobal('Response', LightResponse)
   defineLazyRequest()
+  defineLazyHeaders()
   const nativeFetch = globalThis.fetch
   setGlobal('fetch', function fetch (input: string | URL | Request, init?: RequestInit): Promise<Response> {
     return nativeFetch(realRequestOf(input) as string | URL | Request, init)
@@ -37,6 +39,7 @@ export function installLightFetch (): boolean {
 function link (): void {
   linkResponse(realResponse())
   linkRequest()
+  linkHeaders(realHeaders())
 }
 
 function setGlobal (name: string, value: unknown): void {
@@ -70,5 +73,23 @@ function defineLazyRequest (): void {
       return Request
     },
     set (value: unknown) { setGlobal('Request', value) },
+  })
+}
+
+/**
+ * `Headers` stays Node's class, reached through native-fetch.ts: Node's own lazy global would load undici
+ * behind its back (the cold runner), and a light request's headers would then fail `instanceof Headers`.
+ */
+function defineLazyHeaders (): void {
+  delete (globalThis as Record<string, unknown>).Headers
+  Object.defineProperty(globalThis, 'Headers', {
+    configurable: true,
+    enumerable: false,
+    get () {
+      const Headers = realHeaders()
+      setGlobal('Headers', Headers)
+      return Headers
+    },
+    set (value: unknown) { setGlobal('Headers', value) },
   })
 }

@@ -11,10 +11,11 @@
  * - anywhere else the classes themselves, read now (warm workers and the main thread load them at start
  *   anyway, handler/prime.ts).
  */
-type Undici = { Response: typeof Response, Request: typeof Request }
+type Undici = { Response: typeof Response, Request: typeof Request, Headers: typeof Headers }
 
 let response: typeof Response | undefined
 let request: typeof Request | undefined
+let headers: typeof Headers | undefined
 let loader: (() => Undici) | undefined
 const loadListeners: (() => void)[] = []
 
@@ -30,6 +31,7 @@ export function captureNative (): void {
   }
   response = globalThis.Response
   request = globalThis.Request
+  headers = globalThis.Headers
 }
 
 /** Whether Node's classes are loaded in this thread (then light instances are linked to them). */
@@ -43,11 +45,13 @@ function load (): void {
     loader = undefined
     response = undici.Response
     request = undici.Request
+    headers = undici.Headers
     for (const listener of loadListeners) listener()
   } else {
     // Nothing captured: the globals are still Node's own.
     response = globalThis.Response
     request = globalThis.Request
+    headers = globalThis.Headers
   }
 }
 
@@ -61,6 +65,12 @@ export function realResponse (): typeof Response {
 export function realRequest (): typeof Request {
   if (request === undefined) load()
   return request as typeof Request
+}
+
+/** Node's Headers class, loading undici on the first call where it is not loaded yet. */
+export function realHeaders (): typeof Headers {
+  if (headers === undefined) load()
+  return headers as typeof Headers
 }
 
 /** `listener` runs once undici is loaded through the captured loader. */

@@ -15,6 +15,150 @@ var __export = (target, all) => {
     __defProp(target, name, { get: all[name], enumerable: true });
 };
 
+// src/handler/light-headers.ts
+function isName(name) {
+  return typeof name === "string" && TOKEN_RE.test(name);
+}
+function normalize(value) {
+  if (value.length === 0) return value;
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(value.length - 1);
+  return first <= 32 || last <= 32 ? value.replace(EDGE_WHITESPACE_RE, "") : value;
+}
+function linkHeaders(real2) {
+  const proto = LightHeaders.prototype;
+  for (const name of Object.getOwnPropertyNames(real2.prototype)) {
+    if (name === "constructor" || Object.hasOwn(proto, name)) continue;
+    const descriptor = Object.getOwnPropertyDescriptor(real2.prototype, name);
+    if (descriptor.get !== void 0) {
+      Object.defineProperty(proto, name, { configurable: true, enumerable: true, get() {
+        return this[REAL_HEADERS]()[name];
+      } });
+    } else if (typeof descriptor.value === "function") {
+      Object.defineProperty(proto, name, {
+        configurable: true,
+        writable: true,
+        value(...args) {
+          const target = this[REAL_HEADERS]();
+          return target[name](...args);
+        }
+      });
+    }
+  }
+  Object.setPrototypeOf(LightHeaders.prototype, real2.prototype);
+}
+var REAL_HEADERS, LightHeaders, TOKEN_RE, EDGE_WHITESPACE_RE;
+var init_light_headers = __esm({
+  "src/handler/light-headers.ts"() {
+    "use strict";
+    REAL_HEADERS = /* @__PURE__ */ Symbol("warmgate.realHeaders");
+    LightHeaders = class {
+      /** The real Headers, once there is one; then it answers everything. */
+      #real;
+      #materialize;
+      #raw;
+      /** `[lower-case name, value, …]`, made on first read. */
+      #list;
+      constructor(raw, real2, materialize2) {
+        this.#raw = raw;
+        this.#real = real2;
+        this.#materialize = materialize2;
+      }
+      get(name) {
+        const real2 = this.#real();
+        if (real2 !== void 0 || arguments.length < 1 || !isName(name)) return (real2 ?? this.#materialize()).get(...arguments);
+        const key = name.toLowerCase();
+        const list = this.#pairs();
+        let value = null;
+        for (let i = 0; i < list.length; i += 2) {
+          if (list[i] === key) value = value === null ? list[i + 1] : `${value}${key === "cookie" ? "; " : ", "}${list[i + 1]}`;
+        }
+        return value;
+      }
+      has(name) {
+        const real2 = this.#real();
+        if (real2 !== void 0 || arguments.length < 1 || !isName(name)) return (real2 ?? this.#materialize()).has(...arguments);
+        const key = name.toLowerCase();
+        const list = this.#pairs();
+        for (let i = 0; i < list.length; i += 2) if (list[i] === key) return true;
+        return false;
+      }
+      getSetCookie() {
+        const real2 = this.#real();
+        if (real2 !== void 0) return real2.getSetCookie();
+        const list = this.#pairs();
+        const cookies = [];
+        for (let i = 0; i < list.length; i += 2) if (list[i] === "set-cookie") cookies.push(list[i + 1]);
+        return cookies;
+      }
+      set(name, value) {
+        this.#materialize().set(...arguments);
+      }
+      append(name, value) {
+        this.#materialize().append(...arguments);
+      }
+      delete(name) {
+        this.#materialize().delete(...arguments);
+      }
+      forEach(callback, thisArg) {
+        const real2 = this.#real();
+        if (real2 !== void 0 || typeof callback !== "function") return (real2 ?? this.#materialize()).forEach(...arguments);
+        for (const [name, value] of this.#sorted()) callback.call(thisArg, value, name, this);
+      }
+      entries() {
+        const real2 = this.#real();
+        return real2 !== void 0 ? real2.entries() : this.#sorted()[Symbol.iterator]();
+      }
+      keys() {
+        const real2 = this.#real();
+        return real2 !== void 0 ? real2.keys() : this.#sorted().map(([name]) => name)[Symbol.iterator]();
+      }
+      values() {
+        const real2 = this.#real();
+        return real2 !== void 0 ? real2.values() : this.#sorted().map(([, value]) => value)[Symbol.iterator]();
+      }
+      [REAL_HEADERS]() {
+        return this.#real() ?? this.#materialize();
+      }
+      #pairs() {
+        if (this.#list === void 0) {
+          const raw = this.#raw;
+          const list = new Array(raw.length);
+          for (let i = 0; i < raw.length; i += 2) {
+            list[i] = raw[i].toLowerCase();
+            list[i + 1] = normalize(raw[i + 1]);
+          }
+          this.#list = list;
+        }
+        return this.#list;
+      }
+      /** Fetch "sort and combine": names in order, repeats combined as `get` does, each Set-Cookie on its own. */
+      #sorted() {
+        const list = this.#pairs();
+        const names = [];
+        for (let i = 0; i < list.length; i += 2) if (!names.includes(list[i])) names.push(list[i]);
+        names.sort((a, b) => a < b ? -1 : a > b ? 1 : 0);
+        const out = [];
+        for (const name of names) {
+          if (name === "set-cookie") for (const cookie of this.getSetCookie()) out.push([name, cookie]);
+          else out.push([name, this.get(name)]);
+        }
+        return out;
+      }
+    };
+    LightHeaders.prototype[Symbol.iterator] = LightHeaders.prototype.entries;
+    Object.defineProperty(LightHeaders.prototype, Symbol.toStringTag, { value: "Headers", configurable: true });
+    Object.defineProperty(LightHeaders.prototype, /* @__PURE__ */ Symbol.for("nodejs.util.inspect.custom"), {
+      value(depth, options) {
+        return process.getBuiltinModule("node:util").inspect(this[REAL_HEADERS](), options);
+      }
+    });
+    Object.defineProperty(LightHeaders, "name", { value: "Headers" });
+    TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+    EDGE_WHITESPACE_RE = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+  }
+});
+
 // src/handler/native-fetch.ts
 function captureNative() {
   if (response !== void 0 || loader !== void 0) return;
@@ -29,6 +173,7 @@ function captureNative() {
   }
   response = globalThis.Response;
   request = globalThis.Request;
+  headers = globalThis.Headers;
 }
 function nativeLoaded() {
   return response !== void 0;
@@ -39,10 +184,12 @@ function load() {
     loader = void 0;
     response = undici.Response;
     request = undici.Request;
+    headers = undici.Headers;
     for (const listener of loadListeners) listener();
   } else {
     response = globalThis.Response;
     request = globalThis.Request;
+    headers = globalThis.Headers;
   }
 }
 function realResponse() {
@@ -53,10 +200,14 @@ function realRequest() {
   if (request === void 0) load();
   return request;
 }
+function realHeaders() {
+  if (headers === void 0) load();
+  return headers;
+}
 function onNativeLoaded(listener) {
   loadListeners.push(listener);
 }
-var response, request, loader, loadListeners;
+var response, request, headers, loader, loadListeners;
 var init_native_fetch = __esm({
   "src/handler/native-fetch.ts"() {
     "use strict";
@@ -103,7 +254,7 @@ function fastHead(init) {
   if (typeof init !== "object") return void 0;
   const proto = Object.getPrototypeOf(init);
   if (proto !== Object.prototype && proto !== null) return void 0;
-  const { status, statusText, headers } = init;
+  const { status, statusText, headers: headers2 } = init;
   let head2 = { status: 200, statusText: "", headers: [] };
   if (status !== void 0) {
     if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) return void 0;
@@ -113,8 +264,8 @@ function fastHead(init) {
     if (typeof statusText !== "string" || !REASON_RE.test(statusText)) return void 0;
     head2.statusText = statusText;
   }
-  if (headers !== void 0) {
-    const list = headerList(headers);
+  if (headers2 !== void 0) {
+    const list = headerList(headers2);
     if (list === void 0) return void 0;
     head2 = { ...head2, headers: list };
   }
@@ -123,27 +274,27 @@ function fastHead(init) {
 function withBody(head2, body, contentType) {
   const { status } = head2;
   if (body !== null && (status === 204 || status === 205 || status === 304)) return void 0;
-  let headers = head2.headers;
-  if (contentType !== void 0 && !hasName(headers, "content-type")) headers = sortAndCombine([...headers, "content-type", contentType]);
-  return { status, statusText: head2.statusText, headers, body };
+  let headers2 = head2.headers;
+  if (contentType !== void 0 && !hasName(headers2, "content-type")) headers2 = sortAndCombine([...headers2, "content-type", contentType]);
+  return { status, statusText: head2.statusText, headers: headers2, body };
 }
 function hasName(list, name) {
   for (let i = 0; i < list.length; i += 2) if (list[i] === name) return true;
   return false;
 }
-function headerList(headers) {
-  if (typeof headers !== "object" || headers === null) return void 0;
+function headerList(headers2) {
+  if (typeof headers2 !== "object" || headers2 === null) return void 0;
   const flat = [];
-  if (Array.isArray(headers)) {
-    for (const pair of headers) {
+  if (Array.isArray(headers2)) {
+    for (const pair of headers2) {
       if (!Array.isArray(pair) || pair.length !== 2) return void 0;
       if (!addHeader(flat, pair[0], pair[1])) return void 0;
     }
   } else {
-    const proto = Object.getPrototypeOf(headers);
+    const proto = Object.getPrototypeOf(headers2);
     if (proto !== Object.prototype && proto !== null) return void 0;
-    for (const name of Object.keys(headers)) {
-      if (!addHeader(flat, name, headers[name])) return void 0;
+    for (const name of Object.keys(headers2)) {
+      if (!addHeader(flat, name, headers2[name])) return void 0;
     }
   }
   return flat.length <= 2 ? flat : sortAndCombine(flat);
@@ -154,7 +305,7 @@ function validHeaderPairs(flat) {
   return true;
 }
 function addHeader(flat, name, value) {
-  if (typeof name !== "string" || !TOKEN_RE.test(name)) return false;
+  if (typeof name !== "string" || !TOKEN_RE2.test(name)) return false;
   let text;
   if (typeof value === "string") text = value;
   else if (typeof value === "number") text = String(value);
@@ -162,7 +313,7 @@ function addHeader(flat, name, value) {
   if (text.length > 0) {
     const first = text.charCodeAt(0);
     const last = text.charCodeAt(text.length - 1);
-    if (first <= 32 || last <= 32) text = text.replace(EDGE_WHITESPACE_RE, "");
+    if (first <= 32 || last <= 32) text = text.replace(EDGE_WHITESPACE_RE2, "");
   }
   if (BAD_VALUE_RE.test(text)) return false;
   flat.push(name.toLowerCase(), text);
@@ -217,7 +368,7 @@ function linkResponse(real2) {
   Object.setPrototypeOf(LightResponse.prototype, real2.prototype);
   Object.setPrototypeOf(LightResponse, real2);
 }
-var FAST, REAL, USED, TOKEN_RE, BAD_VALUE_RE, EDGE_WHITESPACE_RE, REASON_RE, TEXT_PLAIN, LightResponse, fastValue, direct, GETTERS, METHODS;
+var FAST, REAL, USED, TOKEN_RE2, BAD_VALUE_RE, EDGE_WHITESPACE_RE2, REASON_RE, TEXT_PLAIN, LightResponse, fastValue, direct, GETTERS, METHODS;
 var init_light_response = __esm({
   "src/handler/light-response.ts"() {
     "use strict";
@@ -225,9 +376,9 @@ var init_light_response = __esm({
     FAST = /* @__PURE__ */ Symbol("warmgate.fastResponse");
     REAL = /* @__PURE__ */ Symbol("warmgate.realResponse");
     USED = /* @__PURE__ */ Symbol("warmgate.used");
-    TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+    TOKEN_RE2 = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
     BAD_VALUE_RE = /[\0\r\n]|[^\0-\xff]/;
-    EDGE_WHITESPACE_RE = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+    EDGE_WHITESPACE_RE2 = /^[\t\n\r ]+|[\t\n\r ]+$/g;
     REASON_RE = /^[\t\x20-\x7e\x80-\xff]*$/;
     TEXT_PLAIN = "text/plain;charset=UTF-8";
     LightResponse = class _LightResponse {
@@ -289,6 +440,17 @@ var init_light_response = __esm({
 });
 
 // src/handler/light-request.ts
+function consume(light, read, viaReal) {
+  const body = light[PARTS].body;
+  if (light[REAL2] !== void 0 || !(body === null || body instanceof Uint8Array)) return viaReal(realRequestOf(light));
+  if (light[USED2]) return Promise.reject(new TypeError("Body is unusable: Body has already been read"));
+  if (body !== null && body.byteLength > 0) light[USED2] = true;
+  try {
+    return Promise.resolve(read(body ?? EMPTY));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
 function lightRequest(parts, signal, make, untrusted) {
   if (!PLAIN_METHODS.has(parts.method) || untrusted && !URL.canParse(parts.url)) return make(parts, signal);
   const request2 = Object.create(LightRequest.prototype);
@@ -297,12 +459,21 @@ function lightRequest(parts, signal, make, untrusted) {
   request2[REAL2] = void 0;
   request2[HREF] = void 0;
   request2[MAKE] = make;
+  request2[HEADERS] = void 0;
+  request2[USED2] = false;
   return request2;
 }
 function realRequestOf(value) {
   if (!(value instanceof LightRequest)) return value;
   const light = value;
-  return light[REAL2] ??= light[MAKE](light[PARTS], light[SIGNAL]);
+  let real2 = light[REAL2];
+  if (real2 === void 0) {
+    real2 = light[MAKE](light[PARTS], light[SIGNAL]);
+    if (light[USED2]) void real2.arrayBuffer().catch(() => {
+    });
+    light[REAL2] = real2;
+  }
+  return real2;
 }
 function linkRequest() {
   const proto = realRequest().prototype;
@@ -316,10 +487,11 @@ function linkRequest() {
   delegateMembers(LightRequest.prototype, members, real);
   Object.setPrototypeOf(LightRequest.prototype, proto);
 }
-var PARTS, REAL2, SIGNAL, HREF, MAKE, PLAIN_METHODS, LightRequest, GETTERS2, METHODS2, real;
+var PARTS, REAL2, SIGNAL, HREF, MAKE, HEADERS, USED2, PLAIN_METHODS, LightRequest, UTF8, EMPTY, GETTERS2, METHODS2, real;
 var init_light_request = __esm({
   "src/handler/light-request.ts"() {
     "use strict";
+    init_light_headers();
     init_light_response();
     init_native_fetch();
     PARTS = /* @__PURE__ */ Symbol("warmgate.requestParts");
@@ -327,6 +499,8 @@ var init_light_request = __esm({
     SIGNAL = /* @__PURE__ */ Symbol("warmgate.signal");
     HREF = /* @__PURE__ */ Symbol("warmgate.href");
     MAKE = /* @__PURE__ */ Symbol("warmgate.makeRequest");
+    HEADERS = /* @__PURE__ */ Symbol("warmgate.headers");
+    USED2 = /* @__PURE__ */ Symbol("warmgate.bodyUsed");
     PLAIN_METHODS = /* @__PURE__ */ new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]);
     LightRequest = class {
       get method() {
@@ -341,7 +515,38 @@ var init_light_request = __esm({
         if (real2 !== void 0) return real2.url;
         return this[HREF] ??= new URL(this[PARTS].url).href;
       }
+      /** Read from the raw pairs while nothing changes them (light-headers.ts); the same object every time, as undici's. */
+      get headers() {
+        let headers2 = this[HEADERS];
+        if (headers2 === void 0) {
+          const real2 = this[REAL2];
+          if (real2 !== void 0) return real2.headers;
+          headers2 = new LightHeaders(this[PARTS].headers, () => this[REAL2]?.headers, () => realRequestOf(this).headers);
+          this[HEADERS] = headers2;
+        }
+        return headers2;
+      }
+      // A body the gateway already holds (bytes, or none) is read here; a stream body, and every body a
+      // real Request already has, the real way. Same results as undici's Body mixin (fetch "consume body").
+      get bodyUsed() {
+        const real2 = this[REAL2];
+        return real2 !== void 0 ? real2.bodyUsed : this[USED2];
+      }
+      text() {
+        return consume(this, (bytes) => UTF8.decode(bytes), (real2) => real2.text());
+      }
+      json() {
+        return consume(this, (bytes) => JSON.parse(UTF8.decode(bytes)), (real2) => real2.json());
+      }
+      arrayBuffer() {
+        return consume(this, (bytes) => bytes.slice().buffer, (real2) => real2.arrayBuffer());
+      }
+      bytes() {
+        return consume(this, (bytes) => bytes.slice(), (real2) => real2.bytes());
+      }
     };
+    UTF8 = new TextDecoder();
+    EMPTY = new Uint8Array(0);
     GETTERS2 = [
       "cache",
       "credentials",
@@ -382,6 +587,7 @@ function installLightFetch() {
   captureNative();
   setGlobal("Response", LightResponse);
   defineLazyRequest();
+  defineLazyHeaders();
   const nativeFetch = globalThis.fetch;
   setGlobal("fetch", function fetch(input, init) {
     return nativeFetch(realRequestOf(input), init);
@@ -393,6 +599,7 @@ function installLightFetch() {
 function link() {
   linkResponse(realResponse());
   linkRequest();
+  linkHeaders(realHeaders());
 }
 function setGlobal(name, value) {
   delete globalThis[name];
@@ -422,10 +629,26 @@ function defineLazyRequest() {
     }
   });
 }
+function defineLazyHeaders() {
+  delete globalThis.Headers;
+  Object.defineProperty(globalThis, "Headers", {
+    configurable: true,
+    enumerable: false,
+    get() {
+      const Headers = realHeaders();
+      setGlobal("Headers", Headers);
+      return Headers;
+    },
+    set(value) {
+      setGlobal("Headers", value);
+    }
+  });
+}
 var installed;
 var init_install_fetch = __esm({
   "src/handler/install-fetch.ts"() {
     "use strict";
+    init_light_headers();
     init_light_request();
     init_light_response();
     init_native_fetch();
@@ -693,14 +916,14 @@ var init_event_input = __esm({
 
 // src/lambda/event-v1.ts
 function createEventV1(input) {
-  const headers = {};
+  const headers2 = {};
   const multiValueHeaders = {};
   const raw = input.headers;
   let contentType;
   let userAgent = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
-    headers[name] = raw[i + 1];
+    headers2[name] = raw[i + 1];
     (multiValueHeaders[name] ??= []).push(raw[i + 1]);
     const lower = name.toLowerCase();
     if (lower === "content-type") contentType = raw[i + 1];
@@ -721,7 +944,7 @@ function createEventV1(input) {
     resource: path,
     path,
     httpMethod: input.method,
-    headers: hasHeaders ? headers : null,
+    headers: hasHeaders ? headers2 : null,
     multiValueHeaders: hasHeaders ? multiValueHeaders : null,
     queryStringParameters: pairs.length > 0 ? single : null,
     multiValueQueryStringParameters: pairs.length > 0 ? multi : null,
@@ -772,7 +995,7 @@ var init_event_v1 = __esm({
 
 // src/lambda/event-v2.ts
 function createEventV2(input) {
-  const headers = {};
+  const headers2 = {};
   const cookies = [];
   const raw = input.headers;
   for (let i = 0; i < raw.length; i += 2) {
@@ -782,7 +1005,7 @@ function createEventV2(input) {
       for (const cookie of value.split(";")) if (cookie.trim() !== "") cookies.push(cookie.trim());
       continue;
     }
-    headers[name] = name in headers ? `${headers[name]},${value}` : value;
+    headers2[name] = name in headers2 ? `${headers2[name]},${value}` : value;
   }
   const { path, query } = splitTarget(input.url);
   const pairs = queryPairs(query);
@@ -792,13 +1015,13 @@ function createEventV2(input) {
     rawPath: path,
     rawQueryString: query,
     ...cookies.length > 0 ? { cookies } : {},
-    headers,
+    headers: headers2,
     ...pairs.length > 0 ? { queryStringParameters: joinPairs(pairs) } : {},
     requestContext: {
       accountId: LOCAL_ACCOUNT_ID,
       apiId: LOCAL_API_ID,
       ...domainOf(input.url),
-      http: { method: input.method, path, protocol: input.protocol, sourceIp: input.sourceIp, userAgent: headers["user-agent"] ?? "" },
+      http: { method: input.method, path, protocol: input.protocol, sourceIp: input.sourceIp, userAgent: headers2["user-agent"] ?? "" },
       requestId: input.requestId,
       routeKey: "$default",
       stage: "$default",
@@ -807,7 +1030,7 @@ function createEventV2(input) {
     },
     isBase64Encoded: false
   };
-  const body = encodeBody(input.body, headers["content-type"]);
+  const body = encodeBody(input.body, headers2["content-type"]);
   if (body !== void 0) {
     event.body = body.body;
     event.isBase64Encoded = body.isBase64Encoded;
@@ -841,7 +1064,7 @@ function responseFromResult(result, payload) {
     if (body2 === void 0) throw invalid(`the result is ${describe(result)}, which has no JSON form`);
     return new Response(body2, { status: 200, headers: { "content-type": "application/json" } });
   }
-  const { statusCode, headers, multiValueHeaders, cookies, body, isBase64Encoded } = result;
+  const { statusCode, headers: headers2, multiValueHeaders, cookies, body, isBase64Encoded } = result;
   if (!(Number.isInteger(statusCode) && statusCode >= 100 && statusCode <= 599)) {
     throw invalid(`statusCode must be an integer from 100 to 599, got ${describe(statusCode)}`);
   }
@@ -849,7 +1072,7 @@ function responseFromResult(result, payload) {
   if (isBase64Encoded !== void 0 && typeof isBase64Encoded !== "boolean") throw invalid(`isBase64Encoded must be true or false, got ${describe(isBase64Encoded)}`);
   const list = [];
   try {
-    addHeaders(list, headers, multiValueHeaders, cookies);
+    addHeaders(list, headers2, multiValueHeaders, cookies);
     const status = statusCode;
     const bytes = typeof body === "string" && body !== "" && !NULL_BODY_STATUS.has(status) ? isBase64Encoded === true ? Buffer.from(body, "base64") : body : null;
     if (bytes !== null && !list.some(([name]) => name.toLowerCase() === "content-type")) list.push(["content-type", "application/json"]);
@@ -859,7 +1082,7 @@ function responseFromResult(result, payload) {
     throw invalid(`the result cannot be sent: ${cause.message}`, cause);
   }
 }
-function addHeaders(list, headers, multi, cookies) {
+function addHeaders(list, headers2, multi, cookies) {
   const multiNames = /* @__PURE__ */ new Set();
   if (multi !== void 0 && multi !== null) {
     if (!isRecord(multi)) throw invalid(`multiValueHeaders must be an object of arrays, got ${describe(multi)}`);
@@ -868,9 +1091,9 @@ function addHeaders(list, headers, multi, cookies) {
       multiNames.add(name.toLowerCase());
     }
   }
-  if (headers !== void 0 && headers !== null) {
-    if (!isRecord(headers)) throw invalid(`headers must be an object, got ${describe(headers)}`);
-    for (const [name, value] of Object.entries(headers)) {
+  if (headers2 !== void 0 && headers2 !== null) {
+    if (!isRecord(headers2)) throw invalid(`headers must be an object, got ${describe(headers2)}`);
+    for (const [name, value] of Object.entries(headers2)) {
       if (!isHeaderValue(value)) throw invalid(`headers.${name} must be a string, got ${describe(value)}`);
       if (!multiNames.has(name.toLowerCase())) list.push([name, String(value)]);
     }
@@ -992,10 +1215,10 @@ var init_stream = __esm({
         if (onHead === void 0) return;
         this.#onHead = void 0;
         const prelude = this.#prelude ?? {};
-        const headers = Object.entries(prelude.headers ?? {}).map(([name, value]) => [name, String(value)]);
-        if (!headers.some(([name]) => name.toLowerCase() === "content-type")) headers.push(["content-type", this.#contentType]);
-        for (const cookie of prelude.cookies ?? []) headers.push(["set-cookie", cookie]);
-        onHead({ status: prelude.statusCode ?? 200, headers }, this.#body);
+        const headers2 = Object.entries(prelude.headers ?? {}).map(([name, value]) => [name, String(value)]);
+        if (!headers2.some(([name]) => name.toLowerCase() === "content-type")) headers2.push(["content-type", this.#contentType]);
+        for (const cookie of prelude.cookies ?? []) headers2.push(["set-cookie", cookie]);
+        onHead({ status: prelude.statusCode ?? 200, headers: headers2 }, this.#body);
       }
     };
   }
@@ -1229,13 +1452,13 @@ function fail(code, msg, error) {
   process.exit(code);
 }
 function requestFromEnvironment() {
-  const headers = [];
+  const headers2 = [];
   for (const name in env) {
-    if (name.startsWith("HTTP_")) headers.push(name.slice(5).toLowerCase().replaceAll("_", "-"), env[name]);
+    if (name.startsWith("HTTP_")) headers2.push(name.slice(5).toLowerCase().replaceAll("_", "-"), env[name]);
   }
-  if (env.CONTENT_TYPE !== void 0 && env.CONTENT_TYPE !== "") headers.push("content-type", env.CONTENT_TYPE);
+  if (env.CONTENT_TYPE !== void 0 && env.CONTENT_TYPE !== "") headers2.push("content-type", env.CONTENT_TYPE);
   const length = Number(env.CONTENT_LENGTH ?? "");
-  if (length > 0) headers.push("content-length", String(length));
+  if (length > 0) headers2.push("content-length", String(length));
   const scheme = env.HTTPS === "on" ? "https" : "http";
   const host = env.HTTP_HOST ?? `${env.SERVER_NAME ?? "localhost"}:${env.SERVER_PORT ?? "80"}`;
   const query = env.QUERY_STRING ?? "";
@@ -1244,7 +1467,7 @@ function requestFromEnvironment() {
     id: env.WARMGATE_REQUEST_ID ?? env.HTTP_X_REQUEST_ID ?? crypto.randomUUID(),
     method: env.REQUEST_METHOD ?? "GET",
     url: `${scheme}://${host}${target}`,
-    headers,
+    headers: headers2,
     body: length > 0 ? readBody(length) : null,
     connection: env.REMOTE_ADDR === void 0 ? void 0 : { remoteAddress: env.REMOTE_ADDR }
   };
@@ -1277,10 +1500,10 @@ function write(data) {
     }
   }
 }
-function head(response2, headers, length) {
+function head(response2, headers2, length) {
   let text = `Status: ${response2.status}${response2.statusText === "" ? "" : ` ${response2.statusText}`}\r
 `;
-  for (const [name, value] of headers) {
+  for (const [name, value] of headers2) {
     if (name === "content-length" && length !== void 0 || name === "transfer-encoding") continue;
     text += `${name}: ${value}\r
 `;

@@ -162,9 +162,8 @@ describe('LightRequest', () => {
     expect(request.signal).toBe(signal)
   })
 
-  it('makes the real Request for everything else: headers, body, clone', async () => {
+  it('makes the real Request for what it does not read itself: clone, a header change', async () => {
     const request = createWebRequest(call(), signal)
-    expect([...request.headers]).toEqual([['host', 'example.com'], ['x-a', '1, 2']])
     expect(await request.clone().text()).toBe('payload')
     expect(await request.text()).toBe('payload')
     expect(request.bodyUsed).toBe(true)
@@ -172,6 +171,127 @@ describe('LightRequest', () => {
     class MyRequest extends Request {}
     expect(request).not.toBeInstanceOf(MyRequest)
     expect(new MyRequest('http://127.0.0.1/')).toBeInstanceOf(Request)
+  })
+
+  // Each read is made of a light request and of Node's Request built from the same parts: same answer, or the same error.
+  const headerLists: Array<[string, string[]]> = [
+    ['none', []],
+    ['one', ['Content-Type', 'text/plain']],
+    ['repeats, any case, out of order', ['X-B', '1', 'Host', 'example.com', 'x-a', '1', 'X-A', '2', 'x-b', ' 3 ']],
+    ['cookies joined by "; ", Set-Cookie kept apart', ['Cookie', 'a=1', 'set-cookie', 's=1', 'Accept', '*/*', 'cookie', 'b=2', 'Set-Cookie', 's=2']],
+    ['empty and latin-1 values', ['x-empty', '', 'x-latin', 'caf\xe9', 'x-tab', '\tv\t']],
+  ]
+  // The last four are refused by undici (or converted: 7), which a light request leaves to it.
+  const names = ['host', 'HOST', 'x-a', 'X-B', 'cookie', 'set-cookie', 'missing', 'x-empty', 'x-latin', 'x-tab', 'bad name', '', 'ü', 7]
+  const read = (headers: Headers, refused: boolean): unknown => {
+    const out: Record<string, unknown> = {}
+    const attempt = (key: string, fn: () => unknown): void => {
+      try {
+        out[key] = fn()
+      } catch (error) {
+        out[key] = { threw: (error as Error).constructor.name, message: (error as Error).message }
+      }
+    }
+    for (const name of refused ? names.slice(-4) : names.slice(0, -4)) {
+      attempt(`get ${String(name)}`, () => headers.get(name as string))
+      attempt(`has ${String(name)}`, () => headers.has(name as string))
+    }
+    if (refused) {
+      attempt('get()', () => (headers.get as () => unknown)())
+      attempt('forEach without a callback', () => (headers.forEach as (cb: unknown) => void)(undefined))
+      return out
+    }
+    attempt('entries', () => [...headers.entries()])
+    attempt('iterator', () => [...headers])
+    attempt('keys', () => [...headers.keys()])
+    attempt('values', () => [...headers.values()])
+    attempt('getSetCookie', () => headers.getSetCookie())
+    attempt('forEach', () => {
+      const seen: unknown[] = []
+      headers.forEach(function (this: unknown, value, name, self) { seen.push([name, value, self === headers, this]) }, 'arg')
+      return seen
+    })
+    attempt('Object.keys', () => Object.keys(headers))
+    attempt('JSON', () => JSON.stringify(headers))
+    attempt('toStringTag', () => Object.prototype.toString.call(headers))
+    return out
+  }
+  const pairsOf = (list: string[]): [string, string][] => Array.from({ length: list.length / 2 }, (_, i) => [list[2 * i], list[2 * i + 1]])
+  const isReal = (request: Request): boolean => !(request instanceof LightRequest) || Object.getOwnPropertySymbols(request).some(key => key.description === 'warmgate.realRequest' && (request as unknown as Record<symbol, unknown>)[key] !== undefined)
+  for (const [name, list] of headerLists) {
+    it(`reads its headers as Node's Request would, without making one: ${name}`, () => {
+      const request = createWebRequest(call({ headers: list }), signal)
+      const real = new (realRequest())('http://127.0.0.1/', { method: 'POST', headers: pairsOf(list) })
+      expect(read(request.headers, false)).toEqual(read(real.headers, false))
+      expect(isReal(request)).toBe(false)
+      expect(read(request.headers, true)).toEqual(read(real.headers, true))
+      expect(request.headers).toBe(request.headers)
+      expect(request.headers).toBeInstanceOf(Headers)
+    })
+  }
+
+  it('reads its headers without making the real Request, and a change goes through it and on to fetch', async () => {
+    const request = createWebRequest(call({ headers: ['X-A', '1', 'Host', 'h'] }), signal)
+    const headers = request.headers
+    expect(headers.get('x-a')).toBe('1')
+    expect(isReal(request)).toBe(false)
+    headers.set('x-b', '2')
+    expect(isReal(request)).toBe(true)
+    headers.append('x-a', '3')
+    headers.delete('host')
+    expect(headers.get('x-a')).toBe('1, 3')
+    expect([...headers]).toEqual([['x-a', '1, 3'], ['x-b', '2']])
+    expect(request.headers).toBe(headers)
+    expect([...new Request(request).headers]).toEqual([['x-a', '1, 3'], ['x-b', '2']])
+    expect(() => headers.set('bad name', 'x')).toThrow(TypeError)
+  })
+
+  const bodies: Array<[string, Partial<Parameters<typeof createWebRequest>[0]>]> = [
+    ['bytes', {}],
+    ['JSON with a BOM', { body: new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode('{"a":[1,"é"]}')]) }],
+    ['invalid UTF-8', { body: new Uint8Array([0x61, 0xff, 0x62]) }],
+    ['not JSON', { body: new TextEncoder().encode('{nope') }],
+    ['empty bytes', { body: new Uint8Array(0) }],
+    ['no body', { body: null }],
+    ['a GET', { method: 'GET', body: null }],
+  ]
+  const bodyRead = async (make: () => Request, how: 'text' | 'json' | 'arrayBuffer' | 'bytes'): Promise<unknown> => {
+    const request = make()
+    const settle = async (promise: () => Promise<unknown>): Promise<unknown> => {
+      try {
+        const value = await promise()
+        return value instanceof ArrayBuffer ? { buffer: [...new Uint8Array(value)] } : value instanceof Uint8Array ? { bytes: [...value] } : value
+      } catch (error) {
+        return { threw: (error as Error).constructor.name }
+      }
+    }
+    const first = await settle(async () => request[how]())
+    const usedAfter = request.bodyUsed
+    const second = await settle(async () => request.text())
+    const cloned = await settle(async () => request.clone().text())
+    return { first, usedAfter, second, cloned, usedAtEnd: request.bodyUsed }
+  }
+  for (const [name, over] of bodies) {
+    for (const how of ['text', 'json', 'arrayBuffer', 'bytes'] as const) {
+      it(`reads a body it holds as Node's Request would: ${name}, ${how}()`, async () => {
+        const parts = call(over)
+        const light = await bodyRead(() => createWebRequest(parts, signal), how)
+        const real = await bodyRead(() => {
+          const bytes = parts.body as Uint8Array<ArrayBuffer> | null
+          const hasBody = bytes !== null && parts.method !== 'GET' && bytes.byteLength > 0
+          return new (realRequest())(parts.url, { method: parts.method, body: hasBody ? bytes : undefined })
+        }, how)
+        expect(light).toEqual(real)
+      })
+    }
+  }
+
+  it('reads a body without making the real Request', async () => {
+    const request = createWebRequest(call({ body: new TextEncoder().encode('{"a":1}') }), signal)
+    expect(await request.json()).toEqual({ a: 1 })
+    expect(isReal(request)).toBe(false)
+    expect(request.bodyUsed).toBe(true)
+    await expect(request.arrayBuffer()).rejects.toThrow(TypeError)
   })
 
   it('is refused at once where Node\'s would be: a forbidden method, a URL that does not parse, a bad CGI header', () => {
