@@ -76,9 +76,11 @@ export class LightHeaders {
   forEach (callback: (value: string, name: string, headers: Headers) => void, thisArg?: unknown): void {
     const real = this.#real()
     if (real !== undefined || typeof callback !== 'function') return (real ?? this.#materialize()).forEach(...(arguments as unknown as [typeof callback]))
-    for (const [name, value] of this.#sorted()) callback.call(thisArg, value, name, this as unknown as Headers)
+    // undici's default `this` for the callback is globalThis (its iterator mixin).
+    for (const [name, value] of this.#sorted()) callback.call(arguments.length > 1 ? thisArg : globalThis, value, name, this as unknown as Headers)
   }
 
+  // The iterators are arrays' (a snapshot: undici's are "Headers Iterator" objects over its sorted list).
   entries (): IterableIterator<[string, string]> {
     const real = this.#real()
     return real !== undefined ? real.entries() : this.#sorted()[Symbol.iterator]()

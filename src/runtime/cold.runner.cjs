@@ -103,8 +103,9 @@ var init_light_headers = __esm({
       forEach(callback, thisArg) {
         const real2 = this.#real();
         if (real2 !== void 0 || typeof callback !== "function") return (real2 ?? this.#materialize()).forEach(...arguments);
-        for (const [name, value] of this.#sorted()) callback.call(thisArg, value, name, this);
+        for (const [name, value] of this.#sorted()) callback.call(arguments.length > 1 ? thisArg : globalThis, value, name, this);
       }
+      // The iterators are arrays' (a snapshot: undici's are "Headers Iterator" objects over its sorted list).
       entries() {
         const real2 = this.#real();
         return real2 !== void 0 ? real2.entries() : this.#sorted()[Symbol.iterator]();

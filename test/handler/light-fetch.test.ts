@@ -209,6 +209,7 @@ describe('LightRequest', () => {
     attempt('forEach', () => {
       const seen: unknown[] = []
       headers.forEach(function (this: unknown, value, name, self) { seen.push([name, value, self === headers, this]) }, 'arg')
+      headers.forEach(function (this: unknown) { seen.push(this === globalThis) })
       return seen
     })
     attempt('Object.keys', () => Object.keys(headers))
