@@ -24,8 +24,10 @@ export function installLightFetch (): boolean {
   installed = true
   captureNative()
   setGlobal('Response', LightResponse)
-  defineLazyRequest()
-  defineLazyHeaders()
+  defineLazyGlobal('Request', lazyRequest)
+  // `Headers` stays Node's class, reached through native-fetch.ts: Node's own lazy global would load undici
+  // behind its back (the cold runner), and a light request's headers would then fail `instanceof Headers`.
+  defineLazyGlobal('Headers', realHeaders)
   const nativeFetch = globalThis.fetch
   setGlobal('fetch', function fetch (input: string | URL | Request, init?: RequestInit): Promise<Response> {
     return nativeFetch(realRequestOf(input) as string | URL | Request, init)
@@ -49,47 +51,35 @@ function setGlobal (name: string, value: unknown): void {
 }
 
 /**
- * `Request` is made on first use only (it extends Node's, which loads undici): a handler that never
- * names it costs nothing. Anyone can still assign the global, as with Node's own lazy globals.
+ * A global made on first read, then kept as a plain value. Anyone can still assign it, as with Node's
+ * own lazy globals.
  */
-function defineLazyRequest (): void {
-  delete (globalThis as Record<string, unknown>).Request
-  Object.defineProperty(globalThis, 'Request', {
+function defineLazyGlobal (name: string, make: () => unknown): void {
+  delete (globalThis as Record<string, unknown>)[name]
+  Object.defineProperty(globalThis, name, {
     configurable: true,
     enumerable: false,
     get () {
-      const Native = realRequest()
-      const Request = class Request extends Native {
-        constructor (input: string | URL | Request, init?: RequestInit) {
-          super(realRequestOf(input) as string | URL | Request, init)
-        }
-
-        // Every Request is one of ours: Node's, a handler's light one, one made here.
-        static [Symbol.hasInstance] (this: unknown, value: unknown): boolean {
-          return Function.prototype[Symbol.hasInstance].call(this === Request ? Native : this, value)
-        }
-      }
-      setGlobal('Request', Request)
-      return Request
+      const value = make()
+      setGlobal(name, value)
+      return value
     },
-    set (value: unknown) { setGlobal('Request', value) },
+    set (value: unknown) { setGlobal(name, value) },
   })
 }
 
-/**
- * `Headers` stays Node's class, reached through native-fetch.ts: Node's own lazy global would load undici
- * behind its back (the cold runner), and a light request's headers would then fail `instanceof Headers`.
- */
-function defineLazyHeaders (): void {
-  delete (globalThis as Record<string, unknown>).Headers
-  Object.defineProperty(globalThis, 'Headers', {
-    configurable: true,
-    enumerable: false,
-    get () {
-      const Headers = realHeaders()
-      setGlobal('Headers', Headers)
-      return Headers
-    },
-    set (value: unknown) { setGlobal('Headers', value) },
-  })
+/** `Request` is made on first use only (it extends Node's, which loads undici): a handler that never names it costs nothing. */
+function lazyRequest (): unknown {
+  const Native = realRequest()
+  const Request = class Request extends Native {
+    constructor (input: string | URL | Request, init?: RequestInit) {
+      super(realRequestOf(input) as string | URL | Request, init)
+    }
+
+    // Every Request is one of ours: Node's, a handler's light one, one made here.
+    static [Symbol.hasInstance] (this: unknown, value: unknown): boolean {
+      return Function.prototype[Symbol.hasInstance].call(this === Request ? Native : this, value)
+    }
+  }
+  return Request
 }

@@ -587,8 +587,8 @@ function installLightFetch() {
   installed = true;
   captureNative();
   setGlobal("Response", LightResponse);
-  defineLazyRequest();
-  defineLazyHeaders();
+  defineLazyGlobal("Request", lazyRequest);
+  defineLazyGlobal("Headers", realHeaders);
   const nativeFetch = globalThis.fetch;
   setGlobal("fetch", function fetch(input, init) {
     return nativeFetch(realRequestOf(input), init);
@@ -606,44 +606,33 @@ function setGlobal(name, value) {
   delete globalThis[name];
   Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
 }
-function defineLazyRequest() {
-  delete globalThis.Request;
-  Object.defineProperty(globalThis, "Request", {
+function defineLazyGlobal(name, make) {
+  delete globalThis[name];
+  Object.defineProperty(globalThis, name, {
     configurable: true,
     enumerable: false,
     get() {
-      const Native = realRequest();
-      const Request = class Request2 extends Native {
-        constructor(input, init) {
-          super(realRequestOf(input), init);
-        }
-        // Every Request is one of ours: Node's, a handler's light one, one made here.
-        static [Symbol.hasInstance](value) {
-          return Function.prototype[Symbol.hasInstance].call(this === Request2 ? Native : this, value);
-        }
-      };
-      setGlobal("Request", Request);
-      return Request;
+      const value = make();
+      setGlobal(name, value);
+      return value;
     },
     set(value) {
-      setGlobal("Request", value);
+      setGlobal(name, value);
     }
   });
 }
-function defineLazyHeaders() {
-  delete globalThis.Headers;
-  Object.defineProperty(globalThis, "Headers", {
-    configurable: true,
-    enumerable: false,
-    get() {
-      const Headers = realHeaders();
-      setGlobal("Headers", Headers);
-      return Headers;
-    },
-    set(value) {
-      setGlobal("Headers", value);
+function lazyRequest() {
+  const Native = realRequest();
+  const Request = class Request2 extends Native {
+    constructor(input, init) {
+      super(realRequestOf(input), init);
     }
-  });
+    // Every Request is one of ours: Node's, a handler's light one, one made here.
+    static [Symbol.hasInstance](value) {
+      return Function.prototype[Symbol.hasInstance].call(this === Request2 ? Native : this, value);
+    }
+  };
+  return Request;
 }
 var installed;
 var init_install_fetch = __esm({
