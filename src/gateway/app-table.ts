@@ -106,8 +106,8 @@ export class AppTable {
           metrics.workerReplaced(app.name, retireReason(reason, fields))
         },
         onWorkerStart: () => metrics.workerStarted(app.name),
-        onProcessSpawn: () => metrics.processSpawned(app.name, app.mode),
-        onProcessExit: (seconds) => metrics.processExited(app.name, app.mode, seconds),
+        onProcessSpawn: () => metrics.processSpawned(app),
+        onProcessExit: (seconds) => metrics.processExited(app, seconds),
       }, this.#options.inlineInThread)
       return new MountedApp(app, runtime, appLog, { exposeErrors: this.#options.exposeErrors, serverTiming: this.#options.serverTiming, metrics })
     })

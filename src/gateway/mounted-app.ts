@@ -108,7 +108,7 @@ export class MountedApp {
     // A request refused while it waited (queue full, timeout in the queue) never ran: all of it was queue.
     const queueMs = (ran === 0 ? now : ran) - arrived
     const handlerMs = ran === 0 ? 0 : now - ran
-    this.metrics?.timing(this.config.name, this.config.mode, queueMs / 1000, handlerMs / 1000)
+    this.metrics?.timing(this.config, queueMs / 1000, handlerMs / 1000)
     // RFC: W3C Server Timing; `dur` in milliseconds. A handler's own Server-Timing entries stay: a second
     // field line is combined with the first (RFC 9110 §5.3).
     if (this.serverTiming) res.headers.push('server-timing', `queue;dur=${queueMs.toFixed(2)}, handler;dur=${handlerMs.toFixed(2)}, mode;desc=${this.config.mode}`)

@@ -1,9 +1,27 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import type { AppKind } from '../config/define.ts'
 import type { RuntimeStats } from '../runtime/runtime.ts'
+import { type CounterSeries, FastCounter, FastHistogram, type HistogramSeries } from './fast-metrics.ts'
 
 /** Why a warm worker left its pool (`warmgate_workers_replaced_total{reason}`). */
 export type ReplaceReason = 'crash' | 'oom' | 'timeout' | 'recycle' | 'idle'
+
+/** An app as the per-request metrics know it: its resolved config (one object per app, kept for its life). */
+export interface CountedApp {
+  readonly name: string
+  readonly mode: AppKind
+}
+
+interface AppSeries {
+  name: string
+  mode: string
+  /** By status class (1 for 1xx … 5), made at its first request. */
+  requests: CounterSeries[]
+  queue: HistogramSeries
+  handler: HistogramSeries
+  spawns: CounterSeries
+  processSeconds: HistogramSeries
+}
 
 /** What the metrics read from the apps being served at scrape time. */
 export interface ServedApp {
@@ -41,15 +59,18 @@ function processMetrics (): Registry {
  */
 export class GatewayMetrics {
   readonly registry = new Registry()
-  readonly #requests = new Counter({ name: 'warmgate_requests_total', help: 'Requests answered, by app, mode and status class (1xx-5xx); app "" when no route matched.', labelNames: ['app', 'mode', 'status'] as const, registers: [this.registry] })
-  readonly #queue = new Histogram({ name: 'warmgate_queue_seconds', help: "Time a request waited for a slot (the app's concurrency) before it ran.", labelNames: ['app', 'mode'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] })
-  readonly #handler = new Histogram({ name: 'warmgate_handler_seconds', help: 'Time from a request leaving the queue to its response head (a streamed body is not included).', labelNames: ['app', 'mode'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] })
+  readonly #requests = new FastCounter({ name: 'warmgate_requests_total', help: 'Requests answered, by app, mode and status class (1xx-5xx); app "" when no route matched.', labelNames: ['app', 'mode', 'status'], registers: [this.registry] })
+  readonly #queue = new FastHistogram({ name: 'warmgate_queue_seconds', help: "Time a request waited for a slot (the app's concurrency) before it ran.", labelNames: ['app', 'mode'], buckets: LATENCY_BUCKETS, registers: [this.registry] })
+  readonly #handler = new FastHistogram({ name: 'warmgate_handler_seconds', help: 'Time from a request leaving the queue to its response head (a streamed body is not included).', labelNames: ['app', 'mode'], buckets: LATENCY_BUCKETS, registers: [this.registry] })
   readonly #errors = new Counter({ name: 'warmgate_errors_total', help: 'Requests answered with a gateway error, by code (README "Error codes").', labelNames: ['app', 'code'] as const, registers: [this.registry] })
   readonly #backend = new Counter({ name: 'warmgate_backend_errors_total', help: 'CGI process and FastCGI backend failures (spawn, bad output, unreachable), by code.', labelNames: ['app', 'code'] as const, registers: [this.registry] })
   readonly #started = new Counter({ name: 'warmgate_workers_started_total', help: 'Warm worker threads that loaded their handler and took requests.', labelNames: ['app'] as const, registers: [this.registry] })
   readonly #replaced = new Counter({ name: 'warmgate_workers_replaced_total', help: 'Warm worker threads taken out of their pool, by reason: crash, oom, timeout (hung handler), recycle (maxRequests/maxHeapMb), idle.', labelNames: ['app', 'reason'] as const, registers: [this.registry] })
-  readonly #spawns = new Counter({ name: 'warmgate_process_spawns_total', help: 'Processes started for cold-mode and cgi requests.', labelNames: ['app', 'mode'] as const, registers: [this.registry] })
-  readonly #processSeconds = new Histogram({ name: 'warmgate_process_seconds', help: 'Life of a cold-mode or cgi process, from spawn to exit.', labelNames: ['app', 'mode'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] })
+  readonly #spawns = new FastCounter({ name: 'warmgate_process_spawns_total', help: 'Processes started for cold-mode and cgi requests.', labelNames: ['app', 'mode'], registers: [this.registry] })
+  readonly #processSeconds = new FastHistogram({ name: 'warmgate_process_seconds', help: 'Life of a cold-mode or cgi process, from spawn to exit.', labelNames: ['app', 'mode'], buckets: LATENCY_BUCKETS, registers: [this.registry] })
+  /** Each app's series of the per-request metrics, looked up once per app (fast-metrics.ts says why). */
+  readonly #apps = new WeakMap<CountedApp, AppSeries>()
+  readonly #unrouted: AppSeries = this.#seriesFor({ name: '', mode: '' })
 
   constructor (apps: () => readonly ServedApp[]) {
     const registers = [this.registry]
@@ -93,14 +114,18 @@ export class GatewayMetrics {
     /* eslint-enable no-new */
   }
 
-  /** One answered request; `app` undefined when no route matched. */
-  request (app: { name: string, mode: AppKind } | undefined, status: number): void {
-    this.#requests.inc({ app: app?.name ?? '', mode: app?.mode ?? '', status: `${Math.floor(status / 100)}xx` })
+  /** One answered request; `app` (its resolved config) undefined when no route matched. */
+  request (app: CountedApp | undefined, status: number): void {
+    const series = app === undefined ? this.#unrouted : this.#of(app)
+    const type = Math.floor(status / 100)
+    const counter = series.requests[type] ??= this.#requests.series(series.name, series.mode, `${type}xx`)
+    counter.inc()
   }
 
-  timing (app: string, mode: AppKind, queueSeconds: number, handlerSeconds: number): void {
-    this.#queue.observe({ app, mode }, queueSeconds)
-    this.#handler.observe({ app, mode }, handlerSeconds)
+  timing (app: CountedApp, queueSeconds: number, handlerSeconds: number): void {
+    const series = this.#of(app)
+    series.queue.observe(queueSeconds)
+    series.handler.observe(handlerSeconds)
   }
 
   error (app: string, code: string): void {
@@ -116,12 +141,33 @@ export class GatewayMetrics {
     this.#replaced.inc({ app, reason })
   }
 
-  processSpawned (app: string, mode: AppKind): void {
-    this.#spawns.inc({ app, mode })
+  processSpawned (app: CountedApp): void {
+    this.#of(app).spawns.inc()
   }
 
-  processExited (app: string, mode: AppKind, seconds: number): void {
-    this.#processSeconds.observe({ app, mode }, seconds)
+  processExited (app: CountedApp, seconds: number): void {
+    this.#of(app).processSeconds.observe(seconds)
+  }
+
+  #of (app: CountedApp): AppSeries {
+    let series = this.#apps.get(app)
+    if (series === undefined) {
+      series = this.#seriesFor(app)
+      this.#apps.set(app, series)
+    }
+    return series
+  }
+
+  #seriesFor ({ name, mode }: { name: string, mode: string }): AppSeries {
+    return {
+      name,
+      mode,
+      requests: [],
+      queue: this.#queue.series(name, mode),
+      handler: this.#handler.series(name, mode),
+      spawns: this.#spawns.series(name, mode),
+      processSeconds: this.#processSeconds.series(name, mode),
+    }
   }
 
   /** The Prometheus text exposition (format 0.0.4): this gateway's metrics, then the process's. */
