@@ -1,5 +1,8 @@
 // Shared by the main thread (inline mode), warm workers and the cold runner: imports nothing from either side.
 
+/** The real Headers behind a light one, made now if need be (a symbol: no member a handler could see). */
+export const REAL_HEADERS = Symbol('warmgate.realHeaders')
+
 /**
  * A light Request's `headers` (light-request.ts): the reads a handler makes of its request's headers
  * (`get`, `has`, iterating, `getSetCookie`) answered from the raw header pairs, without Node's Request.
@@ -12,9 +15,6 @@
  * change (`set`, `append`, `delete`, which then reaches `fetch(request)` as with undici), a call undici
  * would refuse (a bad name, a missing argument: it throws its own error), `util.inspect`.
  */
-/** The real Headers behind a light one, made now if need be (a symbol: no member a handler could see). */
-export const REAL_HEADERS = Symbol('warmgate.realHeaders')
-
 export class LightHeaders {
   /** The real Headers, once there is one; then it answers everything. */
   readonly #real: () => Headers | undefined
