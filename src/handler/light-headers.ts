@@ -178,4 +178,6 @@ export function linkHeaders (real: typeof Headers): void {
     }
   }
   Object.setPrototypeOf(LightHeaders.prototype, real.prototype)
+  // `headers.constructor === Headers`, and `new headers.constructor(init)` makes a real one, as with undici's.
+  Object.defineProperty(LightHeaders.prototype, 'constructor', { value: real, writable: true, configurable: true, enumerable: false })
 }

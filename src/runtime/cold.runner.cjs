@@ -46,6 +46,7 @@ function linkHeaders(real2) {
     }
   }
   Object.setPrototypeOf(LightHeaders.prototype, real2.prototype);
+  Object.defineProperty(LightHeaders.prototype, "constructor", { value: real2, writable: true, configurable: true, enumerable: false });
 }
 var REAL_HEADERS, LightHeaders, TOKEN_RE, EDGE_WHITESPACE_RE;
 var init_light_headers = __esm({

@@ -228,6 +228,7 @@ describe('LightRequest', () => {
       expect(read(request.headers, true)).toEqual(read(real.headers, true))
       expect(request.headers).toBe(request.headers)
       expect(request.headers).toBeInstanceOf(Headers)
+      expect(request.headers.constructor).toBe(Headers)
     })
   }
 
