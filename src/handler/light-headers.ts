@@ -1,4 +1,5 @@
 // Shared by the main thread (inline mode), warm workers and the cold runner: imports nothing from either side.
+import { isHeaderName, linkPrototype, trimHeaderValue } from './light-response.ts'
 
 /** The real Headers behind a light one, made now if need be (a symbol: no member a handler could see). */
 export const REAL_HEADERS = Symbol('warmgate.realHeaders')
@@ -32,7 +33,7 @@ export class LightHeaders {
   get (name: string): string | null {
     const real = this.#real()
     // Spread: undici counts the arguments (`get()` is a TypeError, `get(undefined)` reads "undefined").
-    if (real !== undefined || arguments.length < 1 || !isName(name)) return (real ?? this.#materialize()).get(...(arguments as unknown as [string]))
+    if (real !== undefined || arguments.length < 1 || !isHeaderName(name)) return (real ?? this.#materialize()).get(...(arguments as unknown as [string]))
     const key = name.toLowerCase()
     const list = this.#pairs()
     let value: string | null = null
@@ -45,7 +46,7 @@ export class LightHeaders {
 
   has (name: string): boolean {
     const real = this.#real()
-    if (real !== undefined || arguments.length < 1 || !isName(name)) return (real ?? this.#materialize()).has(...(arguments as unknown as [string]))
+    if (real !== undefined || arguments.length < 1 || !isHeaderName(name)) return (real ?? this.#materialize()).has(...(arguments as unknown as [string]))
     const key = name.toLowerCase()
     const list = this.#pairs()
     for (let i = 0; i < list.length; i += 2) if (list[i] === key) return true
@@ -108,7 +109,7 @@ export class LightHeaders {
       const list: string[] = new Array(raw.length)
       for (let i = 0; i < raw.length; i += 2) {
         list[i] = raw[i].toLowerCase()
-        list[i + 1] = normalize(raw[i + 1])
+        list[i + 1] = trimHeaderValue(raw[i + 1])
       }
       this.#list = list
     }
@@ -139,45 +140,12 @@ Object.defineProperty(LightHeaders.prototype, Symbol.for('nodejs.util.inspect.cu
 })
 Object.defineProperty(LightHeaders, 'name', { value: 'Headers' })
 
-// RFC 9110 §5.1: a field name is a token. Anything else (or a non-string undici would convert) goes to undici.
-const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-function isName (name: unknown): name is string {
-  return typeof name === 'string' && TOKEN_RE.test(name)
-}
-
-// undici's headerValueNormalize: leading and trailing HTTP whitespace removed (Node's parser has already
-// dropped spaces and tabs; a CGI environment's values may keep them).
-const EDGE_WHITESPACE_RE = /^[\t\n\r ]+|[\t\n\r ]+$/g
-function normalize (value: string): string {
-  if (value.length === 0) return value
-  const first = value.charCodeAt(0)
-  const last = value.charCodeAt(value.length - 1)
-  return first <= 32 || last <= 32 ? value.replace(EDGE_WHITESPACE_RE, '') : value
-}
-
 /**
  * Once undici is loaded: `instanceof Headers` holds for a light one, and whatever Headers.prototype has
  * that this class does not (a newer Node) answers from the real Headers.
  */
 export function linkHeaders (real: typeof Headers): void {
-  const proto = LightHeaders.prototype as unknown as Record<string, unknown>
-  for (const name of Object.getOwnPropertyNames(real.prototype)) {
-    if (name === 'constructor' || Object.hasOwn(proto, name)) continue
-    const descriptor = Object.getOwnPropertyDescriptor(real.prototype, name) as PropertyDescriptor
-    if (descriptor.get !== undefined) {
-      Object.defineProperty(proto, name, { configurable: true, enumerable: true, get (this: LightHeaders) { return (this[REAL_HEADERS]() as unknown as Record<string, unknown>)[name] } })
-    } else if (typeof descriptor.value === 'function') {
-      Object.defineProperty(proto, name, {
-        configurable: true,
-        writable: true,
-        value (this: LightHeaders, ...args: unknown[]) {
-          const target = this[REAL_HEADERS]() as unknown as Record<string, (...a: unknown[]) => unknown>
-          return target[name](...args)
-        },
-      })
-    }
-  }
-  Object.setPrototypeOf(LightHeaders.prototype, real.prototype)
+  linkPrototype(LightHeaders.prototype, real.prototype, ((self: LightHeaders) => self[REAL_HEADERS]()) as (self: never) => object)
   // `headers.constructor === Headers`, and `new headers.constructor(init)` makes a real one, as with undici's.
   Object.defineProperty(LightHeaders.prototype, 'constructor', { value: real, writable: true, configurable: true, enumerable: false })
 }

@@ -1,6 +1,6 @@
 // Shared by the main thread (inline mode), warm workers and the cold runner: imports nothing from either side.
 import { LightHeaders } from './light-headers.ts'
-import { delegateMembers } from './light-response.ts'
+import { delegateMembers, linkPrototype } from './light-response.ts'
 import { realRequest } from './native-fetch.ts'
 
 /** What a handler's Request is made from (a subset of invoke.ts's HandlerCall, so both can share it). */
@@ -147,14 +147,5 @@ Object.defineProperty(LightRequest.prototype, Symbol.for('nodejs.util.inspect.cu
 
 /** Once undici is loaded: `instanceof Request` holds for a light one, and newer members are delegated. */
 export function linkRequest (): void {
-  const proto = realRequest().prototype
-  const members = { getters: [] as string[], methods: [] as string[] }
-  for (const name of Object.getOwnPropertyNames(proto)) {
-    if (name === 'constructor') continue
-    const descriptor = Object.getOwnPropertyDescriptor(proto, name) as PropertyDescriptor
-    if (descriptor.get !== undefined) members.getters.push(name)
-    else if (typeof descriptor.value === 'function') members.methods.push(name)
-  }
-  delegateMembers(LightRequest.prototype, members, real)
-  Object.setPrototypeOf(LightRequest.prototype, proto)
+  linkPrototype(LightRequest.prototype, realRequest().prototype, real)
 }

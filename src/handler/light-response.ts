@@ -184,19 +184,28 @@ export function validHeaderPairs (flat: string[]): boolean {
 }
 
 function addHeader (flat: string[], name: unknown, value: unknown): boolean {
-  if (typeof name !== 'string' || !TOKEN_RE.test(name)) return false
+  if (!isHeaderName(name)) return false
   let text: string
   if (typeof value === 'string') text = value
   else if (typeof value === 'number') text = String(value)
   else return false
-  if (text.length > 0) {
-    const first = text.charCodeAt(0)
-    const last = text.charCodeAt(text.length - 1)
-    if (first <= 32 || last <= 32) text = text.replace(EDGE_WHITESPACE_RE, '')
-  }
+  text = trimHeaderValue(text)
   if (BAD_VALUE_RE.test(text)) return false
   flat.push(name.toLowerCase(), text)
   return true
+}
+
+/** RFC 9110 §5.1: a field name is a token (a string undici would take as it is). */
+export function isHeaderName (name: unknown): name is string {
+  return typeof name === 'string' && TOKEN_RE.test(name)
+}
+
+/** undici's headerValueNormalize: leading and trailing HTTP whitespace removed. */
+export function trimHeaderValue (text: string): string {
+  if (text.length === 0) return text
+  const first = text.charCodeAt(0)
+  const last = text.charCodeAt(text.length - 1)
+  return first <= 32 || last <= 32 ? text.replace(EDGE_WHITESPACE_RE, '') : text
 }
 
 /** Fetch "sort and combine": names in order, repeats joined by ", " in the order given, Set-Cookie kept apart. */
@@ -270,14 +279,23 @@ Object.defineProperty(LightResponse, 'name', { value: 'Response' })
  * anything Response.prototype has that the lists above do not (a newer Node) is delegated too.
  */
 export function linkResponse (real: typeof Response): void {
+  linkPrototype(LightResponse.prototype, real.prototype, materialize as (self: never) => object)
+  Object.setPrototypeOf(LightResponse, real)
+}
+
+/**
+ * What linking a light class to Node's does (Response, Request, Headers): every getter and method of the
+ * real prototype that the light one lacks answers from `real(self)`, and the light prototype inherits
+ * from the real one, so `instanceof` holds.
+ */
+export function linkPrototype (proto: object, realProto: object, real: (self: never) => object): void {
   const members = { getters: [] as string[], methods: [] as string[] }
-  for (const name of Object.getOwnPropertyNames(real.prototype)) {
+  for (const name of Object.getOwnPropertyNames(realProto)) {
     if (name === 'constructor') continue
-    const descriptor = Object.getOwnPropertyDescriptor(real.prototype, name) as PropertyDescriptor
+    const descriptor = Object.getOwnPropertyDescriptor(realProto, name) as PropertyDescriptor
     if (descriptor.get !== undefined) members.getters.push(name)
     else if (typeof descriptor.value === 'function') members.methods.push(name)
   }
-  delegateMembers(LightResponse.prototype, members, materialize as (self: never) => object)
-  Object.setPrototypeOf(LightResponse.prototype, real.prototype)
-  Object.setPrototypeOf(LightResponse, real)
+  delegateMembers(proto, members, real)
+  Object.setPrototypeOf(proto, realProto)
 }

@@ -15,152 +15,6 @@ var __export = (target, all) => {
     __defProp(target, name, { get: all[name], enumerable: true });
 };
 
-// src/handler/light-headers.ts
-function isName(name) {
-  return typeof name === "string" && TOKEN_RE.test(name);
-}
-function normalize(value) {
-  if (value.length === 0) return value;
-  const first = value.charCodeAt(0);
-  const last = value.charCodeAt(value.length - 1);
-  return first <= 32 || last <= 32 ? value.replace(EDGE_WHITESPACE_RE, "") : value;
-}
-function linkHeaders(real2) {
-  const proto = LightHeaders.prototype;
-  for (const name of Object.getOwnPropertyNames(real2.prototype)) {
-    if (name === "constructor" || Object.hasOwn(proto, name)) continue;
-    const descriptor = Object.getOwnPropertyDescriptor(real2.prototype, name);
-    if (descriptor.get !== void 0) {
-      Object.defineProperty(proto, name, { configurable: true, enumerable: true, get() {
-        return this[REAL_HEADERS]()[name];
-      } });
-    } else if (typeof descriptor.value === "function") {
-      Object.defineProperty(proto, name, {
-        configurable: true,
-        writable: true,
-        value(...args) {
-          const target = this[REAL_HEADERS]();
-          return target[name](...args);
-        }
-      });
-    }
-  }
-  Object.setPrototypeOf(LightHeaders.prototype, real2.prototype);
-  Object.defineProperty(LightHeaders.prototype, "constructor", { value: real2, writable: true, configurable: true, enumerable: false });
-}
-var REAL_HEADERS, LightHeaders, TOKEN_RE, EDGE_WHITESPACE_RE;
-var init_light_headers = __esm({
-  "src/handler/light-headers.ts"() {
-    "use strict";
-    REAL_HEADERS = /* @__PURE__ */ Symbol("warmgate.realHeaders");
-    LightHeaders = class {
-      /** The real Headers, once there is one; then it answers everything. */
-      #real;
-      #materialize;
-      #raw;
-      /** `[lower-case name, value, …]`, made on first read. */
-      #list;
-      constructor(raw, real2, materialize2) {
-        this.#raw = raw;
-        this.#real = real2;
-        this.#materialize = materialize2;
-      }
-      get(name) {
-        const real2 = this.#real();
-        if (real2 !== void 0 || arguments.length < 1 || !isName(name)) return (real2 ?? this.#materialize()).get(...arguments);
-        const key = name.toLowerCase();
-        const list = this.#pairs();
-        let value = null;
-        for (let i = 0; i < list.length; i += 2) {
-          if (list[i] === key) value = value === null ? list[i + 1] : `${value}${key === "cookie" ? "; " : ", "}${list[i + 1]}`;
-        }
-        return value;
-      }
-      has(name) {
-        const real2 = this.#real();
-        if (real2 !== void 0 || arguments.length < 1 || !isName(name)) return (real2 ?? this.#materialize()).has(...arguments);
-        const key = name.toLowerCase();
-        const list = this.#pairs();
-        for (let i = 0; i < list.length; i += 2) if (list[i] === key) return true;
-        return false;
-      }
-      getSetCookie() {
-        const real2 = this.#real();
-        if (real2 !== void 0) return real2.getSetCookie();
-        const list = this.#pairs();
-        const cookies = [];
-        for (let i = 0; i < list.length; i += 2) if (list[i] === "set-cookie") cookies.push(list[i + 1]);
-        return cookies;
-      }
-      set(name, value) {
-        this.#materialize().set(...arguments);
-      }
-      append(name, value) {
-        this.#materialize().append(...arguments);
-      }
-      delete(name) {
-        this.#materialize().delete(...arguments);
-      }
-      forEach(callback, thisArg) {
-        const real2 = this.#real();
-        if (real2 !== void 0 || typeof callback !== "function") return (real2 ?? this.#materialize()).forEach(...arguments);
-        for (const [name, value] of this.#sorted()) callback.call(arguments.length > 1 ? thisArg : globalThis, value, name, this);
-      }
-      // The iterators are arrays' (a snapshot: undici's are "Headers Iterator" objects over its sorted list).
-      entries() {
-        const real2 = this.#real();
-        return real2 !== void 0 ? real2.entries() : this.#sorted()[Symbol.iterator]();
-      }
-      keys() {
-        const real2 = this.#real();
-        return real2 !== void 0 ? real2.keys() : this.#sorted().map(([name]) => name)[Symbol.iterator]();
-      }
-      values() {
-        const real2 = this.#real();
-        return real2 !== void 0 ? real2.values() : this.#sorted().map(([, value]) => value)[Symbol.iterator]();
-      }
-      [REAL_HEADERS]() {
-        return this.#real() ?? this.#materialize();
-      }
-      #pairs() {
-        if (this.#list === void 0) {
-          const raw = this.#raw;
-          const list = new Array(raw.length);
-          for (let i = 0; i < raw.length; i += 2) {
-            list[i] = raw[i].toLowerCase();
-            list[i + 1] = normalize(raw[i + 1]);
-          }
-          this.#list = list;
-        }
-        return this.#list;
-      }
-      /** Fetch "sort and combine": names in order, repeats combined as `get` does, each Set-Cookie on its own. */
-      #sorted() {
-        const list = this.#pairs();
-        const names = [];
-        for (let i = 0; i < list.length; i += 2) if (!names.includes(list[i])) names.push(list[i]);
-        names.sort((a, b) => a < b ? -1 : a > b ? 1 : 0);
-        const out = [];
-        for (const name of names) {
-          if (name === "set-cookie") for (const cookie of this.getSetCookie()) out.push([name, cookie]);
-          else out.push([name, this.get(name)]);
-        }
-        return out;
-      }
-    };
-    LightHeaders.prototype[Symbol.iterator] = LightHeaders.prototype.entries;
-    Object.defineProperty(LightHeaders.prototype, Symbol.toStringTag, { value: "Headers", configurable: true });
-    Object.defineProperty(LightHeaders.prototype, /* @__PURE__ */ Symbol.for("nodejs.util.inspect.custom"), {
-      value(depth, options) {
-        return process.getBuiltinModule("node:util").inspect(this[REAL_HEADERS](), options);
-      }
-    });
-    Object.defineProperty(LightHeaders, "name", { value: "Headers" });
-    TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-    EDGE_WHITESPACE_RE = /^[\t\n\r ]+|[\t\n\r ]+$/g;
-  }
-});
-
 // src/handler/native-fetch.ts
 function captureNative() {
   if (response !== void 0 || loader !== void 0) return;
@@ -307,19 +161,24 @@ function validHeaderPairs(flat) {
   return true;
 }
 function addHeader(flat, name, value) {
-  if (typeof name !== "string" || !TOKEN_RE2.test(name)) return false;
+  if (!isHeaderName(name)) return false;
   let text;
   if (typeof value === "string") text = value;
   else if (typeof value === "number") text = String(value);
   else return false;
-  if (text.length > 0) {
-    const first = text.charCodeAt(0);
-    const last = text.charCodeAt(text.length - 1);
-    if (first <= 32 || last <= 32) text = text.replace(EDGE_WHITESPACE_RE2, "");
-  }
+  text = trimHeaderValue(text);
   if (BAD_VALUE_RE.test(text)) return false;
   flat.push(name.toLowerCase(), text);
   return true;
+}
+function isHeaderName(name) {
+  return typeof name === "string" && TOKEN_RE.test(name);
+}
+function trimHeaderValue(text) {
+  if (text.length === 0) return text;
+  const first = text.charCodeAt(0);
+  const last = text.charCodeAt(text.length - 1);
+  return first <= 32 || last <= 32 ? text.replace(EDGE_WHITESPACE_RE, "") : text;
 }
 function sortAndCombine(flat) {
   const pairs = [];
@@ -359,18 +218,21 @@ function delegateMembers(proto, names, real2) {
   }
 }
 function linkResponse(real2) {
+  linkPrototype(LightResponse.prototype, real2.prototype, materialize);
+  Object.setPrototypeOf(LightResponse, real2);
+}
+function linkPrototype(proto, realProto, real2) {
   const members = { getters: [], methods: [] };
-  for (const name of Object.getOwnPropertyNames(real2.prototype)) {
+  for (const name of Object.getOwnPropertyNames(realProto)) {
     if (name === "constructor") continue;
-    const descriptor = Object.getOwnPropertyDescriptor(real2.prototype, name);
+    const descriptor = Object.getOwnPropertyDescriptor(realProto, name);
     if (descriptor.get !== void 0) members.getters.push(name);
     else if (typeof descriptor.value === "function") members.methods.push(name);
   }
-  delegateMembers(LightResponse.prototype, members, materialize);
-  Object.setPrototypeOf(LightResponse.prototype, real2.prototype);
-  Object.setPrototypeOf(LightResponse, real2);
+  delegateMembers(proto, members, real2);
+  Object.setPrototypeOf(proto, realProto);
 }
-var FAST, REAL, USED, TOKEN_RE2, BAD_VALUE_RE, EDGE_WHITESPACE_RE2, REASON_RE, TEXT_PLAIN, LightResponse, fastValue, direct, GETTERS, METHODS;
+var FAST, REAL, USED, TOKEN_RE, BAD_VALUE_RE, EDGE_WHITESPACE_RE, REASON_RE, TEXT_PLAIN, LightResponse, fastValue, direct, GETTERS, METHODS;
 var init_light_response = __esm({
   "src/handler/light-response.ts"() {
     "use strict";
@@ -378,9 +240,9 @@ var init_light_response = __esm({
     FAST = /* @__PURE__ */ Symbol("warmgate.fastResponse");
     REAL = /* @__PURE__ */ Symbol("warmgate.realResponse");
     USED = /* @__PURE__ */ Symbol("warmgate.used");
-    TOKEN_RE2 = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+    TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
     BAD_VALUE_RE = /[\0\r\n]|[^\0-\xff]/;
-    EDGE_WHITESPACE_RE2 = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+    EDGE_WHITESPACE_RE = /^[\t\n\r ]+|[\t\n\r ]+$/g;
     REASON_RE = /^[\t\x20-\x7e\x80-\xff]*$/;
     TEXT_PLAIN = "text/plain;charset=UTF-8";
     LightResponse = class _LightResponse {
@@ -441,6 +303,123 @@ var init_light_response = __esm({
   }
 });
 
+// src/handler/light-headers.ts
+function linkHeaders(real2) {
+  linkPrototype(LightHeaders.prototype, real2.prototype, ((self) => self[REAL_HEADERS]()));
+  Object.defineProperty(LightHeaders.prototype, "constructor", { value: real2, writable: true, configurable: true, enumerable: false });
+}
+var REAL_HEADERS, LightHeaders;
+var init_light_headers = __esm({
+  "src/handler/light-headers.ts"() {
+    "use strict";
+    init_light_response();
+    REAL_HEADERS = /* @__PURE__ */ Symbol("warmgate.realHeaders");
+    LightHeaders = class {
+      /** The real Headers, once there is one; then it answers everything. */
+      #real;
+      #materialize;
+      #raw;
+      /** `[lower-case name, value, …]`, made on first read. */
+      #list;
+      constructor(raw, real2, materialize2) {
+        this.#raw = raw;
+        this.#real = real2;
+        this.#materialize = materialize2;
+      }
+      get(name) {
+        const real2 = this.#real();
+        if (real2 !== void 0 || arguments.length < 1 || !isHeaderName(name)) return (real2 ?? this.#materialize()).get(...arguments);
+        const key = name.toLowerCase();
+        const list = this.#pairs();
+        let value = null;
+        for (let i = 0; i < list.length; i += 2) {
+          if (list[i] === key) value = value === null ? list[i + 1] : `${value}${key === "cookie" ? "; " : ", "}${list[i + 1]}`;
+        }
+        return value;
+      }
+      has(name) {
+        const real2 = this.#real();
+        if (real2 !== void 0 || arguments.length < 1 || !isHeaderName(name)) return (real2 ?? this.#materialize()).has(...arguments);
+        const key = name.toLowerCase();
+        const list = this.#pairs();
+        for (let i = 0; i < list.length; i += 2) if (list[i] === key) return true;
+        return false;
+      }
+      getSetCookie() {
+        const real2 = this.#real();
+        if (real2 !== void 0) return real2.getSetCookie();
+        const list = this.#pairs();
+        const cookies = [];
+        for (let i = 0; i < list.length; i += 2) if (list[i] === "set-cookie") cookies.push(list[i + 1]);
+        return cookies;
+      }
+      set(name, value) {
+        this.#materialize().set(...arguments);
+      }
+      append(name, value) {
+        this.#materialize().append(...arguments);
+      }
+      delete(name) {
+        this.#materialize().delete(...arguments);
+      }
+      forEach(callback, thisArg) {
+        const real2 = this.#real();
+        if (real2 !== void 0 || typeof callback !== "function") return (real2 ?? this.#materialize()).forEach(...arguments);
+        for (const [name, value] of this.#sorted()) callback.call(arguments.length > 1 ? thisArg : globalThis, value, name, this);
+      }
+      // The iterators are arrays' (a snapshot: undici's are "Headers Iterator" objects over its sorted list).
+      entries() {
+        const real2 = this.#real();
+        return real2 !== void 0 ? real2.entries() : this.#sorted()[Symbol.iterator]();
+      }
+      keys() {
+        const real2 = this.#real();
+        return real2 !== void 0 ? real2.keys() : this.#sorted().map(([name]) => name)[Symbol.iterator]();
+      }
+      values() {
+        const real2 = this.#real();
+        return real2 !== void 0 ? real2.values() : this.#sorted().map(([, value]) => value)[Symbol.iterator]();
+      }
+      [REAL_HEADERS]() {
+        return this.#real() ?? this.#materialize();
+      }
+      #pairs() {
+        if (this.#list === void 0) {
+          const raw = this.#raw;
+          const list = new Array(raw.length);
+          for (let i = 0; i < raw.length; i += 2) {
+            list[i] = raw[i].toLowerCase();
+            list[i + 1] = trimHeaderValue(raw[i + 1]);
+          }
+          this.#list = list;
+        }
+        return this.#list;
+      }
+      /** Fetch "sort and combine": names in order, repeats combined as `get` does, each Set-Cookie on its own. */
+      #sorted() {
+        const list = this.#pairs();
+        const names = [];
+        for (let i = 0; i < list.length; i += 2) if (!names.includes(list[i])) names.push(list[i]);
+        names.sort((a, b) => a < b ? -1 : a > b ? 1 : 0);
+        const out = [];
+        for (const name of names) {
+          if (name === "set-cookie") for (const cookie of this.getSetCookie()) out.push([name, cookie]);
+          else out.push([name, this.get(name)]);
+        }
+        return out;
+      }
+    };
+    LightHeaders.prototype[Symbol.iterator] = LightHeaders.prototype.entries;
+    Object.defineProperty(LightHeaders.prototype, Symbol.toStringTag, { value: "Headers", configurable: true });
+    Object.defineProperty(LightHeaders.prototype, /* @__PURE__ */ Symbol.for("nodejs.util.inspect.custom"), {
+      value(depth, options) {
+        return process.getBuiltinModule("node:util").inspect(this[REAL_HEADERS](), options);
+      }
+    });
+    Object.defineProperty(LightHeaders, "name", { value: "Headers" });
+  }
+});
+
 // src/handler/light-request.ts
 function consume(light, read, viaReal) {
   const body = light[PARTS].body;
@@ -478,16 +457,7 @@ function realRequestOf(value) {
   return real2;
 }
 function linkRequest() {
-  const proto = realRequest().prototype;
-  const members = { getters: [], methods: [] };
-  for (const name of Object.getOwnPropertyNames(proto)) {
-    if (name === "constructor") continue;
-    const descriptor = Object.getOwnPropertyDescriptor(proto, name);
-    if (descriptor.get !== void 0) members.getters.push(name);
-    else if (typeof descriptor.value === "function") members.methods.push(name);
-  }
-  delegateMembers(LightRequest.prototype, members, real);
-  Object.setPrototypeOf(LightRequest.prototype, proto);
+  linkPrototype(LightRequest.prototype, realRequest().prototype, real);
 }
 var PARTS, REAL2, SIGNAL, HREF, MAKE, HEADERS, USED2, PLAIN_METHODS, LightRequest, UTF8, EMPTY, GETTERS2, METHODS2, real;
 var init_light_request = __esm({
