@@ -11,8 +11,7 @@ import { findOnPath } from './find-on-path.ts'
 const SOURCES = ['spawn-helper.c', 'spawn-helper-json.c'].map(name => fileURLToPath(new URL(name, import.meta.url)))
 /** Hashed with the sources (an edited header must rebuild too), never compiled on its own. */
 const HEADERS = ['spawn-helper-json.h'].map(name => fileURLToPath(new URL(name, import.meta.url)))
-// -pthread: the helper spawns from threads of its own (spawn-helper.c maybe_spawn); glibc has them in libc since 2.34, older ones need the flag.
-const FLAGS = ['-O2', '-Wall', '-Wextra', '-std=c11', '-pthread']
+const FLAGS = ['-O2', '-Wall', '-Wextra', '-std=c11']
 /** Two loaded cores, a cold compiler: a build takes ~0.3 s, but must never hang a gateway's start. */
 const BUILD_TIMEOUT_MS = 60_000
 const PACKAGE_CACHE = fileURLToPath(new URL('../../node_modules/.cache/warmgate/', import.meta.url))

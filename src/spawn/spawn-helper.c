@@ -17,13 +17,12 @@
  * - a request body arrives on its own Unix-socket connection (first line "<id> in"), which becomes
  *   the child's fd 0.
  *
- * Build: cc -O2 -Wall -Wextra -std=c11 -pthread -o spawn-helper spawn-helper.c spawn-helper-json.c   (Linux, glibc)
+ * Build: cc -O2 -Wall -Wextra -std=c11 -o spawn-helper spawn-helper.c spawn-helper-json.c   (Linux, glibc)
  * Usage: spawn-helper <socket path> [kill grace in ms]
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -31,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -48,10 +46,10 @@
 #define HEADER 9
 #define BUCKETS 1024
 #define MAX_LINE (64 * 1024 * 1024) /* a control line longer than this is a broken gateway */
-#define SPAWNERS 8 /* threads that may wait for a child's exec at once (see maybe_spawn) */
-#define UNCLAIMED_S 2.0 /* how long an exit of a pid we cannot name yet is kept (see reap) */
 
-enum kind { K_CONTROL = 1, K_ACCEPT, K_SIGNAL, K_CONN, K_STDOUT, K_STDERR, K_SPAWNED };
+enum kind { K_CONTROL = 1, K_ACCEPT, K_SIGNAL, K_CONN, K_STDOUT, K_STDERR };
+
+struct child_block; /* see start_child */
 
 struct job {
   uint32_t id;
@@ -60,7 +58,7 @@ struct job {
   pid_t pid; /* 0 until spawned */
   int out, err;
   int out_open, err_open, paused, cancelled, exited;
-  int spawning, dropped; /* handed to a spawner thread and not collected yet; a drop that came meanwhile */
+  struct child_block *block; /* the child's stack and spawn result while it may share our memory */
   long credit;
   long err_kept, err_dropped;
   int status;
@@ -188,6 +186,7 @@ static void delete_job(struct job *j) {
   for (struct job **p = &by_id[j->id % BUCKETS]; *p; p = &(*p)->next_id)
     if (*p == j) { *p = j->next_id; break; }
   free_spawn_msg(j->spec);
+  free(j->block); /* the child has been reaped (finish), or never started */
   free(j);
 }
 
@@ -256,9 +255,18 @@ static void fail_frame(uint32_t id, int err, const char *message) {
   frame('F', id, payload, (size_t)n);
 }
 
-/* Reports the exit once stdout and stderr are drained too, so the gateway has every byte first. */
+static int exec_error(const struct job *j);
+
+/* Reports the exit once stdout and stderr are drained too, so the gateway has every byte first. A child
+ * whose exec failed is reported as a spawn that failed (F), as posix_spawn would have. */
 static void finish(struct job *j) {
   if (!j->exited || j->err_open || j->out_open) return;
+  int failed = exec_error(j);
+  if (failed != 0) {
+    fail_frame(j->id, failed, strerror(failed));
+    delete_job(j);
+    return;
+  }
   char payload[128], sig[32];
   int n;
   if (WIFSIGNALED(j->status)) {
@@ -284,32 +292,106 @@ static void close_stdout(struct job *j) {
 /* ---- spawning ---- */
 
 /*
- * posix_spawn (vfork) holds its caller until the child has exec'd, and on a loaded machine the child
- * first waits for a CPU: measured with 16 sh scripts in flight on 2 cores, a posix_spawn blocked its
- * caller 1.3 ms (p50) against 0.09 ms on an idle machine. Called from this loop, that wait held every
- * other child's output, exit and spawn (the gateway used 1.6 of 2 cores where lighttpd uses 1.9). So
- * spawns run on a few threads of their own and this loop collects them (K_SPAWNED). Not fork(): it does
- * not block, but copying our page tables and the copy-on-write faults cost ~50 us in the helper and
- * ~60 us in the child per request (measured), more than the wait it saves.
- * Threads see only their work item (and the job's spec, which nobody frees while `spawning`).
+ * Not posix_spawn on this loop: it is vfork, which holds its caller until the child has exec'd, and on a
+ * loaded machine the child first waits for a CPU (measured with 16 sh scripts in flight on 2 cores: 1.3 ms
+ * p50 against 0.09 ms idle), which held every other child's output, exit and spawn. Not posix_spawn on
+ * threads of our own either (the design before this one): the hand-over to a thread and back cost two more
+ * sleeps and wake-ups a request, ~50 us of the helper's ~140 us of CPU a request on the 2-core VM (sh hello
+ * script, 4 connections; 90-95 us with posix_spawn called right here). Not fork(): copying our page tables
+ * and the copy-on-write faults cost ~50 us here and ~60 us in the child (measured).
+ *
+ * So, where we can (Linux on x86_64 or aarch64): clone(CLONE_VM) without CLONE_VFORK. The child shares our
+ * memory until its execve, as a vfork child does, but nobody waits for it. While it shares our memory it
+ * touches nothing of ours that moves: it runs on a block of its own (its stack, and what it reads and
+ * writes), reads only its job's spec, and makes raw system calls, because libc's wrappers would write
+ * `errno`, which is this thread's own. The block and the spec are freed once the child has been reaped.
+ * An exec that fails leaves its errno in the block and exits 127; stdout's EOF (which comes after it) is
+ * then not reported, and finish() sends an F frame instead of X, as if posix_spawn had failed.
+ * Elsewhere: posix_spawn right here (correct, with the wait above).
  */
-struct spawn_work {
-  struct job *j; /* for the loop; the spawner reads the fields below */
+#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
+#define CLONE_SPAWN 1
+#include <sched.h>
+#include <sys/syscall.h>
+
+#define CHILD_STACK (32 * 1024) /* the child's own frames are a few hundred bytes; the kernel does not use it */
+
+struct child_block {
+  int in, out, err;
   const struct spawn_msg *spec;
-  int in, out[2], err[2];
-  pid_t pid;
-  int error;
-  struct spawn_work *next;
+  volatile int error; /* written by the child when its exec fails; read after it has exited */
 };
 
-static pthread_mutex_t work_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t work_ready = PTHREAD_COND_INITIALIZER;
-static struct spawn_work *work_head, *work_tail, *done_head;
-static int done_fd, stopping, busy_spawners;
-static int in_flight; /* the loop's count: handed out and not collected */
+static inline long raw4(long n, long a, long b, long c, long d) {
+#if defined(__x86_64__)
+  long ret;
+  register long r10 __asm__("r10") = d;
+  __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+  return ret;
+#else
+  register long x8 __asm__("x8") = n;
+  register long x0 __asm__("x0") = a;
+  register long x1 __asm__("x1") = b;
+  register long x2 __asm__("x2") = c;
+  register long x3 __asm__("x3") = d;
+  __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory", "cc");
+  return x0;
+#endif
+}
 
-static void run_spawn(struct spawn_work *w) {
-  const struct spawn_msg *s = w->spec;
+/* The kernel's struct sigaction (handler, flags, restorer, mask; the same on both): all zero is SIG_DFL. */
+static const unsigned long SIG_DEFAULT[4];
+static const int DEFAULT_SIGNALS[] = { SIGCHLD, SIGPIPE, SIGTERM, SIGINT };
+
+/* In the child, on our memory: only raw system calls (see above). What posix_spawn's attributes and file
+ * actions did: default dispositions for the signals we ignore or take by signalfd, none blocked, a process
+ * group of its own, the pipes as fds 0-2, the script's directory, then the exec. */
+static int child_main(void *arg) {
+  struct child_block *b = arg;
+  const struct spawn_msg *s = b->spec;
+  long r = 0;
+  for (size_t i = 0; i < sizeof DEFAULT_SIGNALS / sizeof *DEFAULT_SIGNALS; i++)
+    raw4(SYS_rt_sigaction, DEFAULT_SIGNALS[i], (long)SIG_DEFAULT, 0, 8);
+  raw4(SYS_rt_sigprocmask, SIG_SETMASK, (long)SIG_DEFAULT, 0, 8);
+  if ((r = raw4(SYS_setpgid, 0, 0, 0, 0)) < 0) goto failed;
+  if ((r = raw4(SYS_dup3, b->in, 0, 0, 0)) < 0) goto failed;
+  if ((r = raw4(SYS_dup3, b->out, 1, 0, 0)) < 0) goto failed;
+  if ((r = raw4(SYS_dup3, b->err, 2, 0, 0)) < 0) goto failed;
+  /* By path, every time: a deploy that swaps the directory takes effect. */
+  if ((r = raw4(SYS_chdir, (long)s->cwd, 0, 0, 0)) < 0) goto failed;
+  r = raw4(SYS_execve, (long)s->file, (long)s->argv, (long)s->envp, 0);
+failed:
+  b->error = (int)-r;
+  raw4(SYS_exit_group, 127, 0, 0, 0);
+  return 127;
+}
+
+/* Starts the child; 0, or the errno of a start that failed at once (an exec that fails is seen later). */
+static int start_child(struct job *j, int in, int out, int err) {
+  struct child_block *b = malloc(CHILD_STACK);
+  if (b == NULL) return ENOMEM;
+  *b = (struct child_block){ .in = in, .out = out, .err = err, .spec = j->spec };
+  char *top = (char *)((uintptr_t)((char *)b + CHILD_STACK) & ~(uintptr_t)15);
+  pid_t pid = clone(child_main, top, CLONE_VM | SIGCHLD, b);
+  if (pid < 0) {
+    int e = errno;
+    free(b);
+    return e;
+  }
+  /* The child makes its own group too; whichever runs first, a killpg from here finds the group. */
+  setpgid(pid, pid);
+  j->pid = pid;
+  j->block = b;
+  return 0;
+}
+
+static int exec_error(const struct job *j) { return j->block != NULL ? j->block->error : 0; }
+
+#else
+struct child_block { int unused; };
+
+static int start_child(struct job *j, int in, int out, int err) {
+  const struct spawn_msg *s = j->spec;
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
   sigset_t none, defaults;
@@ -320,78 +402,28 @@ static void run_spawn(struct spawn_work *w) {
   sigaddset(&defaults, SIGTERM);
   sigaddset(&defaults, SIGINT);
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, w->in, 0);
-  posix_spawn_file_actions_adddup2(&fa, w->out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, w->err[1], 2);
-  /* In the child, by path, every time: a deploy that swaps the directory takes effect (and our own
-   * cwd is shared by the threads, so it is not ours to change). */
+  posix_spawn_file_actions_adddup2(&fa, in, 0);
+  posix_spawn_file_actions_adddup2(&fa, out, 1);
+  posix_spawn_file_actions_adddup2(&fa, err, 2);
   posix_spawn_file_actions_addchdir_np(&fa, s->cwd);
   posix_spawnattr_init(&at);
-  /* Our SIGCHLD and SIGTERM are blocked (signalfd): the child starts with none blocked. */
   posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawnattr_setpgroup(&at, 0);
   posix_spawnattr_setsigmask(&at, &none);
   posix_spawnattr_setsigdefault(&at, &defaults);
-  w->error = posix_spawn(&w->pid, s->file, &fa, &at, s->argv, s->envp);
+  pid_t pid = 0;
+  int error = posix_spawn(&pid, s->file, &fa, &at, s->argv, s->envp);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
+  if (error == 0) j->pid = pid;
+  return error;
 }
 
-static void *spawner(void *unused) {
-  (void)unused;
-  for (;;) {
-    pthread_mutex_lock(&work_lock);
-    while (work_head == NULL || stopping) pthread_cond_wait(&work_ready, &work_lock);
-    struct spawn_work *w = work_head;
-    work_head = w->next;
-    if (work_head == NULL) work_tail = NULL;
-    busy_spawners++;
-    pthread_mutex_unlock(&work_lock);
-    run_spawn(w);
-    pthread_mutex_lock(&work_lock);
-    w->next = done_head;
-    done_head = w;
-    busy_spawners--;
-    pthread_mutex_unlock(&work_lock);
-    uint64_t one = 1;
-    ssize_t ignored = write(done_fd, &one, sizeof one);
-    (void)ignored;
-  }
-  return NULL;
-}
-
-/* ---- exits of pids not known yet: a child can exit, and be reaped, before its spawn is collected ---- */
-
-struct unclaimed { pid_t pid; int status; double at; };
-static struct unclaimed *unclaimed;
-static size_t nunclaimed, unclaimed_cap;
-
-static void keep_unclaimed(pid_t pid, int status) {
-  double t = now();
-  for (size_t i = 0; i < nunclaimed;) {
-    if (t - unclaimed[i].at > UNCLAIMED_S) unclaimed[i] = unclaimed[--nunclaimed];
-    else i++;
-  }
-  if (nunclaimed == unclaimed_cap) {
-    unclaimed_cap = unclaimed_cap ? unclaimed_cap * 2 : 16;
-    unclaimed = xrealloc(unclaimed, unclaimed_cap * sizeof *unclaimed);
-  }
-  unclaimed[nunclaimed++] = (struct unclaimed){ pid, status, t };
-}
-
-static int take_unclaimed(pid_t pid, int *status) {
-  for (size_t i = 0; i < nunclaimed; i++) {
-    if (unclaimed[i].pid != pid) continue;
-    *status = unclaimed[i].status;
-    unclaimed[i] = unclaimed[--nunclaimed];
-    return 1;
-  }
-  return 0;
-}
+static int exec_error(const struct job *j) { (void)j; return 0; }
+#endif
 
 static void maybe_spawn(struct job *j) {
   struct spawn_msg *s = j->spec;
-  if (j->spawning) return;
   if (j->cancelled) {
     if (j->inp >= 0) close(j->inp);
     uint32_t id = j->id;
@@ -411,84 +443,35 @@ static void maybe_spawn(struct job *j) {
     err = EINVAL; /* python: a ValueError (an environment name with '=', a lone surrogate) */
     message = s->bad_text;
   }
+  int out[2], errp[2];
+  if (err == 0) {
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) die("pipe2");
+    err = start_child(j, j->inp >= 0 ? j->inp : devnull, out[1], errp[1]);
+    /* The child holds its ends now; ours would keep EOF from ever being seen. */
+    close(out[1]);
+    close(errp[1]);
+    if (err != 0) {
+      close(out[0]);
+      close(errp[0]);
+    }
+    message = strerror(err);
+  }
+  if (j->inp >= 0) { close(j->inp); j->inp = -1; }
   if (err != 0) {
-    if (j->inp >= 0) close(j->inp);
     uint32_t id = j->id;
     delete_job(j);
     fail_frame(id, err, message);
     return;
   }
-  struct spawn_work *w = calloc(1, sizeof *w);
-  if (w == NULL) die("out of memory");
-  if (pipe2(w->out, O_CLOEXEC) < 0 || pipe2(w->err, O_CLOEXEC) < 0) die("pipe2");
-  w->j = j;
-  w->spec = s;
-  w->in = j->inp >= 0 ? j->inp : devnull;
-  j->spawning = 1;
-  in_flight++;
-  pthread_mutex_lock(&work_lock);
-  if (work_tail) work_tail->next = w;
-  else work_head = w;
-  work_tail = w;
-  pthread_cond_signal(&work_ready);
-  pthread_mutex_unlock(&work_lock);
-}
-
-/* A spawner is done with `w`: the job runs (or gets its F), as if posix_spawn had returned here. */
-static void collect(struct spawn_work *w) {
-  struct job *j = w->j;
-  in_flight--;
-  j->spawning = 0;
-  /* The child holds its ends now; ours would keep EOF from ever being seen. */
-  close(w->out[1]);
-  close(w->err[1]);
-  if (j->inp >= 0) { close(j->inp); j->inp = -1; }
-  if (w->error != 0) {
-    close(w->out[0]);
-    close(w->err[0]);
-    uint32_t id = j->id;
-    delete_job(j);
-    fail_frame(id, w->error, strerror(w->error));
-    free(w);
-    return;
-  }
-  pid_t pid = w->pid;
-  free_spawn_msg(j->spec);
-  j->spec = NULL;
-  j->pid = pid;
-  j->out = w->out[0];
-  j->err = w->err[0];
-  free(w);
+  j->out = out[0];
+  j->err = errp[0];
   j->out_open = j->err_open = 1;
   fcntl(j->out, F_SETFL, O_NONBLOCK);
   fcntl(j->err, F_SETFL, O_NONBLOCK);
   watch(j->out, K_STDOUT, j->id);
   watch(j->err, K_STDERR, j->id);
-  j->next_pid = by_pid[(uint32_t)pid % BUCKETS];
-  by_pid[(uint32_t)pid % BUCKETS] = j;
-  int status;
-  if (take_unclaimed(pid, &status)) {
-    record_exit(j, status); /* already exited and reaped: reap() kept its status */
-  } else if (j->cancelled) {
-    kill_group(j); /* a kill that came while it was starting */
-  }
-  if (j->dropped) close_stdout(j);
-  finish(j);
-}
-
-static void on_spawned(void) {
-  uint64_t n;
-  ssize_t ignored = read(done_fd, &n, sizeof n);
-  (void)ignored;
-  pthread_mutex_lock(&work_lock);
-  struct spawn_work *w = done_head;
-  done_head = NULL;
-  pthread_mutex_unlock(&work_lock);
-  while (w != NULL) {
-    struct spawn_work *next = w->next;
-    collect(w);
-    w = next;
-  }
+  j->next_pid = by_pid[(uint32_t)j->pid % BUCKETS];
+  by_pid[(uint32_t)j->pid % BUCKETS] = j;
 }
 
 /* ---- the child's pipes ---- */
@@ -522,7 +505,7 @@ static void on_stdout(struct job *j) {
     if (n < 0) return; /* EAGAIN: a stale readiness, or no more yet */
     if (n == 0) {
       close_stdout(j);
-      frame('E', j->id, NULL, 0);
+      if (exec_error(j) == 0) frame('E', j->id, NULL, 0); /* else finish() sends F instead */
       settle(j);
       return;
     }
@@ -568,7 +551,6 @@ static void reap(void) {
     if (j == NULL) {
       /* An orphaned grandchild, re-parented to us: reaped, nothing to report. Or one of ours whose spawn
        * is not collected yet: its status is kept for collect(). */
-      if (in_flight > 0) keep_unclaimed(pid, status);
       continue;
     }
     record_exit(j, status);
@@ -601,7 +583,7 @@ static void on_conn(int fd) {
   while (i < len && peek[i] >= '0' && peek[i] <= '9' && id <= UINT32_MAX) id = id * 10 + (uint64_t)(peek[i++] - '0');
   if (i == 0 || id > UINT32_MAX || len - i != 4 || memcmp(peek + i, " in\n", 4) != 0) { close(fd); return; }
   struct job *j = job_for((uint32_t)id);
-  if (j->spawning || j->pid != 0) { close(fd); return; } /* a second body for a started job: not ours to use */
+  if (j->pid != 0) { close(fd); return; } /* a second body for a started job: not ours to use */
   if (j->inp >= 0) close(j->inp);
   j->inp = fd;
   maybe_spawn(j);
@@ -619,7 +601,7 @@ static void on_message(const char *line, size_t len) {
   }
   if (m->type == MSG_SPAWN) {
     struct job *j = job_for(m->id);
-    if (j->spawning || j->pid != 0) { free_spawn_msg(m); return; } /* an id already started: ignored */
+    if (j->pid != 0) { free_spawn_msg(m); return; } /* an id already started: ignored */
     free_spawn_msg(j->spec);
     j->spec = m;
     maybe_spawn(j);
@@ -637,15 +619,12 @@ static void on_message(const char *line, size_t len) {
       watch(j->out, K_STDOUT, j->id);
     }
   } else if (type == MSG_DROP) {
-    if (j->spawning) j->dropped = 1; /* collect() closes its stdout */
-    else if (j->out_open) {
+    if (j->out_open) {
       close_stdout(j); /* the script's next write fails (SIGPIPE), as it would on a closed client */
       finish(j);
     }
   } else if (type == MSG_KILL) {
-    if (j->spawning) {
-      j->cancelled = 1; /* collect() kills it */
-    } else if (j->pid == 0) {
+    if (j->pid == 0) {
       j->cancelled = 1; /* its body connection is still on its way: never start it */
       maybe_spawn(j);
     } else if (!j->exited) {
@@ -680,24 +659,7 @@ static void on_control(void) {
 static void on_alarm(int s) { (void)s; }
 
 static void shutdown_and_exit(void) {
-  /* No new spawn; the ones under way finish (an exec is quick) and are collected, so that their
-   * children are killed with the rest. Bounded: a spawner stuck for a second is not waited for. */
-  pthread_mutex_lock(&work_lock);
-  stopping = 1;
-  work_head = work_tail = NULL;
-  pthread_mutex_unlock(&work_lock);
-  for (int waited = 0; waited < 1000; waited++) {
-    pthread_mutex_lock(&work_lock);
-    int busy = busy_spawners;
-    pthread_mutex_unlock(&work_lock);
-    if (busy == 0) break;
-    usleep(1000);
-  }
-  pthread_mutex_lock(&work_lock);
-  struct spawn_work *w = done_head;
-  done_head = NULL;
-  pthread_mutex_unlock(&work_lock);
-  for (; w != NULL; w = w->next) if (w->error == 0) killpg(w->pid, SIGKILL);
+  /* Every child is ours from the moment clone returned (its group set from here too): all are killed. */
   flush_out();
   for (size_t i = 0; i < nkills; i++) killpg(kills[i].pgid, SIGKILL);
   for (size_t b = 0; b < BUCKETS; b++)
@@ -730,25 +692,12 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_BLOCK, &mask, NULL);
   sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-  done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (done_fd < 0) die("eventfd");
-  /* After the mask above: the threads inherit it, so SIGCHLD and SIGTERM still reach only the signalfd. */
-  for (int i = 0; i < SPAWNERS; i++) {
-    pthread_t thread;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&thread, &attr, spawner, NULL) != 0) die("pthread_create");
-    pthread_attr_destroy(&attr);
-  }
   ep = epoll_create1(EPOLL_CLOEXEC);
   if (sig_fd < 0 || devnull < 0 || ep < 0) die("setup");
   fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
   watch(0, K_CONTROL, 0);
   watch(server_fd, K_ACCEPT, 0);
   watch(sig_fd, K_SIGNAL, 0);
-  watch(done_fd, K_SPAWNED, 0);
   prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
   if (getppid() != parent) shutdown_and_exit(); /* the gateway died before the line above */
 
@@ -769,7 +718,6 @@ int main(int argc, char **argv) {
         case K_CONN: on_conn((int)v); break;
         case K_STDOUT: if ((j = find_job(v)) != NULL) on_stdout(j); break;
         case K_STDERR: if ((j = find_job(v)) != NULL) on_stderr(j); break;
-        case K_SPAWNED: on_spawned(); break;
         case K_SIGNAL: {
           struct signalfd_siginfo info;
           while (read(sig_fd, &info, sizeof info) == (ssize_t)sizeof info) {

@@ -241,7 +241,8 @@ class Helper:
                 (os.POSIX_SPAWN_DUP2, stdin_fd, 0),
                 (os.POSIX_SPAWN_DUP2, out_w, 1),
                 (os.POSIX_SPAWN_DUP2, err_w, 2),
-            ], setpgroup=0, setsigdef=(signal.SIGCHLD, signal.SIGPIPE, signal.SIGTERM, signal.SIGINT))
+            # SIGXFSZ too: Python ignores it (and SIGPIPE) at start-up, and an ignored signal survives exec.
+            ], setpgroup=0, setsigdef=(signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGINT))
         except (OSError, ValueError) as error:  # ValueError: a NUL or an unencodable character in argv/env
             for fd in (out_r, out_w, err_r, err_w):
                 os.close(fd)
