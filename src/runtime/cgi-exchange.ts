@@ -19,8 +19,12 @@ export interface ExchangeOptions {
   readonly onChild?: (child: CgiChild) => void
 }
 
-/** How long, and how much, a response body is held to see whether it is complete (see `coalesce`). */
-const COALESCE_MS = 5
+/**
+ * How long, and how much, a response body is held to see whether it is complete (see `coalesce`). The
+ * compiled spawn helper holds a child's first output up to 2 ms for its end already (spawn-helper.c
+ * on_stdout): together a streaming script's first bytes wait ~5 ms at most.
+ */
+const COALESCE_MS = 3
 const COALESCE_BYTES = 64 * 1024
 /** stderr kept per request; the rest is counted and drained, never buffered. */
 const STDERR_CAP = 64 * 1024

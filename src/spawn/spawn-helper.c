@@ -43,6 +43,7 @@
 #define STDERR_CAP (64 * 1024)
 #define WINDOW (256 * 1024) /* stdout bytes a child may be ahead of the gateway's acks */
 #define CHUNK (64 * 1024)
+#define HOLD_S 0.002 /* how long a child's first output may wait for its end (see on_stdout) */
 #define HEADER 9
 #define BUCKETS 1024
 #define MAX_LINE (64 * 1024 * 1024) /* a control line longer than this is a broken gateway */
@@ -59,6 +60,9 @@ struct job {
   int out, err;
   int out_open, err_open, paused, cancelled, exited;
   struct child_block *block; /* the child's stack and spawn result while it may share our memory */
+  char *held; /* its first output, held for its end (see on_stdout); CHUNK bytes at most */
+  size_t held_len;
+  int spoke; /* an O frame has gone out (or the hold is over): output is framed as it comes */
   long credit;
   long err_kept, err_dropped;
   int status;
@@ -187,6 +191,7 @@ static void delete_job(struct job *j) {
     if (*p == j) { *p = j->next_id; break; }
   free_spawn_msg(j->spec);
   free(j->block); /* the child has been reaped (finish), or never started */
+  free(j->held);
   free(j);
 }
 
@@ -228,10 +233,24 @@ static void escalate(void) {
   }
 }
 
+/* Jobs whose first output is held (see on_stdout), oldest first: all are held for the same HOLD_S. */
+struct hold { uint32_t job; double until; };
+static struct hold *holds;
+static size_t nholds, holds_cap;
+
+static void end_hold(uint32_t id) {
+  for (size_t i = 0; i < nholds; i++) {
+    if (holds[i].job != id) continue;
+    memmove(holds + i, holds + i + 1, (nholds - i - 1) * sizeof *holds);
+    nholds--;
+    return;
+  }
+}
+
 static int next_timeout_ms(void) {
-  if (nkills == 0) return -1;
-  double first = kills[0].deadline;
-  for (size_t i = 1; i < nkills; i++) if (kills[i].deadline < first) first = kills[i].deadline;
+  if (nkills == 0 && nholds == 0) return -1;
+  double first = nholds > 0 ? holds[0].until : kills[0].deadline;
+  for (size_t i = 0; i < nkills; i++) if (kills[i].deadline < first) first = kills[i].deadline;
   double ms = (first - now()) * 1000.0;
   return ms <= 0 ? 0 : (int)ms + 1; /* rounded up: waking early would only spin */
 }
@@ -283,10 +302,41 @@ static void finish(struct job *j) {
   delete_job(j);
 }
 
+/* The hold is over: what was held goes out as one O frame, and output is framed as it comes from now on. */
+static void release(struct job *j) {
+  if (j->spoke) return;
+  j->spoke = 1;
+  if (j->held_len > 0) {
+    frame('O', j->id, j->held, j->held_len);
+    end_hold(j->id);
+  }
+  free(j->held);
+  j->held = NULL;
+  j->held_len = 0;
+}
+
+static void release_due(void) {
+  double t = now();
+  while (nholds > 0 && holds[0].until <= t) {
+    uint32_t id = holds[0].job;
+    end_hold(id);
+    struct job *j = find_job(id);
+    if (j != NULL) release(j);
+  }
+}
+
+/* Closed by a drop, or at its end (after release()): a drop discards what is held, as the rest. */
 static void close_stdout(struct job *j) {
   if (!j->paused) unwatch(j->out);
   close(j->out);
   j->out_open = 0;
+  if (!j->spoke) {
+    if (j->held_len > 0) end_hold(j->id);
+    j->spoke = 1;
+    free(j->held);
+    j->held = NULL;
+    j->held_len = 0;
+  }
 }
 
 /* ---- spawning ---- */
@@ -494,25 +544,52 @@ static void settle(struct job *j) {
   else finish(j);
 }
 
+/*
+ * A child's first output is held until its stdout ends, for HOLD_S at most (or until CHUNK bytes): most
+ * CGI responses are small and end a moment after they are written (a sh script exits ~0.5 ms after its
+ * printf), and then the output, E and X reach the gateway in one write instead of two. Each write to the
+ * gateway wakes it, which on the 2-core VM costs ~25 us of CPU besides the frame's handling. The gateway
+ * itself holds a head up to 3 ms for the end (cgi-exchange.ts coalesce), so a streaming script's first
+ * bytes wait at most ~5 ms, as they did before this hold; later output is never held.
+ */
 static void on_stdout(struct job *j) {
   /* An event of this epoll batch may be stale: a 'drop' handled just before closed the pipe. */
   if (!j->out_open || j->paused) return;
   /* A short read is often a script's last bytes: one more read finds the end now (0) or nothing (EAGAIN). */
   for (int reads = 0; reads < 2; reads++) {
     size_t want = j->credit < CHUNK ? (size_t)j->credit : CHUNK;
-    char *at = reserve(HEADER + want);
-    ssize_t n = read(j->out, at + HEADER, want); /* straight into the frame: no copy */
+    int holding = !j->spoke;
+    if (holding && j->held == NULL) j->held = malloc(CHUNK);
+    if (holding && j->held == NULL) die("out of memory");
+    if (holding && want > CHUNK - j->held_len) want = CHUNK - j->held_len;
+    /* Straight into the frame (or the hold): no copy. */
+    char *at = holding ? j->held + j->held_len : reserve(HEADER + want) + HEADER;
+    ssize_t n = read(j->out, at, want);
     if (n < 0) return; /* EAGAIN: a stale readiness, or no more yet */
     if (n == 0) {
+      release(j);
       close_stdout(j);
       if (exec_error(j) == 0) frame('E', j->id, NULL, 0); /* else finish() sends F instead */
       settle(j);
       return;
     }
-    put_header(at, 'O', j->id, (uint32_t)n);
-    out_len += HEADER + (size_t)n;
+    if (holding) {
+      if (j->held_len == 0) {
+        if (nholds == holds_cap) {
+          holds_cap = holds_cap ? holds_cap * 2 : 16;
+          holds = xrealloc(holds, holds_cap * sizeof *holds);
+        }
+        holds[nholds++] = (struct hold){ j->id, now() + HOLD_S };
+      }
+      j->held_len += (size_t)n;
+      if (j->held_len == CHUNK) release(j);
+    } else {
+      put_header(at - HEADER, 'O', j->id, (uint32_t)n);
+      out_len += HEADER + (size_t)n;
+    }
     j->credit -= n;
     if (j->credit <= 0) {
+      release(j); /* the gateway acks what it has been sent */
       j->paused = 1; /* until the gateway acks: the pipe fills and the script blocks */
       unwatch(j->out);
       return;
@@ -729,6 +806,7 @@ int main(int argc, char **argv) {
       }
     }
     if (child_exited) reap();
+    release_due();
     escalate();
     flush_out(); /* one write for every frame of this turn */
   }
