@@ -357,9 +357,9 @@ static void close_stdout(struct job *j) {
  * `errno`, which is this thread's own. The block and the spec are freed once the child has been reaped.
  * An exec that fails leaves its errno in the block and exits 127; stdout's EOF (which comes after it) is
  * then not reported, and finish() sends an F frame instead of X, as if posix_spawn had failed.
- * Elsewhere: posix_spawn right here (correct, with the wait above).
+ * Elsewhere (or built with -DWG_NO_CLONE, as the tests do): posix_spawn right here (correct, with the wait above).
  */
-#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
+#if !defined(WG_NO_CLONE) && defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
 #define CLONE_SPAWN 1
 #include <sched.h>
 #include <sys/syscall.h>

@@ -9,7 +9,7 @@ import type { CgiChild, SpawnSpec } from '../../src/spawn/spawner.ts'
 import { ROOT, within } from '../helpers/gateway.ts'
 import { procStat } from '../helpers/proc.ts'
 import { eventually } from '../runtime/support.ts'
-import { ENV, HELPERS, helperCommand, readAll } from './support.ts'
+import { ENV, HELPER_BUILDS, HELPERS, type HelperKind, helperCommand, readAll } from './support.ts'
 
 // The spawn helper's protocol and behaviour, driven through HelperSpawner against real helper
 // processes: the compiled one (spawn-helper.c) and the python one must behave the same.
@@ -28,7 +28,7 @@ function sh (script: string, stdin: Uint8Array | null = null): SpawnSpec {
   return { file: '/bin/sh', args: ['-c', script], env: ENV, cwd: scratch, stdin }
 }
 
-async function open (kind: 'c' | 'python', onTestFinished: (fn: () => Promise<void> | void) => void): Promise<HelperSpawner> {
+async function open (kind: HelperKind, onTestFinished: (fn: () => Promise<void> | void) => void): Promise<HelperSpawner> {
   const helper = new HelperSpawner(await helperCommand(kind))
   onTestFinished(() => within(10_000, 'helper.close()', helper.close()))
   await within(10_000, 'the helper to be ready', helper.ready)
@@ -46,7 +46,7 @@ async function failure (child: CgiChild): Promise<string> {
   return status.error?.message ?? ''
 }
 
-describe.each(HELPERS)('spawn helper ($kind)', ({ kind, skip }) => {
+describe.each(HELPER_BUILDS)('spawn helper ($kind)', ({ kind, skip }) => {
   it.skipIf(skip !== undefined)('forwards stdout and stderr and reports the exit code after both have ended', async ({ onTestFinished }) => {
     const helper = await open(kind, onTestFinished)
     const err = collect()

@@ -1,4 +1,8 @@
-import { spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { Readable } from 'node:stream'
 import { buildSpawnHelper } from '../../src/spawn/build-helper.ts'
 import { findOnPath } from '../../src/spawn/find-on-path.ts'
@@ -18,9 +22,33 @@ export const HELPERS: Array<{ kind: 'c' | 'python', skip: string | undefined }> 
 ]
 for (const { kind, skip } of HELPERS) if (skip !== undefined) console.warn(`[spawn tests] skipping the ${kind} helper cases: ${skip}`)
 
+/**
+ * The helper builds the protocol suite runs against: the two above, and spawn-helper.c built with
+ * -DWG_NO_CLONE, its posix_spawn path for machines other than Linux on x86_64/aarch64 (never built here
+ * otherwise, so tested this way).
+ */
+export type HelperKind = 'c' | 'c-posix-spawn' | 'python'
+export const HELPER_BUILDS: Array<{ kind: HelperKind, skip: string | undefined }> = [
+  ...HELPERS,
+  { kind: 'c-posix-spawn', skip: HELPERS[0].skip },
+]
+
+let posixSpawnBuild: string | undefined
+
 /** How to start the helper of `kind` (the compiled one is built, or found in its cache, first). */
-export async function helperCommand (kind: 'c' | 'python'): Promise<HelperCommand> {
+export async function helperCommand (kind: HelperKind): Promise<HelperCommand> {
   if (kind === 'python') return pythonHelper(PYTHON as string)
+  if (kind === 'c-posix-spawn') {
+    if (posixSpawnBuild === undefined) {
+      const dir = mkdtempSync(join(tmpdir(), 'wg-helper-posix-spawn-'))
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+      const binary = join(dir, 'spawn-helper')
+      const src = fileURLToPath(new URL('../../src/spawn/', import.meta.url))
+      execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-std=c11', '-DWG_NO_CLONE', '-o', binary, `${src}spawn-helper.c`, `${src}spawn-helper-json.c`], { stdio: ['ignore', 'pipe', 'pipe'] })
+      posixSpawnBuild = binary
+    }
+    return compiledHelper(posixSpawnBuild)
+  }
   return compiledHelper(await within(60_000, 'building the compiled spawn helper', buildSpawnHelper()))
 }
 
