@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -302,6 +303,34 @@ static void finish(struct job *j) {
   delete_job(j);
 }
 
+/*
+ * Whether `p` is a whole CGI head (RFC 3875 §6: header lines ending in LF or CRLF, then an empty line) with
+ * a Content-Length whose body is all there. The gateway answers such a response as soon as it has it
+ * (cgi-exchange.ts), without waiting for the end, so holding it for the end would only delay it: a cold
+ * runner, or a python script, takes a few ms to exit after its last write. Only a hint for when to stop
+ * holding; what the output means is the gateway's parser's business.
+ */
+static int complete_by_length(const char *p, size_t n) {
+  static const char name[] = "content-length:";
+  long long length = -1;
+  for (size_t line = 0, i = 0; i < n; i++) {
+    if (p[i] != '\n') continue;
+    size_t end = (i > line && p[i - 1] == '\r') ? i - 1 : i;
+    if (end == line) return length >= 0 && (unsigned long long)length <= n - (i + 1);
+    if (end - line > sizeof name - 1 && strncasecmp(p + line, name, sizeof name - 1) == 0) {
+      size_t k = line + sizeof name - 1;
+      while (k < end && (p[k] == ' ' || p[k] == '\t')) k++;
+      length = k < end ? 0 : -1;
+      for (; k < end && length >= 0; k++) {
+        if (p[k] >= '0' && p[k] <= '9' && length < 1000000000000LL) length = length * 10 + (p[k] - '0');
+        else if (p[k] != ' ' && p[k] != '\t') length = -1;
+      }
+    }
+    line = i + 1;
+  }
+  return 0;
+}
+
 /* The hold is over: what was held goes out as one O frame, and output is framed as it comes from now on. */
 static void release(struct job *j) {
   if (j->spoke) return;
@@ -548,7 +577,8 @@ static void settle(struct job *j) {
  * A child's first output is held until its stdout ends, for HOLD_S at most (or until CHUNK bytes): most
  * CGI responses are small and end a moment after they are written (a sh script exits ~0.5 ms after its
  * printf), and then the output, E and X reach the gateway in one write instead of two. Each write to the
- * gateway wakes it, which on the 2-core VM costs ~25 us of CPU besides the frame's handling. The gateway
+ * gateway wakes it, which on the 2-core VM costs ~25 us of CPU besides the frame's handling. A head whose
+ * Content-Length is met is not held (complete_by_length). The gateway
  * itself holds a head up to 3 ms for the end (cgi-exchange.ts coalesce), so a streaming script's first
  * bytes wait at most ~5 ms, as they did before this hold; later output is never held.
  */
@@ -582,7 +612,7 @@ static void on_stdout(struct job *j) {
         holds[nholds++] = (struct hold){ j->id, now() + HOLD_S };
       }
       j->held_len += (size_t)n;
-      if (j->held_len == CHUNK) release(j);
+      if (j->held_len == CHUNK || complete_by_length(j->held, j->held_len)) release(j);
     } else {
       put_header(at - HEADER, 'O', j->id, (uint32_t)n);
       out_len += HEADER + (size_t)n;

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
+import { request } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { createGateway } from '../../src/index.ts'
 import { within } from '../helpers/gateway.ts'
@@ -330,6 +331,26 @@ describe('cgi app: responses (RFC 3875 §6)', () => {
     expect(wire.slice(wire.indexOf('\r\n\r\n') + 4)).toBe('0123456789')
     const next = parseRaw(await rawExchange(url, GET('/cgi-bin/respond.sh?created')))
     expect(next.status).toBe(201)
+  })
+
+  it('answers once a Content-Length body is whole, and sends a body without one before the script ends', async ({ onTestFinished }) => {
+    // Both scripts then sleep 3 s. Neither the spawn helper (which holds a script's first output a moment
+    // for its end) nor the gateway (which does the same to send a Content-Length) may wait for that.
+    const h = await openCgi(onTestFinished)
+    let started = performance.now()
+    const whole = await h.send('/cgi-bin/respond.sh?linger-length', { ms: 10_000 })
+    expect([whole.status, whole.body.toString()]).toEqual([200, 'whole\n'])
+    expect(performance.now() - started).toBeLessThan(2000)
+    started = performance.now()
+    const res = await within(10_000, 'the head of respond.sh?linger', request(`${h.url}/cgi-bin/respond.sh?linger`, { dispatcher: h.agent }))
+    const iterator = res.body[Symbol.asyncIterator]()
+    const first = await within(10_000, 'the first line', iterator.next())
+    expect(Buffer.from(first.value as Uint8Array).toString()).toBe('first\n')
+    expect(performance.now() - started).toBeLessThan(2000)
+    expect(res.headers['content-length']).toBeUndefined()
+    let rest = ''
+    for (let next = await within(10_000, 'the rest', iterator.next()); next.done !== true; next = await within(10_000, 'the rest', iterator.next())) rest += Buffer.from(next.value as Uint8Array).toString()
+    expect(rest).toBe('last\n')
   })
 
   it('keeps repeated Set-Cookie headers from the script apart', async ({ onTestFinished }) => {
