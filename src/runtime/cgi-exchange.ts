@@ -22,7 +22,7 @@ export interface ExchangeOptions {
 /**
  * How long, and how much, a response body is held to see whether it is complete (see `coalesce`). The
  * compiled spawn helper holds a child's first output up to 2 ms for its end already (spawn-helper.c
- * on_stdout): together a streaming script's first bytes wait ~5 ms at most.
+ * on_stdout): together a streaming script's first bytes wait ~5-6 ms at most.
  */
 const COALESCE_MS = 3
 const COALESCE_BYTES = 64 * 1024

@@ -580,7 +580,8 @@ static void settle(struct job *j) {
  * gateway wakes it, which on the 2-core VM costs ~25 us of CPU besides the frame's handling. A head whose
  * Content-Length is met is not held (complete_by_length). The gateway
  * itself holds a head up to 3 ms for the end (cgi-exchange.ts coalesce), so a streaming script's first
- * bytes wait at most ~5 ms, as they did before this hold; later output is never held.
+ * bytes wait ~5-6 ms at most (epoll_wait counts in whole ms), about as before this hold; later output is
+ * never held.
  */
 static void on_stdout(struct job *j) {
   /* An event of this epoll batch may be stale: a 'drop' handled just before closed the pipe. */
