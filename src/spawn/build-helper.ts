@@ -8,10 +8,11 @@ import { fileURLToPath } from 'node:url'
 import { GatewayError } from '../errors.ts'
 import { findOnPath } from './find-on-path.ts'
 
-const SOURCES = ['spawn-helper.c', 'spawn-helper-json.c'].map(name => fileURLToPath(new URL(name, import.meta.url)))
+/** The helper's sources and compiler flags (exported for the tests' own builds of it). */
+export const SOURCES = ['spawn-helper.c', 'spawn-helper-json.c'].map(name => fileURLToPath(new URL(name, import.meta.url)))
 /** Hashed with the sources (an edited header must rebuild too), never compiled on its own. */
 const HEADERS = ['spawn-helper-json.h'].map(name => fileURLToPath(new URL(name, import.meta.url)))
-const FLAGS = ['-O2', '-Wall', '-Wextra', '-std=c11']
+export const FLAGS = ['-O2', '-Wall', '-Wextra', '-std=c11']
 /** Two loaded cores, a cold compiler: a build takes ~0.3 s, but must never hang a gateway's start. */
 const BUILD_TIMEOUT_MS = 60_000
 const PACKAGE_CACHE = fileURLToPath(new URL('../../node_modules/.cache/warmgate/', import.meta.url))

@@ -331,17 +331,20 @@ static int complete_by_length(const char *p, size_t n) {
   return 0;
 }
 
-/* The hold is over: what was held goes out as one O frame, and output is framed as it comes from now on. */
-static void release(struct job *j) {
+/* No more holding: output is framed as it comes from now on, and what was held is forgotten. */
+static void stop_holding(struct job *j) {
   if (j->spoke) return;
   j->spoke = 1;
-  if (j->held_len > 0) {
-    frame('O', j->id, j->held, j->held_len);
-    end_hold(j->id);
-  }
+  if (j->held_len > 0) end_hold(j->id);
   free(j->held);
   j->held = NULL;
   j->held_len = 0;
+}
+
+/* The hold is over: what was held goes out as one O frame first. */
+static void release(struct job *j) {
+  if (!j->spoke && j->held_len > 0) frame('O', j->id, j->held, j->held_len);
+  stop_holding(j);
 }
 
 static void release_due(void) {
@@ -359,13 +362,7 @@ static void close_stdout(struct job *j) {
   if (!j->paused) unwatch(j->out);
   close(j->out);
   j->out_open = 0;
-  if (!j->spoke) {
-    if (j->held_len > 0) end_hold(j->id);
-    j->spoke = 1;
-    free(j->held);
-    j->held = NULL;
-    j->held_len = 0;
-  }
+  stop_holding(j);
 }
 
 /* ---- spawning ---- */
@@ -532,8 +529,8 @@ static void maybe_spawn(struct job *j) {
     if (err != 0) {
       close(out[0]);
       close(errp[0]);
+      message = strerror(err);
     }
-    message = strerror(err);
   }
   if (j->inp >= 0) { close(j->inp); j->inp = -1; }
   if (err != 0) {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, describe, expect, it } from 'vitest'
+import { FLAGS, SOURCES } from '../../src/spawn/build-helper.ts'
 import { HelperSpawner } from '../../src/spawn/helper-spawner.ts'
 import type { CgiChild, SpawnSpec } from '../../src/spawn/spawner.ts'
 import { ROOT, within } from '../helpers/gateway.ts'
@@ -209,8 +210,7 @@ describe.each(HELPER_BUILDS)('spawn helper ($kind)', ({ kind, skip }) => {
 describe.skipIf(HELPERS[0].skip !== undefined)('spawn-helper.c', () => {
   it('compiles with -O2 -Wall -Wextra -std=c11 without a warning', () => {
     const out = join(scratch, 'helper-wall')
-    const src = join(ROOT, 'src/spawn/')
-    const result = execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Wpedantic', '-std=c11', '-o', out, `${src}spawn-helper.c`, `${src}spawn-helper-json.c`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    const result = execFileSync('cc', [...FLAGS, '-Wpedantic', '-o', out, ...SOURCES], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
     expect(result).toBe('')
   })
 })

@@ -2,9 +2,8 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Readable } from 'node:stream'
-import { buildSpawnHelper } from '../../src/spawn/build-helper.ts'
+import { buildSpawnHelper, FLAGS, SOURCES } from '../../src/spawn/build-helper.ts'
 import { findOnPath } from '../../src/spawn/find-on-path.ts'
 import { compiledHelper, type HelperCommand, pythonHelper } from '../../src/spawn/helper-spawner.ts'
 import { within } from '../helpers/gateway.ts'
@@ -43,8 +42,7 @@ export async function helperCommand (kind: HelperKind): Promise<HelperCommand> {
       const dir = mkdtempSync(join(tmpdir(), 'wg-helper-posix-spawn-'))
       process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
       const binary = join(dir, 'spawn-helper')
-      const src = fileURLToPath(new URL('../../src/spawn/', import.meta.url))
-      execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-std=c11', '-DWG_NO_CLONE', '-o', binary, `${src}spawn-helper.c`, `${src}spawn-helper-json.c`], { stdio: ['ignore', 'pipe', 'pipe'] })
+      execFileSync('cc', [...FLAGS, '-Werror', '-DWG_NO_CLONE', '-o', binary, ...SOURCES], { stdio: ['ignore', 'pipe', 'pipe'] })
       posixSpawnBuild = binary
     }
     return compiledHelper(posixSpawnBuild)
