@@ -29,6 +29,12 @@ export class WorkerStreams {
   readonly #outbox: Outbox<FromWorker>
   readonly #sending = new Map<number, Sending>()
   readonly #receiving = new Map<number, Receiving>()
+  /**
+   * Request bodies opened but not yet handed to their handler. Kept apart from #receiving: a body
+   * whose last chunk and end arrive in the same batch as its REQUEST is complete (and out of
+   * #receiving) before the request runs, and must still reach the handler whole.
+   */
+  readonly #unclaimed = new Map<number, ReadableStream<Uint8Array>>()
 
   constructor (outbox: Outbox<FromWorker>) {
     this.#outbox = outbox
@@ -47,11 +53,15 @@ export class WorkerStreams {
       cancel: () => { this.#receiving.delete(seq) },
     }, { highWaterMark: 0, size: chunk => chunk.byteLength })
     this.#receiving.set(seq, { stream, controller, enqueued: 0, granted: STREAM_WINDOW })
+    this.#unclaimed.set(seq, stream)
   }
 
-  /** The stream `openRequestBody` made, for the handler's Request; an empty one if the request is over. */
+  /** The stream `openRequestBody` made, for the handler's Request, whatever has arrived on it meanwhile. */
   requestBody (seq: number): ReadableStream<Uint8Array> {
-    return this.#receiving.get(seq)?.stream ?? new ReadableStream({ start: c => c.close() })
+    const stream = this.#unclaimed.get(seq)
+    if (stream === undefined) throw new GatewayError('WG_ERR_PROTOCOL', `no request body was opened for request ${seq}`)
+    this.#unclaimed.delete(seq)
+    return stream
   }
 
   onRequestChunk (seq: number, bytes: Uint8Array): void {
@@ -132,6 +142,7 @@ export class WorkerStreams {
 
   /** The request is over (answered, failed or aborted): a request body still arriving is dropped. */
   finish (seq: number, reason?: unknown): void {
+    this.#unclaimed.delete(seq)
     const receiving = this.#receiving.get(seq)
     if (receiving === undefined) return
     this.#receiving.delete(seq)

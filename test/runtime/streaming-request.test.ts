@@ -6,6 +6,7 @@ import { describe, expect, it, type TestContext } from 'vitest'
 import type { GatewayConfig, Mode } from '../../src/index.ts'
 import type { StreamReport } from '../fixtures/handlers/stream.ts'
 import { codesOf, within } from '../helpers/gateway.ts'
+import { bytesOf, post } from '../fidelity/support.ts'
 import { type CaseContext, eventually, handler, openGateway, type Harness } from './support.ts'
 
 // Request bodies above the threshold (or chunked) stream into the handler's `request.body` as they
@@ -13,7 +14,10 @@ import { type CaseContext, eventually, handler, openGateway, type Harness } from
 
 const LIMIT = 8 * 1024 * 1024
 const CONFIG: GatewayConfig = {
-  apps: { stream: { route: '/stream', entry: handler('stream.ts'), workers: { min: 1, max: 1 }, timeout: '10s', bodyLimit: LIMIT } },
+  apps: {
+    stream: { route: '/stream', entry: handler('stream.ts'), workers: { min: 1, max: 1 }, timeout: '10s', bodyLimit: LIMIT },
+    echo: { route: '/echo', entry: handler('echo-hash.ts'), workers: { min: 1, max: 1 }, timeout: '10s', bodyLimit: LIMIT },
+  },
 }
 
 const MODES = ['warm', 'inline'] as const satisfies readonly Mode[]
@@ -48,6 +52,33 @@ describe.each(MODES)('%s mode: request body streaming', (mode) => {
     const res = await answer
     expect(res.statusCode).toBe(200)
     expect(await within(5000, 'the upload answer', res.body.json())).toEqual({ seen: 2 * half, streamed: true })
+  })
+
+  // Regression: in warm mode a body whose last chunk and end reached the worker in the same batch as its
+  // request (every small chunked body, and bodies just over the streaming threshold) was handed to the
+  // handler empty.
+  it('hands a small chunked body, written in one piece or in five, to the handler whole', async (t) => {
+    const h = await openGateway(context(mode, t), CONFIG)
+    const body = Buffer.from('hello')
+    for (const pieces of [[body], [...body].map(byte => Buffer.from([byte]))]) {
+      const res = await post(`${h.url}/echo/x`, body, { framing: 'chunked', pieces })
+      expect(res.status).toBe(200)
+      expect(res.body.toString()).toBe('hello')
+      expect(res.headers['x-received-length']).toBe('5')
+    }
+  })
+
+  it('hands bodies just over the streaming threshold (65,537, 70,000 and 100,000 bytes) to the handler whole, ten times each', async (t) => {
+    const h = await openGateway(context(mode, t), CONFIG)
+    for (const size of [65_537, 70_000, 100_000]) {
+      for (let i = 0; i < 10; i++) {
+        const body = bytesOf(size, size + i)
+        const res = await post(`${h.url}/echo/x`, body, { framing: 'length' })
+        expect(res.status).toBe(200)
+        expect(res.headers['x-received-length']).toBe(String(size))
+        expect(res.body.equals(body), `${size} bytes, try ${i}`).toBe(true)
+      }
+    }
   })
 
   it('reads a large body whole with await request.text()', async (t) => {
