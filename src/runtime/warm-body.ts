@@ -37,9 +37,19 @@ class WorkerBody extends Readable {
   #onAbort = (): void => { this.destroy(this.#signal.reason as Error) }
 
   override _read (): void {
+    // Readable calls _read again only after a push. While the worker has credit left, its next chunk or
+    // its end will push, so a grant too small to be worth a message can wait for that. A worker that has
+    // used its credit (a single chunk may overdraw it) pushes nothing more, so it must be given enough to
+    // send again now, even though `readableLength` still counts the bytes this very read is taking:
+    // without that a 256 KiB Blob body stalled here for good.
     const consumed = this.#received - this.readableLength
-    const more = consumed + STREAM_WINDOW - this.#granted
-    if (more < GRANT_STEP) return
+    let more = consumed + STREAM_WINDOW - this.#granted
+    const credit = this.#granted - this.#received
+    if (credit > 0) {
+      if (more < GRANT_STEP) return
+    } else {
+      more = Math.max(more, GRANT_STEP - credit)
+    }
     this.#granted += more
     this.outbox.push([RESPONSE_CREDIT, this.#seq, more])
   }

@@ -12,7 +12,7 @@ import { bytesOf, describeMismatch, type Echo, type Framing, inParallel, post, p
 const ECHO = `${FIXTURES}handlers/echo-hash.ts`
 const LAMBDA_ECHO = `${FIXTURES}lambda/echo-hash.ts`
 
-const app = (mode: Mode, extra: Partial<AppConfig> = {}): AppConfig => ({ mode, timeout: '30s', bodyLimit: '16mb', ...extra })
+const app = (mode: Mode, extra: Partial<AppConfig> = {}): Omit<AppConfig, 'route'> => ({ mode, timeout: '30s', bodyLimit: '16mb', ...extra })
 
 const APPS: Record<string, AppConfig> = {
   'warm-1': { ...app('warm', { workers: { min: 1, max: 1 } }), route: '/warm-1', entry: ECHO },

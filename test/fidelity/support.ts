@@ -139,3 +139,17 @@ export function describeMismatch (sent: Buffer, got: Buffer): string {
   while (at < sent.length && at < got.length && sent[at] === got[at]) at++
   return `sent ${sent.length} bytes (${sha256(sent).slice(0, 12)}), got ${got.length} (${sha256(got).slice(0, 12)}), first difference at byte ${at}`
 }
+
+/** One GET with node:http, read to the end; the raw header lines are kept (repeats stay separate). */
+export function get (url: string, options: { agent?: Agent, headers?: Record<string, string | string[]>, ms?: number } = {}): Promise<Echo & { rawHeaders: string[] }> {
+  return within(options.ms ?? 30_000, `GET ${new URL(url).pathname}${new URL(url).search}`, new Promise((resolve, reject) => {
+    const req = httpRequest(url, { agent: options.agent, headers: options.headers }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }))
+      res.once('error', reject)
+    })
+    req.once('error', reject)
+    req.end()
+  }))
+}

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { describe, expect, it, type TestContext } from 'vitest'
 import type { GatewayConfig, Mode } from '../../src/index.ts'
+import { generated } from '../fixtures/handlers/generate.ts'
 import type { StreamReport } from '../fixtures/handlers/stream.ts'
 import { within } from '../helpers/gateway.ts'
 import { type CaseContext, eventually, handler, openGateway, type Harness } from './support.ts'
@@ -12,7 +13,10 @@ import { type CaseContext, eventually, handler, openGateway, type Harness } from
 // both modes that run fetch handlers in this process: across the thread boundary (warm) and inline.
 
 const CONFIG: GatewayConfig = {
-  apps: { stream: { route: '/stream', entry: handler('stream.ts'), workers: { min: 1, max: 1 }, timeout: '10s' } },
+  apps: {
+    stream: { route: '/stream', entry: handler('stream.ts'), workers: { min: 1, max: 1 }, timeout: '10s' },
+    generate: { route: '/generate', entry: handler('generate.ts'), workers: { min: 1, max: 1 }, timeout: '10s' },
+  },
 }
 
 const MODES = ['warm', 'inline'] as const satisfies readonly Mode[]
@@ -86,6 +90,19 @@ describe.each(MODES)('%s mode: response streaming', (mode) => {
     // 150 ms apart at the handler: each arrived on its own, not all at the end.
     expect(events[1].at - events[0].at).toBeGreaterThan(100)
     expect(events[2].at - events[1].at).toBeGreaterThan(100)
+  })
+
+  // Regression: a body chunk that used the worker's whole stream window at once (a 256 KiB Blob is one
+  // chunk) stalled the response for good in warm mode, both through the socket and through gateway.fetch.
+  it('sends Blob bodies of one stream window and more whole, through the socket and gateway.fetch', async (t) => {
+    const h = await openGateway(context(mode, t), CONFIG)
+    for (const size of [256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1, 1_000_000]) {
+      const expected = generated('blob', size, size)
+      const viaSocket = await h.send(`/generate/blob?size=${size}&seed=${size}`)
+      expect(viaSocket.body.equals(expected), `${size} bytes through the socket`).toBe(true)
+      const viaFetch = await h.fetch(`/generate/blob?size=${size}&seed=${size}`)
+      expect(Buffer.from(await viaFetch.arrayBuffer()).equals(expected), `${size} bytes through gateway.fetch`).toBe(true)
+    }
   })
 
   it('keeps the fast path for a complete body (Content-Length) and streams a produced one chunked', async (t) => {
