@@ -25,8 +25,13 @@ export class StdinBody extends Readable {
 
   /** One STDIN record's content; returns false once the body is over its limit (the caller answers 413). */
   add (chunk: Uint8Array): boolean {
-    if (this.destroyed) return !this.tooLarge
+    // Counted even once destroyed: `received` is what the web server sent, which the exchange holds to
+    // CONTENT_LENGTH, not what the runtime read. A handler that stops reading (breaks out of
+    // `for await (… of request.body)`, cancels it) destroys this stream while STDIN still arrives;
+    // uncounted, that STDIN ended "short of CONTENT_LENGTH" and a well-behaved connection was closed as
+    // malformed before the handler could answer (nginx: 502).
     this.#received += chunk.byteLength
+    if (this.destroyed) return !this.tooLarge
     if (this.#received > this.#limit) {
       this.tooLarge = true
       this.destroy(new GatewayError('WG_ERR_BODY_TOO_LARGE', `request body exceeds the body limit of ${this.#limit} bytes`))
