@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AppConfig, Mode } from '../../src/index.ts'
 import { CGI_BIN } from '../cgi/support.ts'
 import { FIXTURES, startGateway, within, type Started } from '../helpers/gateway.ts'
-import { bytesOf, describeMismatch, type Echo, type Framing, inParallel, post, postViaFetch, prng, sha256, SIZES, split } from './support.ts'
+import { bytesOf, checkEcho, type Framing, inParallel, post, postViaFetch, prng, SIZES, split } from './support.ts'
 
 // Every request body reaches its handler whole, whatever its size, framing and split, in every mode and
 // through every door, and comes back byte for byte: the handler's hash of what it received is checked
@@ -50,17 +50,6 @@ const DOORS: Door[] = [
   { name: 'gateway.fetch, inline', path: '/inline/echo', viaFetch: true, reportsHash: true },
   { name: 'gateway.fetch, cold', path: '/cold/echo', viaFetch: true, reportsHash: true },
 ]
-
-/** What went wrong with one exchange, or undefined when the echo is exact. */
-export function checkEcho (door: { reportsHash: boolean }, sent: Buffer, res: Echo): string | undefined {
-  if (res.status !== 200) return `status ${res.status}: ${res.body.subarray(0, 200).toString()}`
-  if (door.reportsHash) {
-    if (res.headers['x-received-length'] !== String(sent.byteLength)) return `the handler received ${String(res.headers['x-received-length'])} bytes`
-    if (res.headers['x-received-sha256'] !== sha256(sent)) return 'the handler received other bytes (hash differs)'
-  }
-  if (!res.body.equals(sent)) return `the echo differs: ${describeMismatch(sent, res.body)}`
-  return undefined
-}
 
 describe('request bodies reach the handler byte for byte', () => {
   let started: Started

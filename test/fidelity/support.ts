@@ -133,6 +133,17 @@ export async function inParallel<T> (items: readonly T[], width: number, task: (
   await Promise.all(Array.from({ length: Math.min(width, items.length) }, lane))
 }
 
+/** What went wrong with one exchange, or undefined when the echo is exact. */
+export function checkEcho (door: { reportsHash: boolean }, sent: Buffer, res: Echo): string | undefined {
+  if (res.status !== 200) return `status ${res.status}: ${res.body.subarray(0, 200).toString()}`
+  if (door.reportsHash) {
+    if (res.headers['x-received-length'] !== String(sent.byteLength)) return `the handler received ${String(res.headers['x-received-length'])} bytes`
+    if (res.headers['x-received-sha256'] !== sha256(sent)) return 'the handler received other bytes (hash differs)'
+  }
+  if (!res.body.equals(sent)) return `the echo differs: ${describeMismatch(sent, res.body)}`
+  return undefined
+}
+
 /** What a mismatch looks like in a failure message: sizes, hashes and where the bytes first differ. */
 export function describeMismatch (sent: Buffer, got: Buffer): string {
   let at = 0
