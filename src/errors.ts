@@ -24,7 +24,7 @@ export const ERROR_CODES = {
   WG_ERR_CLIENT_ABORTED: { statusCode: 499, description: 'The client went away before the response was sent.' },
   WG_ERR_WORKER_DIED: { statusCode: 502, description: 'The worker thread running the request exited.' },
   WG_ERR_PROTOCOL: { statusCode: 502, description: 'A worker sent a message that does not follow the wire protocol.' },
-  WG_ERR_STARTING: { statusCode: 503, description: 'The gateway listens but its apps are still starting (createGateway with `listen`, `warmgate start`); retry after Retry-After seconds.' },
+  WG_ERR_STARTING: { statusCode: 503, description: 'The gateway listens but its apps did not start within `server.startupTimeout` (createGateway with `listen`, `warmgate start`), or start-up failed; retry after Retry-After seconds.' },
   WG_ERR_RUNTIME_CLOSED: { statusCode: 503, description: 'The runtime is closing or closed and takes no new requests.' },
   WG_ERR_RUNTIME_DESTROYED: { statusCode: 503, description: 'The runtime was destroyed while the request was in flight.' },
   WG_ERR_SCRIPT_NOT_FOUND: { statusCode: 404, description: 'No CGI script matches the request path inside the app directory (no process was spawned).' },

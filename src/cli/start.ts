@@ -25,7 +25,7 @@ export async function run (argv: string[]): Promise<void> {
     }
   }
   fixYoungGeneration()
-  // The port opens first and answers 503 "starting" while the pools prewarm (README "Health and metrics").
+  // The port opens first: readiness says "starting" and app requests wait while the pools prewarm (README "Health and metrics").
   const gateway = await createGateway({ configFile: options.config }, { mode: options.mode, logLevel: options.logLevel, listen: { port: options.port, host: options.host, fastcgi: options.fastcgi } })
   const { url, fastcgi } = gateway.listening as ListeningInfo
   keepServingOnStrayErrors(gateway)

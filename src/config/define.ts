@@ -114,6 +114,12 @@ export interface ServerConfig extends OpsServerConfig {
   maxHeaderSize?: Size
   /** How long close() (SIGTERM/SIGINT) and a reload's drain let requests in flight finish. Default `'10s'`. */
   shutdownTimeout?: Duration
+  /**
+   * How long a request that arrives while the apps are still starting (the port opens before the pools are
+   * prewarmed) waits for them; past it, 503 `WG_ERR_STARTING` with `Retry-After`. Default `'30s'`; `0`
+   * refuses at once. Health answers at once and readiness stays 503 until every app is started.
+   */
+  startupTimeout?: Duration
   /** Also accept FastCGI connections (warmgate behind nginx or lighttpd; README "FastCGI responder"). */
   fastcgi?: FastCgiServerConfig
   /**

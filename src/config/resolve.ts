@@ -66,6 +66,7 @@ export interface ResolvedServer {
   readonly keepAliveTimeoutMs: number
   readonly maxHeaderSize: number
   readonly shutdownTimeoutMs: number
+  readonly startupTimeoutMs: number
   /** server.admin, server.adminPrefix, server.serverTiming (config/ops.ts). */
   readonly ops: ResolvedOps
   /** The FastCGI responder, when `server.fastcgi` is set. */
@@ -111,6 +112,9 @@ export const DEFAULTS = Object.freeze({
   // Long enough for ordinary requests to finish, short enough for an orchestrator's grace period
   // (Kubernetes sends SIGKILL 30 s after SIGTERM by default).
   shutdownTimeoutMs: 10_000,
+  // A request that arrives while the pools prewarm waits for them this long: a slow import (a framework,
+  // a TypeScript handler compiled on first load) takes seconds, and a refused first request is worse.
+  startupTimeoutMs: 30_000,
   // One process, no supervisor: exactly what `warmgate start` always did.
   processes: 1,
   mode: 'warm' as Mode,
@@ -180,6 +184,7 @@ export function resolveConfig (config: GatewayConfig, options: ResolveOptions): 
       ...resolveServerTimeouts(server),
       maxHeaderSize: parseSize(server.maxHeaderSize) ?? DEFAULTS.maxHeaderSize,
       shutdownTimeoutMs: parseDuration(server.shutdownTimeout) ?? DEFAULTS.shutdownTimeoutMs,
+      startupTimeoutMs: parseDuration(server.startupTimeout) ?? DEFAULTS.startupTimeoutMs,
       ops: resolveOps(server, server.host ?? DEFAULTS.host),
       fastcgi: server.fastcgi === undefined
         ? undefined

@@ -28,7 +28,7 @@ export function validateConfig (raw: unknown): string[] {
     if (!isPlainObject(raw.server)) fail('server', 'an object', raw.server)
     else {
       const server = raw.server
-      unknownKeys(server, ['host', 'port', 'bodyLimit', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxHeaderSize', 'shutdownTimeout', 'admin', 'adminPrefix', 'serverTiming', 'fastcgi', 'processes'], 'server.', errors)
+      unknownKeys(server, ['host', 'port', 'bodyLimit', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxHeaderSize', 'shutdownTimeout', 'startupTimeout', 'admin', 'adminPrefix', 'serverTiming', 'fastcgi', 'processes'], 'server.', errors)
       if (server.host !== undefined && !isNonEmptyString(server.host)) fail('server.host', 'a non-empty string', server.host)
       if (server.port !== undefined && !(Number.isInteger(server.port) && (server.port as number) >= 0 && (server.port as number) <= 65535)) {
         fail('server.port', 'an integer from 0 to 65535', server.port)
@@ -42,6 +42,10 @@ export function validateConfig (raw: unknown): string[] {
       const drainMs = parseDuration(server.shutdownTimeout)
       if (server.shutdownTimeout !== undefined && (drainMs === undefined || drainMs > MAX_TIMEOUT_MS)) {
         fail('server.shutdownTimeout', "a duration of at most 24 days (ms number, or '10s'; 0 does not wait)", server.shutdownTimeout)
+      }
+      const startupMs = parseDuration(server.startupTimeout)
+      if (server.startupTimeout !== undefined && (startupMs === undefined || startupMs > MAX_TIMEOUT_MS)) {
+        fail('server.startupTimeout', "a duration of at most 24 days (ms number, or '30s'; 0 refuses at once)", server.startupTimeout)
       }
       if (server.fastcgi !== undefined) checkFastCgi(server.fastcgi, fail, errors)
     }

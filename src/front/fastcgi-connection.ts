@@ -1,13 +1,11 @@
 import type { AdminSource } from '../ops/admin.ts'
-import type { GatewayMetrics } from '../ops/metrics.ts'
 import type { Socket } from 'node:net'
 import {
   decodeBeginRequest, encodeEndRequest, encodeUnknownType, FastCgiProtocolError, ProtocolStatus, RecordParser,
   RecordType, Role, type FastCgiRecord,
 } from '../fastcgi/records.ts'
 import type { Logger } from '../log/logger.ts'
-import type { MountedApp } from '../gateway/mounted-app.ts'
-import type { Router } from '../gateway/router.ts'
+import type { StartingTable } from '../gateway/app-table.ts'
 import { answerGetValues } from './fastcgi-values.ts'
 import { FastCgiExchange } from './fastcgi-exchange.ts'
 
@@ -19,7 +17,7 @@ const MAX_UNREAD_ANSWERS = 256 * 1024
 
 export interface ResponderContext {
   /** Read once per request: a reload swaps the router, and close() sets `closing`. */
-  readonly table: { readonly router: Router<MountedApp>, readonly closing: boolean, readonly starting?: boolean, readonly metrics?: GatewayMetrics }
+  readonly table: StartingTable
   readonly log: Logger
   /** Host used when PARAMS name none (no HTTP_HOST, no SERVER_NAME). */
   readonly fallbackHost: () => string

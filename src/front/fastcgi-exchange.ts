@@ -15,6 +15,10 @@ import { adminResponse, isAdminPath, type AdminSource } from '../ops/admin.ts'
 
 type Phase = 'params' | 'stdin' | 'received'
 
+/** STDIN held for a request waiting for the apps to start, past which the connection is paused. */
+const EARLY_STDIN_MAX = 64 * 1024
+const EMPTY = new Uint8Array(0)
+
 /**
  * One FastCGI request on a connection, from BEGIN_REQUEST to END_REQUEST: PARAMS → the request head,
  * STDIN → the body (bytes, or a stream for a large body), through the same routing and dispatch as the
@@ -47,6 +51,12 @@ export class FastCgiExchange {
   #operator = false
   /** Answered while a body we will not read (413) still arrives: the connection closes after END_REQUEST. */
   #closeAfter = false
+  /**
+   * STDIN that arrived while the request waited for the apps to start (`whenStarted`), replayed once
+   * it is routed; `null` in it stands for the end of STDIN. The socket pauses past EARLY_STDIN_MAX.
+   */
+  #early: Array<Uint8Array | null> | undefined
+  #earlySize = 0
 
   constructor (connection: FastCgiConnection, context: ResponderContext, requestId: number, keepConn: boolean) {
     this.#connection = connection
@@ -72,6 +82,7 @@ export class FastCgiExchange {
   stdin (content: Uint8Array): void {
     if (this.#phase === 'params') throw new FastCgiProtocolError(`STDIN record before the end of the PARAMS stream (request id ${this.requestId})`)
     if (this.#phase === 'received') throw new FastCgiProtocolError(`STDIN record after the end of the STDIN stream (request id ${this.requestId})`)
+    if (this.#early !== undefined) return this.#holdEarly(content)
     if (content.byteLength === 0) return this.#inputEnded()
     // Refused already (404, 413 …) or aborted: the rest of the body is dropped as it arrives.
     if (this.#answered && !this.#dispatched) return
@@ -130,8 +141,47 @@ export class FastCgiExchange {
     }
     const admin = this.#context.admin
     if (admin !== undefined && isAdminPath(head.target.pathname, admin.source.prefix)) return this.#answerAdmin(admin, head.target.pathname)
-    if (this.#context.table.starting === true) return this.#refuse('WG_ERR_STARTING')
-    const app = this.#context.table.router.match(head.target.pathname)
+    if (this.#context.table.starting === true) return this.#waitForStart()
+    this.#route()
+  }
+
+  /** The apps are still starting (the port opened first): wait for them, up to server.startupTimeout. */
+  #waitForStart (): void {
+    this.#early = []
+    const waiting = this.#context.table.whenStarted?.() ?? Promise.resolve(false)
+    waiting.then((ready) => {
+      const early = this.#early ?? []
+      this.#early = undefined
+      this.#connection.socket.resume()
+      if (!this.#answered && !this.#over) {
+        if (ready && this.#context.table.starting !== true) this.#route()
+        else this.#refuse('WG_ERR_STARTING')
+      }
+      // Answered meanwhile (ABORT_REQUEST) or now: stdin() drops these; routed: they are the body.
+      for (const content of early) {
+        if (this.#over && !this.#finishAtInputEnd) break
+        this.stdin(content ?? EMPTY)
+      }
+    }).catch((error: unknown) => {
+      this.#context.log.error({ reqId: this.#head?.id, err: error }, 'a FastCGI request that waited for the apps to start failed')
+      this.#connection.socket.destroy()
+    })
+  }
+
+  #holdEarly (content: Uint8Array): void {
+    const early = this.#early as Array<Uint8Array | null>
+    if (content.byteLength === 0) {
+      early.push(null)
+      return
+    }
+    early.push(content)
+    this.#earlySize += content.byteLength
+    if (this.#earlySize > EARLY_STDIN_MAX) this.#connection.socket.pause()
+  }
+
+  #route (): void {
+    const head = this.#head as FastCgiRequestHead
+    const app = this.#context.table.router.match(head.target!.pathname)
     if (app === undefined) return this.#refuse('WG_ERR_NOT_FOUND')
     this.#app = app
     app.enter()

@@ -11,6 +11,16 @@ import { GatewayMetrics, type ReplaceReason } from '../ops/metrics.ts'
 import { MountedApp } from './mounted-app.ts'
 import { Router } from './router.ts'
 
+/** What a front door reads of the app table (gateway/app-table.ts) for each request. */
+export interface StartingTable {
+  readonly router: Router<MountedApp>
+  readonly closing: boolean
+  readonly starting?: boolean
+  readonly metrics?: GatewayMetrics
+  /** While `starting`: true once the apps serve, false past `server.startupTimeout` or at close. */
+  whenStarted?: () => Promise<boolean>
+}
+
 /** See GatewayOptions: both are for `warmgate dev`. */
 export interface AppTableOptions {
   exposeErrors?: boolean
@@ -35,6 +45,9 @@ export class AppTable {
   #closing = false
   #starting = true
   #built = false
+  /** Settles when the first table is swapped in (true) or the gateway closes before that (false). */
+  #settleStarted!: (started: boolean) => void
+  readonly #started = new Promise<boolean>((resolve) => { this.#settleStarted = resolve })
 
   readonly #options: AppTableOptions
   /** Per gateway, across reloads: counters must not restart when the table is replaced. */
@@ -51,8 +64,26 @@ export class AppTable {
   get router (): Router<MountedApp> { return this.#router }
   /** Set by close(): responses say `Connection: close`, and builds are refused. */
   get closing (): boolean { return this.#closing }
-  /** Until the first table is swapped in: a front door that already listens answers 503 (WG_ERR_STARTING). */
+  /** Until the first table is swapped in: a front door that already listens holds requests (`whenStarted`). */
   get starting (): boolean { return this.#starting }
+
+  /**
+   * For a request that arrived while the apps start: resolves true once they serve, false if
+   * `server.startupTimeout` passes first or the gateway closes (the front door answers 503
+   * `WG_ERR_STARTING` with `Retry-After`).
+   */
+  whenStarted (): Promise<boolean> {
+    if (!this.#starting) return Promise.resolve(!this.#closing)
+    const ms = this.#config.server.startupTimeoutMs
+    if (ms === 0) return Promise.resolve(false)
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(resolve, ms, false)
+      void this.#started.then((started) => {
+        clearTimeout(timer)
+        resolve(started)
+      })
+    })
+  }
 
   /** For the readiness endpoint (ops/admin.ts): why this table cannot take every request now. */
   notReady (): NotReady | undefined {
@@ -123,6 +154,7 @@ export class AppTable {
   /** Serves `apps` from now on, under `config`; the apps no longer in the table are returned, still open. */
   swap (config: ResolvedConfig, apps: readonly MountedApp[]): MountedApp[] {
     this.#starting = false
+    this.#settleStarted(true)
     const retired = this.#apps.filter(app => !apps.includes(app))
     this.#config = config
     this.#apps = apps
@@ -150,6 +182,7 @@ export class AppTable {
    */
   async close (deadline: number): Promise<number> {
     this.#closing = true
+    this.#settleStarted(false)
     await this.#building
     const counts = await Promise.all([drainApps(this.#apps, deadline), ...this.#draining])
     await this.#spawner?.close()

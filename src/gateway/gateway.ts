@@ -43,7 +43,8 @@ export interface GatewayOptions {
   /**
    * Listen here before the apps start (as `gw.listen(options)` would), so that load balancers and probes
    * see the gateway while its pools prewarm: `/__warmgate/health` answers 200, `/__warmgate/ready` 503
-   * `{"status":"starting"}`, every other request 503 `WG_ERR_STARTING` with `Retry-After`. createGateway
+   * `{"status":"starting"}`; a request to an app is held until they serve (up to `server.startupTimeout`,
+   * then 503 `WG_ERR_STARTING` with `Retry-After`). createGateway
    * still resolves once every app is started; `gw.listening` says where. `warmgate start` does this.
    */
   listen?: ListenOptions
@@ -162,7 +163,7 @@ export async function createGateway (config: GatewayConfig | { configFile?: stri
     : async () => checkAndResolve(config, { baseDir: options.baseDir ?? process.cwd(), mode: options.mode })
   const gateway = new GatewayImpl(table, read)
   try {
-    // Early: the port answers "starting" (503) while the pools prewarm, instead of refusing connections.
+    // Early: the port answers while the pools prewarm (readiness 503, app requests held), instead of refusing connections.
     if (options.listen !== undefined) await gateway.listen(options.listen)
     table.swap(resolved, await table.build(resolved.apps))
   } catch (error) {

@@ -4,17 +4,16 @@ import type { Readable } from 'node:stream'
 import { errorResponse } from '../gateway/error-response.ts'
 import { clientAborted, type MountedApp } from '../gateway/mounted-app.ts'
 import { respondRouted } from '../gateway/respond.ts'
-import type { Router } from '../gateway/router.ts'
+import type { StartingTable } from '../gateway/app-table.ts'
 import { logAccess, type Logger } from '../log/logger.ts'
 import { adminResponse, isAdminPath, type AdminSource } from '../ops/admin.ts'
-import type { GatewayMetrics } from '../ops/metrics.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
 import { isLargeOrChunked, readBody, StreamedRequestBody, type BodyResult } from './body.ts'
 import { pickRequestId, requestTarget } from './target.ts'
 
 export interface ListenerContext {
   /** Read once per request: a reload swaps the router, and close() sets `closing`. */
-  table: { readonly router: Router<MountedApp>, readonly closing: boolean, readonly starting?: boolean, readonly metrics?: GatewayMetrics }
+  table: StartingTable
   /**
    * The operator endpoints under `server.adminPrefix`: answered here when `serve` is true, else (they
    * have an address of their own, `server.admin`) 404 here. Never routed to an app either way.
@@ -60,71 +59,103 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
       return
     }
     if (table.starting === true) {
-      // Listening before the pools are prewarmed (createGateway's `listen`): nothing can serve yet.
-      const refused = errorResponse('WG_ERR_STARTING', id)
-      refused.headers.push('retry-after', '1')
-      req.resume()
-      return finish(refused)
-    }
-    // One router for the whole request, local redirects included, even if a reload swaps it meanwhile.
-    const router = table.router
-    app = router.match(target.pathname)
-    if (app === undefined) return finish(errorResponse('WG_ERR_NOT_FOUND', id))
-    const mounted = app
-    mounted.enter()
-
-    const controller = new AbortController()
-    res.once('close', () => {
-      if (!res.writableFinished) controller.abort(clientAborted())
-      mounted.leave()
-    })
-    const tooLarge = (response?: GatewayResponse): void => {
-      if (response !== undefined && response.body !== null && !(response.body instanceof Uint8Array)) response.body.destroy()
-      const refused = errorResponse('WG_ERR_BODY_TOO_LARGE', id)
-      refused.headers.push('connection', 'close') // the rest of the body is not read: the connection cannot be reused
-      finish(refused)
-    }
-    const limit = mounted.config.bodyLimit
-    let streamed: StreamedRequestBody | undefined
-    let read: Promise<BodyResult | StreamedRequestBody>
-    if (mounted.runtime.streamsRequestBody && isLargeOrChunked(req) && !(Number(req.headers['content-length']) > limit)) {
-      streamed = new StreamedRequestBody(req, limit)
-      const body = streamed
-      body.once('error', (error) => {
-        if (!body.tooLarge) return
-        mounted.log.warn({ reqId: id, code: 'WG_ERR_BODY_TOO_LARGE' }, `request refused: ${error.message}`)
-        // A response already on its way cannot become a 413: the connection closes under it.
-        if (res.headersSent) res.destroy()
+      // Listening before the pools are prewarmed (createGateway's `listen`): the request waits for them,
+      // up to server.startupTimeout. Its body stays unread meanwhile (the socket's own backpressure).
+      const waiting = table.whenStarted?.() ?? Promise.resolve(false)
+      waiting.then((ready) => {
+        if (res.destroyed) {
+          // The client gave up waiting: nothing to route, nothing to answer.
+          logAccess(log, id, req.method, target.pathname, 499, started, 'info')
+          return
+        }
+        if (!ready || table.starting === true) {
+          log.warn({ reqId: id, code: 'WG_ERR_STARTING' }, table.closing ? 'request refused: the gateway closed before its apps started' : 'request refused: the apps did not start within server.startupTimeout')
+          const refused = errorResponse('WG_ERR_STARTING', id)
+          refused.headers.push('retry-after', '1')
+          req.resume()
+          return finish(refused)
+        }
+        app = route(req, res, context, id, target, secure, finish)
+      }, (error: unknown) => {
+        log.error({ reqId: id, err: error }, 'waiting for the apps to start failed')
+        finish(errorResponse('WG_ERR_STARTING', id))
       })
-      // The exchange is over: what the handler did not read is dropped.
-      res.once('finish', () => body.destroy())
-      read = Promise.resolve(body)
-    } else {
-      read = readBody(req, limit)
+      return
     }
-    read.then((body) => {
-      if (body === 'too-large') return tooLarge()
-      if (body === 'aborted') return
-      const request: GatewayRequest = {
-        id,
-        method: req.method as string,
-        url: target.url,
-        rawTarget: req.url,
-        headers: req.rawHeaders,
-        body,
-        // Read only by CGI apps: warm and inline requests do not pay for the object.
-        get connection () {
-          return { remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0, httpVersion: req.httpVersion, secure }
-        },
-      }
-      return respondRouted(mounted, request, router, controller)
-        .then(response => streamed?.tooLarge === true ? tooLarge(response) : finish(response))
-    }).catch((error: unknown) => {
-      mounted.log.error({ reqId: id, err: error }, 'writing the response failed')
-      if (!res.headersSent) finish(errorResponse('WG_ERR_HANDLER_THREW', id))
-      else res.destroy()
-    })
+    app = route(req, res, context, id, target, secure, finish)
   }
+}
+
+/**
+ * Routes a request to its app and answers it: the body read whole or streamed, dispatch, local
+ * redirects, the body limit. Returns the app it went to (for the access line and metrics).
+ */
+function route (
+  req: IncomingMessage, res: ServerResponse, context: ListenerContext, id: string,
+  target: NonNullable<ReturnType<typeof requestTarget>>, secure: boolean, finish: (response: GatewayResponse) => void,
+): MountedApp | undefined {
+  // One router for the whole request, local redirects included, even if a reload swaps it meanwhile.
+  const router = context.table.router
+  const app = router.match(target.pathname)
+  if (app === undefined) {
+    finish(errorResponse('WG_ERR_NOT_FOUND', id))
+    return undefined
+  }
+  const mounted = app
+  mounted.enter()
+
+  const controller = new AbortController()
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort(clientAborted())
+    mounted.leave()
+  })
+  const tooLarge = (response?: GatewayResponse): void => {
+    if (response !== undefined && response.body !== null && !(response.body instanceof Uint8Array)) response.body.destroy()
+    const refused = errorResponse('WG_ERR_BODY_TOO_LARGE', id)
+    refused.headers.push('connection', 'close') // the rest of the body is not read: the connection cannot be reused
+    finish(refused)
+  }
+  const limit = mounted.config.bodyLimit
+  let streamed: StreamedRequestBody | undefined
+  let read: Promise<BodyResult | StreamedRequestBody>
+  if (mounted.runtime.streamsRequestBody && isLargeOrChunked(req) && !(Number(req.headers['content-length']) > limit)) {
+    streamed = new StreamedRequestBody(req, limit)
+    const body = streamed
+    body.once('error', (error) => {
+      if (!body.tooLarge) return
+      mounted.log.warn({ reqId: id, code: 'WG_ERR_BODY_TOO_LARGE' }, `request refused: ${error.message}`)
+      // A response already on its way cannot become a 413: the connection closes under it.
+      if (res.headersSent) res.destroy()
+    })
+    // The exchange is over: what the handler did not read is dropped.
+    res.once('finish', () => body.destroy())
+    read = Promise.resolve(body)
+  } else {
+    read = readBody(req, limit)
+  }
+  read.then((body) => {
+    if (body === 'too-large') return tooLarge()
+    if (body === 'aborted') return
+    const request: GatewayRequest = {
+      id,
+      method: req.method as string,
+      url: target.url,
+      rawTarget: req.url,
+      headers: req.rawHeaders,
+      body,
+      // Read only by CGI apps: warm and inline requests do not pay for the object.
+      get connection () {
+        return { remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0, httpVersion: req.httpVersion, secure }
+      },
+    }
+    return respondRouted(mounted, request, router, controller)
+      .then(response => streamed?.tooLarge === true ? tooLarge(response) : finish(response))
+  }).catch((error: unknown) => {
+    mounted.log.error({ reqId: id, err: error }, 'writing the response failed')
+    if (!res.headersSent) finish(errorResponse('WG_ERR_HANDLER_THREW', id))
+    else res.destroy()
+  })
+  return mounted
 }
 
 /** Headers the gateway sets itself from the body it holds (RFC 9112 §6: one framing, ours). */

@@ -26,7 +26,7 @@ async function thrown (fn: () => unknown): Promise<GatewayError & { errors?: str
 describe('checkAndResolve', () => {
   it('resolves the defaults of a minimal config', () => {
     const config = checkAndResolve({ apps: { hello: { route: '/hello', entry: './hello.ts' } } }, { baseDir: '/srv/site' })
-    expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, bodyLimit: 1024 * 1024, ...LIMITS, ops: OPS, shutdownTimeoutMs: 10_000, processes: 1 })
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, bodyLimit: 1024 * 1024, ...LIMITS, ops: OPS, shutdownTimeoutMs: 10_000, startupTimeoutMs: 30_000, processes: 1 })
     expect(config.apps).toHaveLength(1)
     const [hello] = config.apps
     expect(hello).toMatchObject({ name: 'hello', route: '/hello', entry: '/srv/site/hello.ts', mode: 'warm', timeoutMs: 30_000, bodyLimit: 1024 * 1024, env: {} })
@@ -77,7 +77,7 @@ describe('checkAndResolve', () => {
         own: { route: '/own/', entry: 'b.ts', mode: 'warm', timeout: '250ms', workers: { max: 5 }, bodyLimit: '512kb' },
       },
     }, { baseDir: '/srv' })
-    expect(config.server).toEqual({ host: '::1', port: 0, bodyLimit: 16 * 1024 * 1024, ...LIMITS, ops: OPS, shutdownTimeoutMs: 3000, processes: 1 })
+    expect(config.server).toEqual({ host: '::1', port: 0, bodyLimit: 16 * 1024 * 1024, ...LIMITS, ops: OPS, shutdownTimeoutMs: 3000, startupTimeoutMs: 30_000, processes: 1 })
     const [inherits, own] = config.apps
     expect(inherits).toMatchObject({ mode: 'inline', timeoutMs: 120_000, workers: { min: 2, max: 3 }, bodyLimit: 16 * 1024 * 1024 })
     expect(own).toMatchObject({ route: '/own', mode: 'warm', timeoutMs: 250, workers: { min: 2, max: 5 }, bodyLimit: 512 * 1024 })
@@ -86,6 +86,14 @@ describe('checkAndResolve', () => {
   it('gives server.shutdownTimeout a default of 10 s, and takes 0 as given', () => {
     expect(checkAndResolve({ apps: { a: { route: '/a', entry: 'a.ts' } } }, { baseDir: '/srv' }).server.shutdownTimeoutMs).toBe(10_000)
     expect(checkAndResolve({ server: { shutdownTimeout: 0 }, apps: { a: { route: '/a', entry: 'a.ts' } } }, { baseDir: '/srv' }).server.shutdownTimeoutMs).toBe(0)
+  })
+
+  it('gives server.startupTimeout a default of 30 s, takes 0 as given, and refuses a negative one naming the key', () => {
+    const app = { a: { route: '/a', entry: 'a.ts' } }
+    expect(checkAndResolve({ apps: app }, { baseDir: '/srv' }).server.startupTimeoutMs).toBe(30_000)
+    expect(checkAndResolve({ server: { startupTimeout: 0 }, apps: app }, { baseDir: '/srv' }).server.startupTimeoutMs).toBe(0)
+    expect(checkAndResolve({ server: { startupTimeout: '2s' }, apps: app }, { baseDir: '/srv' }).server.startupTimeoutMs).toBe(2000)
+    expect(() => checkAndResolve({ server: { startupTimeout: -1 }, apps: app }, { baseDir: '/srv' })).toThrow(/server\.startupTimeout/)
   })
 
   it('overrides every app mode with the mode option (--mode)', () => {
@@ -129,7 +137,7 @@ describe('loadConfigFile', () => {
   it('loads a config that uses defineConfig from warmgate, with entries relative to the file', async () => {
     const config = await loadConfigFile(fixture('valid.config.ts'))
     expect(config.configFile).toBe(fixture('valid.config.ts'))
-    expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, bodyLimit: 1024 * 1024, ...LIMITS, ops: OPS, shutdownTimeoutMs: 10_000, processes: 1 })
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, bodyLimit: 1024 * 1024, ...LIMITS, ops: OPS, shutdownTimeoutMs: 10_000, startupTimeoutMs: 30_000, processes: 1 })
     expect(config.apps.map(app => [app.name, app.route, app.entry])).toEqual([
       ['hello', '/hello', join(DIR, 'handlers/hello.ts')],
       ['nested', '/api/v1', join(DIR, 'handlers/api.ts')],
@@ -140,7 +148,7 @@ describe('loadConfigFile', () => {
 
   it('keeps absolute entries and resolves every key of a full config', async () => {
     const config = await loadConfigFile(fixture('custom.config.ts'))
-    expect(config.server).toEqual({ host: '::1', port: 0, bodyLimit: 16 * 1024 * 1024, ...LIMITS, ops: OPS, shutdownTimeoutMs: 10_000, processes: 1 })
+    expect(config.server).toEqual({ host: '::1', port: 0, bodyLimit: 16 * 1024 * 1024, ...LIMITS, ops: OPS, shutdownTimeoutMs: 10_000, startupTimeoutMs: 30_000, processes: 1 })
     const [inherits, own] = config.apps
     expect(inherits).toMatchObject({ entry: join(DIR, 'handlers/hello.ts'), mode: 'inline', timeoutMs: 120_000, workers: { min: 2, max: 3 } })
     expect(own).toMatchObject({ route: '/', entry: '/abs/own.ts', mode: 'warm', timeoutMs: 250, workers: { min: 0, max: 1 }, bodyLimit: 512 * 1024 })

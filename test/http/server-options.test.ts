@@ -13,6 +13,7 @@ const base: ResolvedServer = {
   ops: { admin: undefined, adminPrefix: '/__warmgate', serverTiming: undefined },
   processes: 1,
   shutdownTimeoutMs: DEFAULTS.shutdownTimeoutMs,
+  startupTimeoutMs: DEFAULTS.startupTimeoutMs,
   maxHeaderSize: DEFAULTS.maxHeaderSize,
 }
 
