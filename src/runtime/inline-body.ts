@@ -40,6 +40,15 @@ export function webStreamFromReadable (source: Readable): ReadableStream<Uint8Ar
   let open = true
   return new ReadableStream<Uint8Array>({
     start (controller) {
+      // A source that failed or ended before the handler ran has emitted its last event already.
+      if (source.errored !== null) {
+        open = false
+        return controller.error(source.errored)
+      }
+      if (source.readableEnded) {
+        open = false
+        return controller.close()
+      }
       source.on('data', (chunk: Buffer) => {
         if (!open) return
         controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))

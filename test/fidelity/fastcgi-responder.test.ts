@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AppConfig, Mode } from '../../src/index.ts'
 import { freePort, NGINX, NGINX_FASTCGI_PARAMS, startNginx, type WebServer } from '../front/web-servers.ts'
 import { FIXTURES, startGateway, within, type Started } from '../helpers/gateway.ts'
-import { bytesOf, describeMismatch, type Echo, type Framing, inParallel, post, prng, sha256, SIZES, split } from './support.ts'
+import { bytesOf, checkEcho, type Framing, inParallel, post, prng, SIZES, split } from './support.ts'
 
 // Real nginx `fastcgi_pass` → warmgate's FastCGI responder → the echo-hash handler: every request body
 // reaches the handler whole, whatever nginx does with it on the way (buffers it and sends CONTENT_LENGTH;
@@ -100,15 +100,6 @@ const DOORS: Door[] = (['buffered', 'streaming', 'kept'] as const).flatMap((serv
   ]
 })
 
-/** What went wrong with one exchange, or undefined when the handler got every byte and the echo is exact. */
-function problemWith (sent: Buffer, res: Echo): string | undefined {
-  if (res.status !== 200) return `status ${res.status}: ${res.body.subarray(0, 200).toString()}`
-  if (res.headers['x-received-length'] !== String(sent.byteLength)) return `the handler received ${String(res.headers['x-received-length'])} bytes`
-  if (res.headers['x-received-sha256'] !== sha256(sent)) return 'the handler received other bytes (hash differs)'
-  if (!res.body.equals(sent)) return `the echo differs: ${describeMismatch(sent, res.body)}`
-  return undefined
-}
-
 describe.skipIf(NGINX === undefined)('request bodies reach the handler byte for byte through nginx and the FastCGI responder', () => {
   let started: Started
   let nginx: WebServer
@@ -160,7 +151,7 @@ describe.skipIf(NGINX === undefined)('request bodies reach the handler byte for 
     const random = prng(seed)
     // Chunked bodies go out in several writes with pauses between them, so that they arrive as separate reads.
     const options = framing === 'chunked' ? { framing, agent, pieces: split(body, random), pauseMs: 1 + Math.floor(random() * 3) } : { framing, agent }
-    const problem = problemWith(body, await post(urls[door.server] + door.path, body, options))
+    const problem = checkEcho({ reportsHash: true }, body, await post(urls[door.server] + door.path, body, options))
     return problem === undefined ? undefined : `${body.byteLength} bytes, ${framing}, seed ${seed}: ${problem}`
   }
 
@@ -215,7 +206,7 @@ describe.skipIf(NGINX === undefined)('request bodies reach the handler byte for 
         expect(stopped.status, stopped.body.subarray(0, 200).toString()).toBe(200)
         expect(stopped.body.toString()).toMatch(/^read [1-9]\d* bytes, then stopped$/)
         const body = bytesOf(100_000, 6)
-        expect(problemWith(body, await post(`${urls[server]}/inline/echo`, body, { framing: 'length', agent }))).toBeUndefined()
+        expect(checkEcho({ reportsHash: true }, body, await post(`${urls[server]}/inline/echo`, body, { framing: 'length', agent }))).toBeUndefined()
       }
     })
   }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PHP_FPM, PHP_ROOT, phpFpm, type PhpFpm } from '../fastcgi-client/php-fpm.ts'
 import { freePort, NGINX, NGINX_FASTCGI_PARAMS, startNginx, type WebServer } from '../front/web-servers.ts'
 import { startGateway, within, type Started } from '../helpers/gateway.ts'
-import { bytesOf, describeMismatch, type Echo, type Framing, inParallel, post, postViaFetch, prng, sha256, SIZES, split } from './support.ts'
+import { bytesOf, checkEcho, type Framing, inParallel, post, postViaFetch, prng, SIZES, split } from './support.ts'
 
 // warmgate's FastCGI client (a `fastcgi` app) → a real php-fpm → test/fixtures/php/echo-raw.php: every
 // request body reaches PHP's php://input whole, whatever its size, framing and split, and comes back
@@ -37,15 +37,6 @@ const DOORS: Door[] = [
   // what the client copies to php-fpm (Content-Length), or what it reads whole first (chunked: no CONTENT_LENGTH).
   { name: 'nginx (fastcgi_request_buffering off) → the FastCGI responder → php-fpm', viaNginx: true, framings: ['length', 'chunked'] },
 ]
-
-/** What went wrong with one exchange, or undefined when PHP read every byte and the echo is exact. */
-function problemWith (sent: Buffer, res: Echo): string | undefined {
-  if (res.status !== 200) return `status ${res.status}: ${res.body.subarray(0, 200).toString()}`
-  if (res.headers['x-received-length'] !== String(sent.byteLength)) return `PHP received ${String(res.headers['x-received-length'])} bytes`
-  if (res.headers['x-received-sha256'] !== sha256(sent)) return 'PHP received other bytes (hash differs)'
-  if (!res.body.equals(sent)) return `the echo differs: ${describeMismatch(sent, res.body)}`
-  return undefined
-}
 
 describe.skipIf(PHP_FPM === undefined)('request bodies reach php-fpm byte for byte', () => {
   let fpm: PhpFpm
@@ -94,7 +85,7 @@ describe.skipIf(PHP_FPM === undefined)('request bodies reach php-fpm byte for by
     const res = door.viaFetch === true
       ? await postViaFetch(started.gateway, SCRIPT, body, options)
       : await post((door.viaNginx === true ? nginxUrl : started.url) + SCRIPT, body, options)
-    const problem = problemWith(body, res)
+    const problem = checkEcho({ reportsHash: true }, body, res)
     return problem === undefined ? undefined : `${body.byteLength} bytes, ${framing}, seed ${seed}: ${problem}`
   }
 
