@@ -1,4 +1,4 @@
-import { defineConfig } from 'warmgate'
+import { defineConfig } from './src/index.ts'
 
 // Served by `npm start`. Paths are relative to this file.
 export default defineConfig({

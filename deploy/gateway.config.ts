@@ -1,4 +1,4 @@
-import { defineConfig } from 'warmgate'
+import { defineConfig } from '../src/index.ts'
 
 // The config the Docker image serves (Dockerfile: --config deploy/gateway.config.ts); replace it and
 // apps/ with your own. Kubernetes' memory limit (deploy/k8s/deployment.yaml) is computed from the

@@ -1,11 +1,11 @@
 // Parent side of serve.ts: starts the gateway for one app in one mode and follows its stats lines.
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import { siblingModule } from '../module-file.ts'
 import { GatewayError } from '../errors.ts'
 import { eachLine, stopChild, track } from './children.ts'
 import { READY_KEY, STATS_KEY } from './child-lines.ts'
 
-const SERVE = fileURLToPath(new URL('./serve.ts', import.meta.url))
+const SERVE = siblingModule(import.meta.url, 'serve')
 const START_TIMEOUT_MS = 30_000
 
 export interface GatewayChild {

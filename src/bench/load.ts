@@ -2,12 +2,13 @@
 // Both report the same fields; the run is bounded (the child is killed at duration + 15 s) and abortable.
 import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { siblingModule } from '../module-file.ts'
 import { GatewayError } from '../errors.ts'
 import { eachLine, stopChild, track } from './children.ts'
 import { readProcessCpu } from './proc.ts'
 
 const REPORT_LUA = fileURLToPath(new URL('./report.lua', import.meta.url))
-const NODE_GENERATOR = fileURLToPath(new URL('./load-generator.ts', import.meta.url))
+const NODE_GENERATOR = siblingModule(import.meta.url, 'load-generator')
 const REPORT_PREFIX = 'WRK_JSON '
 
 export type LoadGenerator = 'wrk' | 'node'

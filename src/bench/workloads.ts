@@ -1,11 +1,12 @@
-// The workloads `warmgate bench` ships (apps/): what it measures when there is no config to read.
-import { fileURLToPath } from 'node:url'
+// The workloads `warmgate bench` ships (workloads/, built into the package): what it measures when there is
+// no config to read. They must not live outside src/: an installed package has only what was built from it.
 import type { AppConfig } from '../config/define.ts'
+import { siblingModule } from '../module-file.ts'
 
 /** Warm pools of the shipped workloads: fixed, so that the figures compare across machines and runs. */
 export const SHIPPED_WORKERS = 2
 
-const entry = (name: string): string => fileURLToPath(new URL(`../../apps/${name}.ts`, import.meta.url))
+const entry = (name: string): string => siblingModule(import.meta.url, `workloads/${name}`)
 
 /** hello: 13 bytes; cpu: ~2 ms of synchronous work; io: awaits a 20 ms timer; big: a 1 MiB body. */
 export const SHIPPED_WORKLOADS: Record<string, AppConfig> = {

@@ -1,6 +1,7 @@
 export const USAGE = `warmgate — run one handler module warm (worker threads), inline, or cold (a process per request), and CGI scripts
 
 Usage:
+  warmgate init              write a starter gateway.config.ts, apps/hello.ts and tsconfig.json here
   warmgate start [options]   serve the apps of gateway.config.ts
   warmgate dev [options]     serve like start, and reload an app when one of its files is saved
   warmgate bench [options]   measure the apps in inline, warm and cold mode, side by side
@@ -9,6 +10,21 @@ Usage:
 `
 
 export const HELP: Record<string, string> = {
+  init: `Usage: warmgate init [--dir DIR]
+
+Writes a starter project into the current directory (or DIR), each file only where none exists (an
+existing file is never overwritten; if every one exists, nothing is written and the exit code is 1):
+  gateway.config.ts   one app, hello, at /hello (warm mode)
+  apps/hello.ts       a fetch handler, typed with warmgate's FetchHandler
+  tsconfig.json       settings for Node's type stripping (erasable syntax only), for editors and tsc
+and makes sure package.json says "type": "module" (the files are ES modules): it is created if missing and
+gains the field if it has none; one that says "commonjs" is left as it is, with a note. Then prints the next
+command: npx warmgate start.
+
+Options:
+  --dir DIR           where to write (default: the current directory)
+  -h, --help          this text
+`,
   start: `Usage: warmgate start [options]
 
 Serves every app of the config file until SIGINT or SIGTERM (then closes cleanly, exit code 0).

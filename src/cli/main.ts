@@ -1,10 +1,18 @@
 #!/usr/bin/env node
 // The `warmgate` command. Thin: parses arguments and calls the same API embedders use; a command's
-// code is imported only when that command runs.
-import { readFileSync } from 'node:fs'
-import { fail, HELP, USAGE } from './help.ts'
+// code is imported only when that command runs. The Node version is checked first, before anything an
+// older Node could fail to load with an error that says nothing of the version.
+import { unsupportedNode } from './node-version.ts'
+
+const unsupported = unsupportedNode(process.versions.node)
+if (unsupported !== undefined) {
+  process.stderr.write(`warmgate: ${unsupported}\n`)
+  process.exit(1)
+}
+const { fail, HELP, USAGE } = await import('./help.ts')
 
 const COMMANDS: Record<string, () => Promise<{ run: (argv: string[]) => Promise<void> }>> = {
+  init: async () => import('./init.ts'),
   start: async () => import('./start.ts'),
   dev: async () => import('./dev.ts'),
   bench: async () => import('./bench.ts'),
@@ -18,8 +26,7 @@ async function main (argv: string[]): Promise<void> {
     return
   }
   if (command === '--version' || command === '-v') {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-    process.stdout.write(`${pkg.version}\n`)
+    process.stdout.write(`${(await import('../version.ts')).VERSION}\n`)
     return
   }
   const load = COMMANDS[command]

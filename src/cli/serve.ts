@@ -77,14 +77,23 @@ export function keepServingOnStrayErrors (gateway: Gateway): void {
  * SIGINT/SIGTERM close the gateway (in-flight requests get `server.shutdownTimeout`), then exit 0; a
  * second signal exits at once. `before` runs first (dev stops watching). Returns whether it is stopping.
  */
+/**
+ * A second signal this soon after the first is the same Ctrl-C delivered twice (the terminal signals the
+ * whole process group, and `npm start`/`npx` forward it to their child as well), not an impatient operator.
+ */
+const SAME_SIGNAL_MS = 1000
+
 export function closeOnStopSignals (gateway: Gateway, before?: () => void): () => boolean {
   let stopping = false
+  let first = 0
   const stop = (signal: string): void => {
     if (stopping) {
+      if (performance.now() - first < SAME_SIGNAL_MS) return
       process.stderr.write(`warmgate: ${signal} again, exiting without draining\n`)
       process.exit(1)
     }
     stopping = true
+    first = performance.now()
     before?.()
     const ms = gateway.config.server.shutdownTimeoutMs
     process.stdout.write(`warmgate: ${signal}, closing (in-flight requests get up to ${ms} ms to finish)\n`)

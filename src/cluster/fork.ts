@@ -1,10 +1,10 @@
 // Starts one supervised gateway process, with either balancer, behind one small interface.
 import { type ChildProcess, fork } from 'node:child_process'
 import cluster from 'node:cluster'
-import { fileURLToPath } from 'node:url'
+import { siblingModule } from '../module-file.ts'
 import { BALANCER_ENV, type Balancer, type ChildMessage, isChildMessage } from '../protocol/supervisor-messages.ts'
 
-const CHILD_ENTRY = fileURLToPath(new URL('./supervised-child.ts', import.meta.url))
+const CHILD_ENTRY = siblingModule(import.meta.url, 'supervised-child')
 
 export interface Exit { code: number | null, signal: NodeJS.Signals | null }
 

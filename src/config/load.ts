@@ -8,7 +8,7 @@ import { resolveConfig, type ResolvedConfig } from './resolve.ts'
 import { isPlainObject, validateConfig } from './schema.ts'
 
 /** Files looked for in the working directory when no `--config` is given, in this order. */
-export const CONFIG_FILES = ['gateway.config.ts', 'gateway.config.mjs', 'gateway.config.js']
+export const CONFIG_FILES = ['gateway.config.ts', 'gateway.config.mts', 'gateway.config.mjs', 'gateway.config.js']
 
 export function findConfigFile (cwd: string = process.cwd()): string | undefined {
   for (const name of CONFIG_FILES) {
@@ -40,7 +40,12 @@ export async function loadConfigFile (file: string | undefined, options: { mode?
     }
     mod = await import(url.href)
   } catch (cause) {
-    throw new GatewayError('WG_ERR_CONFIG_LOAD', `config file ${path} failed to load: ${(cause as Error)?.message ?? String(cause)}`, { cause })
+    const message = (cause as Error)?.message ?? String(cause)
+    // `npm init -y` writes "type": "commonjs": Node then reads the config's `import` as CommonJS.
+    const hint = message.includes('Cannot use import statement outside a module')
+      ? ' (the nearest package.json does not say "type": "module": add it with `npm pkg set type=module`, or name the file gateway.config.mts)'
+      : ''
+    throw new GatewayError('WG_ERR_CONFIG_LOAD', `config file ${path} failed to load: ${message}${hint}`, { cause })
   }
   const raw = mod.default
   if (!isPlainObject(raw)) {

@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs'
 import { buildCgiEnvironment } from '../cgi/environment.ts'
 import type { ResolvedApp } from '../config/resolve.ts'
 import type { BufferedRequest, GatewayRequest } from '../types.ts'
+import { VERSION } from '../version.ts'
 
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 /** RFC 3875 §4.1.17 SERVER_SOFTWARE. */
-export const SERVER_SOFTWARE = `warmgate/${version}`
+export const SERVER_SOFTWARE = `warmgate/${VERSION}`
 
 /** Where a request's script sits, as RFC 3875 §4.1 describes it. */
 export interface ScriptPlace {

@@ -1,17 +1,15 @@
 import { dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { GatewayError } from '../errors.ts'
 import { HANDLER_OPTIONS_ENV, handlerOptionsOf } from '../handler/options.ts'
 import type { CgiChild, SpawnSpec } from '../spawn/spawner.ts'
 import type { BufferedRequest, GatewayResponse } from '../types.ts'
 import { runCgi } from './cgi-exchange.ts'
 import { cgiEnvironment, pathOf } from './cgi-request.ts'
+import { coldRunner } from './build-runner.ts'
 import { COMPILE_CACHE } from './compile-cache.ts'
 import { ProcessRuntime } from './process-runtime.ts'
 
 const START_CHECK_MS = 30_000
-// cold.runner.ts built into one file (build-runner.ts says why): what every cold request starts.
-const RUNNER = fileURLToPath(new URL('./cold.runner.cjs', import.meta.url))
 /**
  * --expose-internals: the runner reaches Node's fetch classes without loading them up front
  * (handler/native-fetch.ts), so that a handler answering text never pays ~22 ms for undici.
@@ -25,9 +23,12 @@ const RUNNER_FLAGS = ['--expose-internals', '--disable-warning=ExperimentalWarni
  */
 export class ColdRuntime extends ProcessRuntime {
   readonly mode = 'cold' as const
+  /** cold.runner.ts built into one file (build-runner.ts says why): what every cold request starts. */
+  #runner = ''
 
   /** Imports the handler once in a throw-away process, so a broken module fails at start-up as in the other modes. */
   protected async onStart (): Promise<void> {
+    this.#runner = await coldRunner()
     const env = this.#baseEnv()
     env.WARMGATE_CHECK = '1'
     const controller = new AbortController()
@@ -72,7 +73,7 @@ export class ColdRuntime extends ProcessRuntime {
   }
 
   #spec (env: Record<string, string>, stdin: Uint8Array | null): SpawnSpec {
-    return { file: process.execPath, args: [...RUNNER_FLAGS, RUNNER, this.app.entry], env, cwd: dirname(this.app.entry), stdin }
+    return { file: process.execPath, args: [...RUNNER_FLAGS, this.#runner, this.app.entry], env, cwd: dirname(this.app.entry), stdin }
   }
 }
 

@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { accessSync, constants, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs'
 import { readdir, rename, stat, unlink } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { homedir, tmpdir } from 'node:os'
+import { dirname, isAbsolute, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { GatewayError } from '../errors.ts'
 import { findOnPath } from './find-on-path.ts'
@@ -15,7 +15,6 @@ const HEADERS = ['spawn-helper-json.h'].map(name => fileURLToPath(new URL(name, 
 export const FLAGS = ['-O2', '-Wall', '-Wextra', '-std=c11']
 /** Two loaded cores, a cold compiler: a build takes ~0.3 s, but must never hang a gateway's start. */
 const BUILD_TIMEOUT_MS = 60_000
-const PACKAGE_CACHE = fileURLToPath(new URL('../../node_modules/.cache/warmgate/', import.meta.url))
 
 /** Builds of this process in flight, by binary path: concurrent gateways share one compiler run. */
 const building = new Map<string, Promise<string>>()
@@ -29,7 +28,7 @@ const building = new Map<string, Promise<string>>()
  * Rejects with `WG_ERR_SPAWN` saying why (no compiler, a failed build); the caller falls back.
  *
  * @example
- *   const binary = await buildSpawnHelper() // e.g. node_modules/.cache/warmgate/spawn-helper-3f2a…
+ *   const binary = await buildSpawnHelper() // e.g. ~/.cache/warmgate/spawn-helper-3f2a…
  */
 export async function buildSpawnHelper (): Promise<string> {
   const compiler = process.env.WARMGATE_CC ?? findOnPath('cc') ?? findOnPath('gcc')
@@ -84,12 +83,20 @@ async function pruneStale (keep: string): Promise<void> {
   }
 }
 
-/** `node_modules/.cache/warmgate` when writable; else a directory of this user's own in tmpdir. */
-function cacheDir (): string {
+/**
+ * This user's cache (XDG Base Directory: `$XDG_CACHE_HOME/warmgate`, else `~/.cache/warmgate`) when it
+ * can be written; else (a read-only home, a service user without one) a directory of this user's own in
+ * tmpdir. Never inside the installed package: node_modules may be read-only, and is shared.
+ */
+export function cacheDir (): string {
+  const xdg = process.env.XDG_CACHE_HOME
+  // The spec: a relative XDG_CACHE_HOME is invalid and is ignored.
+  const base = xdg !== undefined && isAbsolute(xdg) ? xdg : join(homedir(), '.cache')
+  const preferred = join(base, 'warmgate')
   try {
-    mkdirSync(PACKAGE_CACHE, { recursive: true })
-    accessSync(PACKAGE_CACHE, constants.W_OK)
-    return PACKAGE_CACHE
+    mkdirSync(preferred, { recursive: true, mode: 0o700 })
+    accessSync(preferred, constants.W_OK)
+    return preferred
   } catch {}
   const uid = process.getuid?.() ?? 0
   const dir = join(tmpdir(), `warmgate-cache-${uid}`)

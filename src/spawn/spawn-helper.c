@@ -782,6 +782,10 @@ int main(int argc, char **argv) {
   pid_t parent = getppid();
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   signal(SIGPIPE, SIG_IGN); /* a write to a gone gateway is EPIPE, handled */
+  /* A terminal's Ctrl-C goes to the whole foreground process group, the gateway's and ours: the gateway
+     drains and then closes us itself; dying first would fail what is still in flight. Children get the
+     default back (DEFAULT_SIGNALS). */
+  signal(SIGINT, SIG_IGN);
 
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   if (strlen(argv[1]) >= sizeof addr.sun_path) { errno = ENAMETOOLONG; die("socket path"); }

@@ -409,6 +409,9 @@ def main():
     if len(sys.argv) > 2:
         KILL_GRACE = int(sys.argv[2]) / 1000
     prctl(PR_SET_CHILD_SUBREAPER, 1)
+    # A terminal's Ctrl-C reaches the whole process group: the gateway drains, then closes us itself.
+    # Children get the default back (setsigdef).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     helper = Helper(sys.argv[1])
     # The gateway died without closing our stdin: the kernel tells us, and we clean up the same way.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(helper.shutdown()))

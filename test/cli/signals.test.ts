@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Agent, request } from 'undici'
@@ -78,6 +78,33 @@ function project (): { dir: string, config: (text: string) => void } {
 }
 
 describe('warmgate start: signals', () => {
+  it('Ctrl-C to the whole process group (twice at once, as a terminal and npm deliver it) closes quietly and exits 0', async () => {
+    const { dir, config } = project()
+    mkdirSync(join(dir, 'cgi-bin'))
+    writeFileSync(join(dir, 'cgi-bin', 'hi.sh'), '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\nhi"\n', { mode: 0o755 })
+    config("export default { apps: { hello: { route: '/hello', entry: './hello.ts' }, cgi: { route: '/cgi-bin', cgi: './cgi-bin' } } }\n")
+    // Its own process group, as a shell gives a foreground job: the signal goes to the group, helper included.
+    const child = spawn(NODE, [MAIN, 'start', '--port', '0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    const text = { stdout: '', stderr: '' }
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { text.stdout += chunk })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { text.stderr += chunk })
+    const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => child.once('close', (code, signal) => resolve({ code, signal })))
+    const cli: Cli = { child, stdout: () => text.stdout, stderr: () => text.stderr, exited, waitFor: async () => { throw new Error('unused') } }
+    running.add(cli)
+    let url: string | undefined
+    for (let i = 0; url === undefined && i < 400; i++) {
+      url = /listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(text.stdout)?.[1]
+      if (url === undefined) await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    expect(url, text.stderr).toBeDefined()
+    expect((await get(`${url as string}/cgi-bin/hi.sh`)).body).toBe('hi')
+    process.kill(-(child.pid as number), 'SIGINT')
+    process.kill(child.pid as number, 'SIGINT')
+    expect(await within(EXIT_MS, 'warmgate to exit after Ctrl-C', exited)).toEqual({ code: 0, signal: null })
+    expect(text.stderr).toBe('')
+    expect(text.stdout).not.toMatch(/spawn helper exited|"level":50/)
+  })
+
   it('SIGTERM with a request in flight: the request completes 200 (Connection: close) and the process exits 0', async () => {
     const { cli, url } = await start(['--config', 'slow.config.ts'], join(FIXTURES, 'cli'))
     const pending = get(`${url}/slow?ms=1500`)

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { afterAll, describe, expect, it, type TestContext } from 'vitest'
+import { RUNNER_BUNDLE } from '../../src/runtime/build-runner.ts'
 import type { ColdEnvReport } from '../fixtures/handlers/cold-env.ts'
 import type { ColdSignalMark, ColdSignalReply } from '../fixtures/handlers/cold-signal.ts'
 import { COMPLETE_TEXT } from '../fixtures/handlers/cold-stream.ts'
@@ -18,7 +19,7 @@ import { type CaseContext, eventually, exampleApp, handler, openGateway } from '
 
 interface Counted { count: number, instance: string, threadId: number, mode: string }
 
-const RUNNER = `${ROOT}src/runtime/cold.runner.cjs`
+const RUNNER = RUNNER_BUNDLE
 /** Scratch directory of this file: fixtures write pid and marker files here (the app's `env.DIR`). */
 const DIR = mkdtempSync(join(tmpdir(), 'wg-cold-'))
 afterAll(() => rmSync(DIR, { recursive: true, force: true }))
