@@ -11,7 +11,7 @@ import { ROOT } from '../helpers/gateway.ts'
 // dependency of this package; skipped with a printed reason where it is missing.
 
 const K8S = join(ROOT, 'deploy', 'k8s')
-const CONFIG = join(ROOT, 'deploy', 'gateway.config.ts')
+const CONFIG = join(ROOT, 'deploy', 'app', 'gateway.config.ts')
 // The health and readiness paths of the gateway's admin endpoints (README: Health and metrics).
 const HEALTH = '/__warmgate/health'
 const READY = '/__warmgate/ready'
@@ -45,7 +45,7 @@ beforeAll(async () => {
   config = await loadConfigFile(CONFIG)
 })
 
-describe('deploy/gateway.config.ts (the config the image serves)', () => {
+describe('deploy/app/gateway.config.ts (the config the image serves)', () => {
   it('loads, listens on every interface, and its entries exist', () => {
     expect(config.server.host).toBe('0.0.0.0')
     for (const app of config.apps) expect(existsSync(app.entry), app.entry).toBe(true)
@@ -120,17 +120,21 @@ describe('Dockerfile', () => {
     expect(instruction('EXPOSE')).toEqual([String(config.server.port)])
   })
 
-  it('runs a node >= 22.19 image as a non-root user, under tini, stopped by SIGTERM, serving the deploy config', () => {
-    const [from] = instruction('FROM')
+  it('installs the packed package on a node >= 22.19 image and runs `warmgate start` on deploy/app as a non-root user, under tini, stopped by SIGTERM', () => {
     // 24: a floating tag at >= 22.19 (package.json engines) that strips types without a flag.
-    expect(Number(/^node:(\d+)/.exec(from)?.[1])).toBeGreaterThanOrEqual(24)
+    for (const from of instruction('FROM')) expect(Number(/^node:(\d+)/.exec(from)?.[1])).toBeGreaterThanOrEqual(24)
+    expect(dockerfile).toMatch(/RUN npm pack --pack-destination \/pkg/)
+    expect(dockerfile).toMatch(/npm install --omit=dev .*\/tmp\/pkg\/warmgate-\*\.tgz/)
+    // Nothing of the repository's sources in the final image: only the tarball's dist/ and the project.
+    expect(instruction('COPY').filter(line => !line.startsWith('--from=pack'))).toEqual(expect.arrayContaining(['deploy/app/ ./']))
+    expect(instruction('COPY').filter(line => /\bsrc\b/.test(line))).toEqual([])
     expect(instruction('USER')).toEqual(['node'])
     expect(instruction('STOPSIGNAL')).toEqual(['SIGTERM'])
-    expect(instruction('ENTRYPOINT')).toEqual(['["/usr/bin/tini", "--"]'])
-    expect(dockerfile).toMatch(/npm ci --omit=dev/)
-    const cmd = JSON.parse(instruction('CMD')[0]) as string[]
-    expect(cmd.slice(0, 3)).toEqual(['node', 'src/cli/main.ts', 'start'])
-    expect(join(ROOT, cmd[cmd.indexOf('--config') + 1])).toBe(CONFIG)
+    expect(instruction('WORKDIR').at(-1)).toBe('/app')
+    expect(instruction('ENTRYPOINT')).toEqual(['["/usr/bin/tini", "--", "/app/node_modules/.bin/warmgate"]'])
+    expect(JSON.parse(instruction('CMD')[0])).toEqual(['start'])
+    // `warmgate start` in /app finds /app/gateway.config.ts: deploy/app/gateway.config.ts.
+    expect(existsSync(join(ROOT, 'deploy', 'app', 'gateway.config.ts'))).toBe(true)
   })
 
   it('.dockerignore keeps node_modules out of the build context', () => {

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -214,6 +214,31 @@ export default defineConfig({
     expect(result.status, result.stderr).toBe(0)
     expect(result.stdout).toMatch(/hello/)
     expect(result.stdout).toMatch(/warm/)
+  }, STEP_MS)
+
+  it('serves deploy/app laid out as the Docker image lays it out (the tarball installed beside it, production dependencies only)', async () => {
+    const app = join(work, 'image-app')
+    mkdirSync(app)
+    writeFileSync(join(app, 'package.json'), '{ "private": true, "type": "module" }\n')
+    npm(['install', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball], app)
+    cpSync(join(ROOT, 'deploy', 'app'), app, { recursive: true })
+    const child = spawn(join(app, 'node_modules', '.bin', 'warmgate'), ['start', '--host', '127.0.0.1', '--port', '0'], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
+    const exited = new Promise<number | null>(resolve => child.once('close', code => resolve(code)))
+    try {
+      let url: string | undefined
+      for (let i = 0; url === undefined && i < 600; i++) {
+        url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1]
+        if (url === undefined) await new Promise(resolve => setTimeout(resolve, 50))
+      }
+      expect(url, out).toBeDefined()
+      expect(await get(`${url as string}/hello`)).toEqual({ status: 200, text: 'Hello from warmgate (warm mode)\n' })
+      expect((await get(`${url as string}/__warmgate/health`)).status).toBe(200)
+    } finally {
+      child.kill('SIGTERM')
+    }
+    expect(await within(30_000, 'the image layout gateway to exit', exited)).toBe(0)
   }, STEP_MS)
 
   it('embeds with createGateway, defineConfig and bench from .mjs and from .ts, and a consumer type-checks against the shipped declarations', () => {
