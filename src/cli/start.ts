@@ -2,6 +2,7 @@ import { parseListenAddress } from '../config/listen-address.ts'
 import { loadConfigFile } from '../config/load.ts'
 import { createGateway, type ListeningInfo } from '../gateway/gateway.ts'
 import { fixYoungGeneration } from './heap.ts'
+import { VERSION } from '../version.ts'
 import { closeOnStopSignals, formatRoutes, keepServingOnStrayErrors, parseServeArgs } from './serve.ts'
 
 export { formatRoutes } from './serve.ts'
@@ -45,5 +46,5 @@ export async function run (argv: string[]): Promise<void> {
   })
   // Only now: a supervisor that signals as soon as it reads this line must find the handlers in place.
   const also = fastcgi === undefined ? '' : `, FastCGI on ${fastcgi}`
-  process.stdout.write(`warmgate listening on ${url}${also}\n${formatRoutes(gateway.routes())}\n`)
+  process.stdout.write(`warmgate ${VERSION} listening on ${url}${also}\n${formatRoutes(gateway.routes())}\n`)
 }

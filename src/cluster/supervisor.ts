@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs'
 import type { ServeOptions } from '../cli/serve.ts'
 import { formatRoutes } from '../cli/serve.ts'
+import { VERSION } from '../version.ts'
 import { type Balancer, type ChildMessage, type Handoff, type HandoffRequest, INHERIT_SOCKET_ENV, isHandoff, type ReadyMessage } from '../protocol/supervisor-messages.ts'
 import { describeExit, type Exit, forkGatewayProcess, type GatewayProcess } from './fork.ts'
 
@@ -90,7 +91,7 @@ export class Supervisor {
       say('note: net.ipv4.tcp_migrate_req is 0, so connections queued for a process that dies are reset; 1 moves them to another process (README: Running in production)')
     }
     // Last: a caller that signals as soon as it reads this line must find the handlers in place.
-    process.stdout.write(`warmgate listening on ${first.outcome.url}\n${formatRoutes(first.outcome.routes)}\n`)
+    process.stdout.write(`warmgate ${VERSION} listening on ${first.outcome.url}\n${formatRoutes(first.outcome.routes)}\n`)
   }
 
   /**

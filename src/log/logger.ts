@@ -36,7 +36,10 @@ export function formatLine (log: Record<string, unknown>, messageKey: string): s
 }
 
 /** The one access line per request, written by every front door (HTTP listener, `gateway.fetch`). */
-export function logAccess (log: Logger, reqId: string, method: string | undefined, path: string | undefined, status: number, started: number, level: 'info' | 'debug' = 'info'): void {
+export function logAccess (log: Logger, reqId: string, method: string | undefined, path: string | undefined, status: number, started: number, quiet: 'info' | 'debug' = 'info'): void {
+  // A 5xx is something to look at: error when the gateway or the handler failed, warn when it was
+  // overloaded (503: full queue, still starting). Operator probes (`debug`) stay quiet whatever they answer.
+  const level = quiet === 'info' && status >= 500 ? (status === 503 ? 'warn' : 'error') : quiet
   // Checked first: at `warn` (the usual production level) the line's object is not even built.
   if (!log.isLevelEnabled(level)) return
   log[level]({ reqId, method, path, status, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request')

@@ -16,3 +16,16 @@ describe('formatLine (pretty terminal output)', () => {
     expect(formatLine({ msg: 'worker exited; replacing it', app: 'a', mode: 'warm' }, 'msg')).toBe('[a warm] worker exited; replacing it')
   })
 })
+
+describe('access lines', () => {
+  it('are logged at info for 1xx-4xx, warn for 503, error for other 5xx, and debug for operator probes whatever their status', async () => {
+    const { logAccess } = await import('../../src/log/logger.ts')
+    const { memoryLogger } = await import('../helpers/gateway.ts')
+    const { logger, lines } = memoryLogger()
+    logger.level = 'debug'
+    for (const status of [200, 404, 499, 500, 502, 503, 504]) logAccess(logger, `r${status}`, 'GET', '/x', status, performance.now())
+    logAccess(logger, 'probe', 'GET', '/__warmgate/ready', 503, performance.now(), 'debug')
+    const levels = Object.fromEntries(lines.map(line => [line.reqId, line.level]))
+    expect(levels).toEqual({ r200: 30, r404: 30, r499: 30, r500: 50, r502: 50, r503: 40, r504: 50, probe: 20 })
+  })
+})

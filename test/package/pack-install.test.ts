@@ -158,6 +158,8 @@ export default defineConfig({
     expect(await get(`${url}/lambda/x`)).toEqual({ status: 200, text: 'lambda /lambda/x' })
     expect(await get(`${url}/cgi-bin/hi.sh`)).toEqual({ status: 200, text: 'hi from sh' })
     expect(gateway.out()).toMatch(/"status":200/)
+    // The banner names the version a user is running.
+    expect(gateway.out()).toContain(`warmgate ${PACKAGE.version} listening on ${url}`)
     expect(await stop(gateway)).toBe(0)
     expect(gateway.err()).toBe('')
   }, STEP_MS)
