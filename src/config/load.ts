@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { GatewayError } from '../errors.ts'
+import { describeStripError } from '../handler/strip-errors.ts'
 import { propagateReloadVersion, RELOAD_PARAM } from '../handler/fresh-imports.ts'
 import type { GatewayConfig, Mode } from './define.ts'
 import { resolveConfig, type ResolvedConfig } from './resolve.ts'
@@ -40,7 +41,7 @@ export async function loadConfigFile (file: string | undefined, options: { mode?
     }
     mod = await import(url.href)
   } catch (cause) {
-    const message = (cause as Error)?.message ?? String(cause)
+    const message = describeStripError(cause) ?? (cause as Error)?.message ?? String(cause)
     // `npm init -y` writes "type": "commonjs": Node then reads the config's `import` as CommonJS.
     const hint = message.includes('Cannot use import statement outside a module')
       ? ' (the nearest package.json does not say "type": "module": add it with `npm pkg set type=module`, or name the file gateway.config.mts)'

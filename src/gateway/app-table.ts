@@ -196,9 +196,10 @@ function checkEntries (apps: readonly ResolvedApp[]): void {
   // A FastCGI backend's root is a path on the backend's machine (php-fpm may run in another container).
   const missing = apps.filter(app => app.mode !== 'fastcgi' && (!existsSync(app.entry) || (app.mode === 'cgi' ? !statSync(app.entry).isDirectory() : !statSync(app.entry).isFile())))
   if (missing.length > 0) {
-    throw new GatewayError('WG_ERR_ENTRY_NOT_FOUND', missing.map(app => app.mode === 'cgi'
+    const note = '(relative paths are taken from the directory of the config file, or of the process for a config object)'
+    throw new GatewayError('WG_ERR_ENTRY_NOT_FOUND', `${missing.map(app => app.mode === 'cgi'
       ? `apps.${app.name}.cgi: directory not found: ${app.entry}`
-      : `apps.${app.name}.entry: file not found: ${app.entry}`).join('\n'))
+      : `apps.${app.name}.entry: file not found: ${app.entry}`).join('\n')}\n${note}`)
   }
 }
 

@@ -1,5 +1,6 @@
 // Shared by the main thread (inline mode) and warm workers: imports nothing from either side.
 import { GatewayError } from '../errors.ts'
+import { describeStripError } from './strip-errors.ts'
 import { propagateReloadVersion, RELOAD_PARAM } from './fresh-imports.ts'
 import type { LambdaHandler } from '../lambda/adapter.ts'
 import { installAwsLambdaGlobal } from '../lambda/global.ts'
@@ -34,7 +35,7 @@ export async function loadHandler (entry: string, version?: string, options?: Ha
     }
     mod = (preferRequire && version === undefined ? requireEsm(entry) : undefined) ?? await import(url.href)
   } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause)
+    const reason = describeStripError(cause) ?? (cause instanceof Error ? cause.message : String(cause))
     throw new GatewayError('WG_ERR_HANDLER_LOAD', `handler module ${entry} threw while being imported: ${reason}`, { cause })
   }
   const exported = mod.default

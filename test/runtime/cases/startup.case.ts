@@ -52,8 +52,12 @@ async function expectStartFailure (ctx: CaseContext, entry: string, code: string
 
 export const startupCases: BehaviourCase[] = [
   {
-    name: 'a missing entry file makes createGateway reject with WG_ERR_ENTRY_NOT_FOUND naming the file',
-    run: async (ctx) => expectStartFailure(ctx, MISSING, 'WG_ERR_ENTRY_NOT_FOUND'),
+    name: 'a missing entry file makes createGateway reject with WG_ERR_ENTRY_NOT_FOUND naming the file and where relative paths start',
+    run: async (ctx) => {
+      await expectStartFailure(ctx, MISSING, 'WG_ERR_ENTRY_NOT_FOUND')
+      const error = await createGateway(alone(MISSING), { mode: ctx.mode, logger: false }).then(() => undefined, (e: unknown) => e as Error)
+      expect(error?.message).toContain('relative paths are taken from the directory of the config file')
+    },
   },
   {
     name: 'a handler module that throws at import makes createGateway reject with WG_ERR_HANDLER_LOAD naming the file',
