@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest'
 import { ERROR_CODES, GatewayError, isGatewayError, serializeError, type ErrorCode } from '../src/errors.ts'
 import { ROOT } from './helpers/gateway.ts'
 
-// Keeps the error table (src/errors.ts), the code that throws (src/) and the docs (README.md) in step,
-// like fastify's test/internals/errors.test.js.
+// Keeps the error table (src/errors.ts) and the code that throws (src/) in step, like fastify's
+// test/internals/errors.test.js; test/docs/error-codes.test.ts does the same for docs/errors.md.
 
 const CODES = Object.keys(ERROR_CODES) as ErrorCode[]
 const SRC = join(ROOT, 'src')
@@ -67,30 +67,5 @@ describe('ERROR_CODES', () => {
     const elsewhere = sources.filter(source => source.file !== join('src', 'errors.ts')).map(source => source.text).join('\n')
     const unused = CODES.filter(code => !new RegExp(`['"\`]${code}['"\`]`).test(elsewhere))
     expect(unused, 'codes in ERROR_CODES that no code in src/ produces').toEqual([])
-  })
-})
-
-describe('README.md', () => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
-  // The section runs from an "Error codes" heading to the next heading of the same or a higher level.
-  const heading = /^(#{2,4})\s+Error codes\s*$/im.exec(readme)
-  const section = heading === null
-    ? ''
-    : readme.slice(heading.index + heading[0].length).split(new RegExp(`^#{1,${heading[1].length}}\\s`, 'm'))[0]
-
-  it('has an "Error codes" section', () => {
-    expect(heading, 'README.md needs an "## Error codes" section with a table row per code: | `WG_ERR_…` | status | meaning |').not.toBeNull()
-  })
-
-  it.each(CODES)('lists %s with its status in the Error codes section', (code) => {
-    expect(section, `README.md has no "## Error codes" section listing ${code}`).not.toBe('')
-    const row = section.split('\n').find(line => line.includes(`\`${code}\``))
-    expect(row, `README.md "Error codes" section has no row for \`${code}\``).toBeDefined()
-    expect(row?.split('|').map(cell => cell.trim()), `README.md row for ${code} has the wrong status`).toContain(String(ERROR_CODES[code].statusCode))
-  })
-
-  it('lists no code that the table does not have', () => {
-    const listed = [...section.matchAll(/WG_ERR_[A-Z0-9_]+/g)].map(match => match[0])
-    expect(listed.filter(code => !(code in ERROR_CODES)), 'codes in README.md that are not in ERROR_CODES').toEqual([])
   })
 })
