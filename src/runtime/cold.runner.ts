@@ -1,7 +1,7 @@
 // Cold mode's runner: one process, one request, CGI/1.1 in and out (RFC 3875). It is also a plain
 // CGI script: `node cold.runner.ts handler.ts` works under any CGI host (lighttpd's mod_cgi in the
 // benchmark). Kept to what one request needs: every import here is start-up time of every request.
-// Imports nothing from the gateway's main side (ARCHITECTURE.md), only the handler-side modules.
+// Imports nothing from the gateway's main side (docs/architecture.md), only the handler-side modules.
 import { installLightFetch } from '../handler/install-fetch.ts'
 import { createWebRequest, HANDLER_CALL, type HandlerCall } from '../handler/invoke.ts'
 import { takeFast } from '../handler/light-response.ts'

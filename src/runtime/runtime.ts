@@ -17,7 +17,7 @@ export interface RuntimeStats {
   readonly retiringWorkers: number
 }
 
-/** The one seam every mode implements (ARCHITECTURE.md). */
+/** The one seam every mode implements (docs/architecture.md). */
 export interface Runtime {
   readonly mode: AppKind
   /**

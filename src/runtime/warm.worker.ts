@@ -21,7 +21,7 @@ const YIELD_AFTER_MS = 0.5
 /**
  * piscina task that owns its thread for the worker's whole life: it imports the handler once, then
  * answers requests arriving on its own MessagePort until told to stop. Requests do not go through
- * `piscina.run()` (one task per request costs ~2× the hop, PERF-NOTES.md); piscina owns thread
+ * `piscina.run()` (one task per request costs ~2× the hop, measured before warm mode was written); piscina owns thread
  * creation, resource limits and termination.
  */
 export default async function serve (task: ServeTask): Promise<SerializedError | undefined> {
