@@ -81,7 +81,7 @@ export function keepServingOnStrayErrors (gateway: Gateway): void {
  * A second signal this soon after the first is the same Ctrl-C delivered twice (the terminal signals the
  * whole process group, and `npm start`/`npx` forward it to their child as well), not an impatient operator.
  */
-const SAME_SIGNAL_MS = 1000
+export const SAME_SIGNAL_MS = 1000
 
 export function closeOnStopSignals (gateway: Gateway, before?: () => void): () => boolean {
   let stopping = false

@@ -3,7 +3,7 @@
 // sockets); with the node:cluster fallback it holds the socket and hands accepted connections over.
 import { readFileSync } from 'node:fs'
 import type { ServeOptions } from '../cli/serve.ts'
-import { formatRoutes } from '../cli/serve.ts'
+import { formatRoutes, SAME_SIGNAL_MS } from '../cli/serve.ts'
 import { VERSION } from '../version.ts'
 import { type Balancer, type ChildMessage, type Handoff, type HandoffRequest, INHERIT_SOCKET_ENV, isHandoff, type ReadyMessage } from '../protocol/supervisor-messages.ts'
 import { describeExit, type Exit, forkGatewayProcess, type GatewayProcess } from './fork.ts'
@@ -53,6 +53,7 @@ export class Supervisor {
   #balancer: Balancer = process.platform === 'linux' ? 'reuseport' : 'cluster'
   #port = 0
   #stopping = false
+  #stoppedAt = 0
   #replacing: Promise<void> | undefined
   #replaceAgain = false
 
@@ -88,7 +89,7 @@ export class Supervisor {
     const pids = this.#slots.map(slot => slot.proc?.pid).join(', ')
     say(`${this.#options.processes} processes (pids ${pids}), connections balanced by ${this.#balancer === 'reuseport' ? 'the kernel (SO_REUSEPORT)' : 'node:cluster'}`)
     if (this.#balancer === 'reuseport' && migrateSetting() === '0') {
-      say('note: net.ipv4.tcp_migrate_req is 0, so connections queued for a process that dies are reset; 1 moves them to another process (README: Running in production)')
+      say('note: net.ipv4.tcp_migrate_req is 0, so connections queued for a process that dies are reset; 1 moves them to another process (docs/operations.md, Several processes)')
     }
     // Last: a caller that signals as soon as it reads this line must find the handlers in place.
     process.stdout.write(`warmgate ${VERSION} listening on ${first.outcome.url}\n${formatRoutes(first.outcome.routes)}\n`)
@@ -255,11 +256,14 @@ export class Supervisor {
 
   #stop (signal: string): void {
     if (this.#stopping) {
+      // The same Ctrl-C delivered twice (terminal and npm), not an operator insisting (cli/serve.ts).
+      if (performance.now() - this.#stoppedAt < SAME_SIGNAL_MS) return
       complain(`${signal} again, killing the gateway processes without draining`)
       for (const proc of this.#live) proc.kill('SIGKILL')
       process.exit(1)
     }
     this.#stopping = true
+    this.#stoppedAt = performance.now()
     for (const slot of this.#slots) clearTimeout(slot.restartTimer)
     say(`${signal}, closing ${this.#live.size} processes (in-flight requests get up to ${this.#options.shutdownTimeoutMs} ms to finish)`)
     Promise.all([...this.#live].map(async proc => this.#drain(proc))).then(() => process.exit(0), () => process.exit(1))

@@ -53,7 +53,7 @@ function processMetrics (): Registry {
 }
 
 /**
- * One gateway's metrics (README "Health and metrics"), in a registry of its own so that two gateways in
+ * One gateway's metrics (docs/operations.md), in a registry of its own so that two gateways in
  * one process (tests, embedders) do not add into each other. Events are counted as they happen; gauges
  * (in flight, queued, workers) are read from the runtimes at scrape time.
  */
@@ -62,7 +62,7 @@ export class GatewayMetrics {
   readonly #requests = new FastCounter({ name: 'warmgate_requests_total', help: 'Requests answered, by app, mode and status class (1xx-5xx); app "" when no route matched.', labelNames: ['app', 'mode', 'status'], registers: [this.registry] })
   readonly #queue = new FastHistogram({ name: 'warmgate_queue_seconds', help: "Time a request waited for a slot (the app's concurrency) before it ran.", labelNames: ['app', 'mode'], buckets: LATENCY_BUCKETS, registers: [this.registry] })
   readonly #handler = new FastHistogram({ name: 'warmgate_handler_seconds', help: 'Time from a request leaving the queue to its response head (a streamed body is not included).', labelNames: ['app', 'mode'], buckets: LATENCY_BUCKETS, registers: [this.registry] })
-  readonly #errors = new Counter({ name: 'warmgate_errors_total', help: 'Requests answered with a gateway error, by code (README "Error codes").', labelNames: ['app', 'code'] as const, registers: [this.registry] })
+  readonly #errors = new Counter({ name: 'warmgate_errors_total', help: 'Requests answered with a gateway error, by code (docs/errors.md).', labelNames: ['app', 'code'] as const, registers: [this.registry] })
   readonly #backend = new Counter({ name: 'warmgate_backend_errors_total', help: 'CGI process and FastCGI backend failures (spawn, bad output, unreachable), by code.', labelNames: ['app', 'code'] as const, registers: [this.registry] })
   readonly #started = new Counter({ name: 'warmgate_workers_started_total', help: 'Warm worker threads that loaded their handler and took requests.', labelNames: ['app'] as const, registers: [this.registry] })
   readonly #replaced = new Counter({ name: 'warmgate_workers_replaced_total', help: 'Warm worker threads taken out of their pool, by reason: crash, oom, timeout (hung handler), recycle (maxRequests/maxHeapMb), idle.', labelNames: ['app', 'reason'] as const, registers: [this.registry] })

@@ -78,13 +78,13 @@ function project (): { dir: string, config: (text: string) => void } {
 }
 
 describe('warmgate start: signals', () => {
-  it('Ctrl-C to the whole process group (twice at once, as a terminal and npm deliver it) closes quietly and exits 0', async () => {
+  it.each([[[]], [['--processes', '2']]])('Ctrl-C to the whole process group (twice at once, as a terminal and npm deliver it) closes quietly and exits 0 (%j)', async (extra: string[]) => {
     const { dir, config } = project()
     mkdirSync(join(dir, 'cgi-bin'))
     writeFileSync(join(dir, 'cgi-bin', 'hi.sh'), '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\nhi"\n', { mode: 0o755 })
     config("export default { apps: { hello: { route: '/hello', entry: './hello.ts' }, cgi: { route: '/cgi-bin', cgi: './cgi-bin' } } }\n")
     // Its own process group, as a shell gives a foreground job: the signal goes to the group, helper included.
-    const child = spawn(NODE, [MAIN, 'start', '--port', '0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    const child = spawn(NODE, [MAIN, 'start', '--port', '0', ...extra], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     const text = { stdout: '', stderr: '' }
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => { text.stdout += chunk })
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => { text.stderr += chunk })
