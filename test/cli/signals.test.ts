@@ -99,6 +99,9 @@ describe('warmgate start: signals', () => {
     expect(url, text.stderr).toBeDefined()
     expect((await get(`${url as string}/cgi-bin/hi.sh`)).body).toBe('hi')
     process.kill(-(child.pid as number), 'SIGINT')
+    // The second delivery after the first was handled (two pending SIGINTs would merge into one).
+    for (let i = 0; !/closing/.test(text.stdout) && i < 200; i++) await new Promise(resolve => setTimeout(resolve, 10))
+    expect(text.stdout).toMatch(/closing/)
     process.kill(child.pid as number, 'SIGINT')
     expect(await within(EXIT_MS, 'warmgate to exit after Ctrl-C', exited)).toEqual({ code: 0, signal: null })
     expect(text.stderr).toBe('')
