@@ -56,12 +56,21 @@ async function reload (server: Server, t: number): Promise<Reload> {
   }
 }
 
-/** Metric lines that count errors or replaced workers, as the gateway itself saw them. */
-async function errorMetrics (pool: Pool): Promise<string[]> {
-  const res = await pool.request({ path: '/__warmgate/metrics', method: 'GET' })
-  const text = await res.body.text()
-  if (res.statusCode !== 200) return [`GET /__warmgate/metrics: status ${res.statusCode}`]
-  return text.split('\n').filter(line => /^warmgate_(errors_total|backend_errors_total|workers_replaced_total)\{/.test(line))
+/** The gateway's /__warmgate/metrics text ('' when it does not answer). */
+async function scrape (pool: Pool): Promise<string> {
+  try {
+    const res = await pool.request({ path: '/__warmgate/metrics', method: 'GET' })
+    const text = await res.body.text()
+    return res.statusCode === 200 ? text : ''
+  } catch {
+    return ''
+  }
+}
+
+/** Where RSS goes, as the gateway's main isolate sees it (prom-client): V8 heap used, and memory outside it. */
+function memoryOf (metrics: string): { heapMb: number, externalMb: number } {
+  const mb = (name: string): number => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(metrics)?.[1] ?? Number.NaN) / 2 ** 20
+  return { heapMb: mb('nodejs_heap_size_used_bytes'), externalMb: mb('nodejs_external_memory_bytes') }
 }
 
 async function main (): Promise<number> {
@@ -106,7 +115,8 @@ async function main (): Promise<number> {
   }
   const elapsed = (): number => Math.round((performance.now() - state.started) / 1000)
   const take = async (): Promise<void> => {
-    const s = await sampleGateway(server.pid, elapsed(), { requests: tally.total, unexpected: tally.unexpectedCount(), reloads: reloads.length })
+    const t = elapsed()
+    const s = await sampleGateway(server.pid, t, { requests: tally.total, unexpected: tally.unexpectedCount(), reloads: reloads.length, ...memoryOf(await scrape(pool)) })
     if (s === undefined) died = true
     else {
       samples.push(s)
@@ -148,7 +158,7 @@ async function main (): Promise<number> {
     ranS = (performance.now() - state.started) / 1000
     if (!died) {
       await take()
-      metrics = await errorMetrics(pool)
+      metrics = (await scrape(pool)).split('\n').filter(line => /^warmgate_(errors_total|backend_errors_total|workers_replaced_total)\{/.test(line))
     }
   } finally {
     state.running = false

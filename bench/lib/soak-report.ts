@@ -23,9 +23,12 @@ export interface Sample {
   requests: number
   unexpected: number
   reloads: number
+  /** Not judged, to tell where RSS goes: the main isolate's V8 heap used, and its external memory (buffers). */
+  heapMb: number
+  externalMb: number
 }
 
-type Reading = Omit<Sample, 't' | 'requests' | 'unexpected' | 'reloads'>
+type Reading = Omit<Sample, 't' | 'requests' | 'unexpected' | 'reloads' | 'heapMb' | 'externalMb'>
 
 function readOnce (pid: number): Reading | undefined {
   let status: string
@@ -55,7 +58,7 @@ function readOnce (pid: number): Reading | undefined {
  * of 5 readings 50 ms apart: a leaked fd, thread or process is in every reading, while what a request in
  * flight holds (a socket being replaced after an abort, a CGI child's pipes) comes and goes.
  */
-export async function sampleGateway (pid: number, t: number, counts: { requests: number, unexpected: number, reloads: number }): Promise<Sample | undefined> {
+export async function sampleGateway (pid: number, t: number, counts: Pick<Sample, 'requests' | 'unexpected' | 'reloads' | 'heapMb' | 'externalMb'>): Promise<Sample | undefined> {
   const readings: Reading[] = []
   for (let i = 0; i < 5; i++) {
     if (i > 0) await sleep(50)
@@ -68,7 +71,7 @@ export async function sampleGateway (pid: number, t: number, counts: { requests:
 }
 
 export function sampleLine (s: Sample): string {
-  return `sample t=${s.t}s rss=${s.rssMb.toFixed(1)}MB fds=${s.fds} threads=${s.threads} procs=${s.procs} old-procs=${s.oldProcs} zombies=${s.zombies} requests=${s.requests} unexpected=${s.unexpected} reloads=${s.reloads}`
+  return `sample t=${s.t}s rss=${s.rssMb.toFixed(1)}MB heap=${s.heapMb.toFixed(1)}MB external=${s.externalMb.toFixed(1)}MB fds=${s.fds} threads=${s.threads} procs=${s.procs} old-procs=${s.oldProcs} zombies=${s.zombies} requests=${s.requests} unexpected=${s.unexpected} reloads=${s.reloads}`
 }
 
 const JUDGED = [
@@ -155,8 +158,8 @@ export function printReport (r: SoakReport): void {
   if (r.gatewayStderr.length > 0) out(`gateway stderr (last ${r.gatewayStderr.length} lines):\n  ${r.gatewayStderr.join('\n  ')}`)
   out('\nsamples:')
   out(table([
-    ['t s', 'rss MB', 'fds', 'threads', 'procs', 'old procs', 'zombies', 'requests', 'unexpected', 'reloads'],
-    ...r.samples.map(s => [String(s.t), s.rssMb.toFixed(1), String(s.fds), String(s.threads), String(s.procs), String(s.oldProcs), String(s.zombies), String(s.requests), String(s.unexpected), String(s.reloads)]),
+    ['t s', 'rss MB', 'heap MB', 'ext MB', 'fds', 'threads', 'procs', 'old procs', 'zombies', 'requests', 'unexpected', 'reloads'],
+    ...r.samples.map(s => [String(s.t), s.rssMb.toFixed(1), s.heapMb.toFixed(1), s.externalMb.toFixed(1), String(s.fds), String(s.threads), String(s.procs), String(s.oldProcs), String(s.zombies), String(s.requests), String(s.unexpected), String(s.reloads)]),
   ]).split('\n').map(line => `  ${line}`).join('\n'))
   out(`\nverdict (warm-up: first ${r.verdict.skipped} samples ignored): ${r.verdict.flat ? 'FLAT' : 'NOT FLAT'}`)
   for (const line of r.verdict.lines) out(`  ${line}`)
