@@ -4,7 +4,8 @@
 import { escapeText, formatDate, formatDuration, formatNumber, formatRatio, formatSpread, isFigure } from './format.ts'
 import { modeColor, PERCENTILE_OPACITY, REPORT_CSS } from './report-style.ts'
 import { createScale, renderBarChart, type BarRow, type Scale } from './svg.ts'
-import type { AppResult, BenchResult, ModeResult, Spread } from './types.ts'
+import { formatRequest, groupFailures, roundsText, stageText } from './text-report.ts'
+import type { AppResult, BenchResult, ModeResult, RunFailure, Spread } from './types.ts'
 
 /**
  * Renders a bench result as a self-contained HTML page (a string to write to a file). Every string from the
@@ -45,17 +46,55 @@ function renderHeader (result: BenchResult, date: string, apps: AppResult[]): st
     `cold mode (a process per request) gets a load of its own: ${formatNumber(options?.cold?.connections)} connections for ` +
     `${formatDuration(options?.cold?.durationMs)}. Load generator: ${escapeText(options?.loadGenerator)}, ` +
     `in a process of its own. The whole run took ${formatDuration(result.tookMs)}.</p>\n` +
+    renderFailedCount(result) +
     `<ul class="legend" aria-label="Modes">${legend}</ul>\n</header>\n`
+}
+
+function renderFailedCount (result: BenchResult): string {
+  const failed = result.runs?.failed
+  if (!isFigure(failed) || failed === 0) return ''
+  return `<p class="failed"><strong>${formatNumber(failed)} of ${formatNumber(result.runs?.total)} runs failed</strong> and measured nothing; ` +
+    'each is listed under its app with the reason. The figures shown are those of the other runs.</p>\n'
+}
+
+/** The failures of an app as the JSON has them (an older result has none; anything malformed is skipped). */
+function failuresOf (app: AppResult): RunFailure[] {
+  const failures: unknown = app.failures
+  if (!Array.isArray(failures)) return []
+  return failures.filter((f): f is RunFailure => typeof f === 'object' && f !== null && typeof f.reason === 'string')
+}
+
+function renderFailures (failures: RunFailure[]): string {
+  if (failures.length === 0) return ''
+  const items = groupFailures(failures).map(group =>
+    `<li><strong>${escapeText(group.mode)}</strong>, ${escapeText(roundsText(group.rounds))} (${escapeText(stageText(group.stage))}): <code>${escapeText(group.reason)}</code></li>`)
+  return `<div class="failures">\n<h3>Failed runs</h3>\n<ul>\n${items.join('\n')}\n</ul>\n</div>\n`
+}
+
+/** What was requested, as far as the result says: `POST /api/users, 57-byte body, content-type: application/json`. */
+function requestText (app: AppResult): string {
+  const headers: unknown = app.headers
+  return formatRequest({
+    path: app.path,
+    method: typeof app.method === 'string' ? app.method : 'GET',
+    headers: typeof headers === 'object' && headers !== null && !Array.isArray(headers) ? headers as Record<string, string> : {},
+    bodyBytes: isFigure(app.bodyBytes) ? app.bodyBytes : undefined,
+  })
 }
 
 function renderApp (app: AppResult, index: number, result: BenchResult): string {
   const modes = Array.isArray(app.modes) ? app.modes : []
   const rounds = formatNumber(result.options?.rounds)
   const hasRatios = modes.some(mode => mode.vsInline !== undefined && mode.vsInline !== null)
+  const failures = failuresOf(app)
   const heading = `<h2 id="app-${index}">${escapeText(app.app)}</h2>\n` +
     `<p class="meta">Kind <code>${escapeText(app.kind)}</code> · route <code>${escapeText(app.route)}</code> · ` +
-    `requested <code>${escapeText(app.path)}</code></p>\n`
-  if (modes.length === 0) return `<section class="app">\n${heading}<p>No mode was measured for this app.</p>\n</section>\n`
+    `requested <code>${escapeText(requestText(app))}</code></p>\n` +
+    renderFailures(failures)
+  if (modes.length === 0) {
+    const why = failures.length > 0 ? 'Every run of this app failed: no mode was measured.' : 'No mode was measured for this app.'
+    return `<section class="app">\n${heading}<p>${why}</p>\n</section>\n`
+  }
   return `<section class="app" aria-labelledby="app-${index}">\n${heading}` +
     renderThroughput(app, modes, rounds) +
     renderLatency(app, modes, rounds, hasRatios) +

@@ -1,15 +1,32 @@
 // The load generator used when wrk is not on PATH, run as a child process of its own:
-//   node src/bench/load-generator.ts URL CONNECTIONS DURATION_MS TIMEOUT_MS
+//   node src/bench/load-generator.ts URL CONNECTIONS DURATION_MS TIMEOUT_MS [-]
 // CONNECTIONS loops, each sending one request at a time over its own keep-alive connection (as wrk does),
 // until DURATION_MS has passed. Prints the line report.lua prints for wrk: "WRK_JSON {…}", latencies in µs.
+// Sends GET URL, or with "-" the request read as JSON from stdin: {"method","headers","body": base64 or null}.
 // node:http, not undici: undici is only a dev dependency, and this ships with the CLI.
-import { Agent, request } from 'node:http'
+import { Agent, request, type OutgoingHttpHeaders } from 'node:http'
 
-const [url, connectionsArg, durationArg, timeoutArg] = process.argv.slice(2)
+const [url, connectionsArg, durationArg, timeoutArg, requestArg] = process.argv.slice(2)
 const connections = Number(connectionsArg)
 const durationMs = Number(durationArg)
 const timeoutMs = Number(timeoutArg)
 const target = new URL(url)
+
+interface RequestSpec { method: string, headers: Record<string, string>, body: string | null }
+let method = 'GET'
+const headers: OutgoingHttpHeaders = {}
+let body: Buffer | undefined
+if (requestArg === '-') {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  const spec = JSON.parse(Buffer.concat(chunks).toString('utf8')) as RequestSpec
+  method = spec.method
+  Object.assign(headers, spec.headers)
+  if (spec.body !== null) {
+    body = Buffer.from(spec.body, 'base64')
+    headers['content-length'] = body.byteLength
+  }
+}
 const agent = new Agent({ keepAlive: true, maxSockets: connections })
 
 const latenciesUs: number[] = []
@@ -27,17 +44,17 @@ function classify (error: { code?: string }): void {
   else errors.write++
 }
 
-/** One GET, body read to the end; resolves with the status. */
-function get (): Promise<number> {
+/** One request, the answer's body read to the end; resolves with the status. */
+function send (): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(target, { agent }, (res) => {
+    const req = request(target, { agent, method, headers }, (res) => {
       res.on('data', () => {})
       res.once('end', () => resolve(res.statusCode ?? 0))
       res.once('error', reject)
     })
     req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timed out'), { code: TIMED_OUT })))
     req.once('error', reject)
-    req.end()
+    req.end(body)
   })
 }
 
@@ -45,7 +62,7 @@ async function loop (): Promise<void> {
   while (performance.now() < deadline) {
     const t0 = performance.now()
     try {
-      const status = await get()
+      const status = await send()
       latenciesUs.push((performance.now() - t0) * 1000)
       if (status < 200 || status > 399) errors.status++
     } catch (error) {

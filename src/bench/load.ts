@@ -1,6 +1,9 @@
 // Load from a separate process: wrk when it is on PATH, else load-generator.ts (undici) in a Node child.
 // Both report the same fields; the run is bounded (the child is killed at duration + 15 s) and abortable.
 import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { siblingModule } from '../module-file.ts'
 import { GatewayError } from '../errors.ts'
@@ -18,6 +21,43 @@ export interface LoadSettings {
   durationMs: number
   /** A request slower than this counts as a timeout error. */
   timeoutMs: number
+  /** What to send to the URL (whose path and query are requested); default: a plain GET. */
+  request?: LoadRequest
+}
+
+/** One request, sent over and over: checked before (bench/select.ts); header names lower-case. */
+export interface LoadRequest {
+  method: string
+  headers: Record<string, string>
+  /** Content-Length is set from it; undefined: no body and no Content-Length. */
+  body: Uint8Array | undefined
+}
+
+/** A Lua string literal of any bytes: printable ASCII as it is, every other byte (and the quote and backslash) as \ddd. */
+function luaString (bytes: Uint8Array): string {
+  let out = '"'
+  for (const byte of bytes) {
+    out += byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c ? String.fromCharCode(byte) : `\\${String(byte).padStart(3, '0')}`
+  }
+  return out + '"'
+}
+
+/**
+ * The wrk script of a request other than a plain GET: wrk.method, wrk.headers and wrk.body (wrk then adds
+ * Content-Length), followed by report.lua's reporter. wrk builds the request once and sends it as it is.
+ */
+export function wrkScript (request: LoadRequest): string {
+  const text = (value: string): string => luaString(Buffer.from(value, 'utf8'))
+  const lines = ['-- Written by warmgate bench (src/bench/load.ts) for one run, then removed.', `wrk.method = ${text(request.method)}`]
+  // wrk adds a Host header unless wrk.headers has "Host" spelled so: a lower-case one would be a second.
+  for (const [name, value] of Object.entries(request.headers)) lines.push(`wrk.headers[${text(name === 'host' ? 'Host' : name)}] = ${text(value)}`)
+  if (request.body !== undefined) lines.push(`wrk.body = ${luaString(request.body)}`)
+  return lines.join('\n') + '\n' + readFileSync(REPORT_LUA, 'utf8')
+}
+
+/** A plain GET needs nothing but the URL. */
+function isPlainGet (request: LoadRequest | undefined): boolean {
+  return request === undefined || (request.method === 'GET' && Object.keys(request.headers).length === 0 && request.body === undefined)
 }
 
 /** What one load run measured (latencies in ms). */
@@ -47,19 +87,41 @@ export function pickLoadGenerator (): LoadGenerator {
   return wrkFound ? 'wrk' : 'node'
 }
 
-function commandFor (generator: LoadGenerator, url: string, s: LoadSettings): [string, string[]] {
+function commandFor (generator: LoadGenerator, url: string, s: LoadSettings, script: string): [string, string[]] {
   const seconds = Math.max(1, Math.round(s.durationMs / 1000))
   if (generator === 'wrk') {
     // One wrk thread: the machines this runs on are small, and the gateway needs the other cores.
-    return ['wrk', ['-t1', `-c${s.connections}`, `-d${seconds}s`, '--timeout', `${Math.ceil(s.timeoutMs / 1000)}s`, '-s', REPORT_LUA, url]]
+    return ['wrk', ['-t1', `-c${s.connections}`, `-d${seconds}s`, '--timeout', `${Math.ceil(s.timeoutMs / 1000)}s`, '-s', script, url]]
   }
-  return [process.execPath, [NODE_GENERATOR, url, String(s.connections), String(s.durationMs), String(s.timeoutMs)]]
+  // '-': the request comes as JSON on stdin (a body can be larger than a command line may be).
+  return [process.execPath, [NODE_GENERATOR, url, String(s.connections), String(s.durationMs), String(s.timeoutMs), ...(isPlainGet(s.request) ? [] : ['-'])]]
 }
 
 /** Runs one load against `url` to completion and returns what it measured. */
 export async function runLoad (generator: LoadGenerator, url: string, settings: LoadSettings, signal?: AbortSignal): Promise<LoadReport> {
-  const [command, args] = commandFor(generator, url, settings)
-  const child = track(spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }))
+  const request = isPlainGet(settings.request) ? undefined : settings.request as LoadRequest
+  let scriptDir: string | undefined
+  let script = REPORT_LUA
+  if (generator === 'wrk' && request !== undefined) {
+    scriptDir = mkdtempSync(join(tmpdir(), 'warmgate-bench-'))
+    script = join(scriptDir, 'request.lua')
+    writeFileSync(script, wrkScript(request))
+  }
+  try {
+    return await runCommand(generator, commandFor(generator, url, settings, script), settings, request, signal)
+  } finally {
+    if (scriptDir !== undefined) rmSync(scriptDir, { recursive: true, force: true })
+  }
+}
+
+async function runCommand (generator: LoadGenerator, [command, args]: [string, string[]], settings: LoadSettings, request: LoadRequest | undefined, signal: AbortSignal | undefined): Promise<LoadReport> {
+  const toStdin = generator === 'node' && request !== undefined
+  const child = track(spawn(command, args, { stdio: [toStdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] }))
+  if (toStdin && request !== undefined) {
+    // A child that died at once closes its stdin: that shows as its exit code below, not as EPIPE here.
+    child.stdin?.on('error', () => {})
+    child.stdin?.end(JSON.stringify({ method: request.method, headers: request.headers, body: request.body === undefined ? null : Buffer.from(request.body).toString('base64') }))
+  }
   let report: RawReport | undefined
   let output = ''
   eachLine(child.stdout, (line) => {

@@ -46,6 +46,10 @@ th, td { padding: 4px 10px; border-bottom: 1px solid #e3e3e3; text-align: right;
 th:first-child, td:first-child { text-align: left; color: #333; }
 thead th { border-bottom: 2px solid #bbb; }
 td.bad { font-weight: 700; }
+.failed, .failures { color: #a40000; }
+.failures h3 { font-size: 1em; margin: 10px 0 2px; }
+.failures ul { margin: 2px 0 8px; padding-left: 20px; }
+.failures code { white-space: pre-wrap; color: #1a1a1a; }
 footer { margin-top: 32px; font-size: 0.85em; color: #555; border-top: 1px solid #ddd; padding-top: 8px; }
 @media print { body { padding: 0; font-size: 12px; } section.app { break-before: auto; } }
 `

@@ -1,5 +1,5 @@
 // The text `warmgate bench` prints: the progress line and the result tables.
-import type { BenchProgress, BenchResult, ModeResult, Spread } from './types.ts'
+import type { AppResult, BenchProgress, BenchResult, ModeResult, RunFailure, Spread } from './types.ts'
 
 /** Cores busy outside the gateway and the load generator above which a run is flagged (never dropped). */
 const DISTURBED_CORES = 0.15
@@ -18,7 +18,43 @@ function range (s: Spread, digits = 0): string {
 }
 
 export function formatProgress (p: BenchProgress): string {
-  return `[${p.run}/${p.runs}] ${p.app} ${p.mode} · round ${p.round}/${p.rounds} · ${(p.elapsedMs / 1000).toFixed(1)}/${(p.durationMs / 1000).toFixed(0)} s · ${num(p.currentRps)} req/s`
+  const run = `[${p.run}/${p.runs}] ${p.app} ${p.mode} · round ${p.round}/${p.rounds}`
+  if (p.failed !== undefined) return `${run} · FAILED: ${firstLine(p.failed)}`
+  return `${run} · ${(p.elapsedMs / 1000).toFixed(1)}/${(p.durationMs / 1000).toFixed(0)} s · ${num(p.currentRps)} req/s`
+}
+
+function firstLine (text: string): string {
+  const lines = text.split('\n')
+  return lines.length > 1 ? `${lines[0]} …` : lines[0]
+}
+
+/** What is requested of an app: `GET /hello`, `POST /api/users, 57-byte body, content-type: application/json`. */
+export function formatRequest (app: Pick<AppResult, 'path' | 'method' | 'headers' | 'bodyBytes'>): string {
+  const parts = [`${app.method ?? 'GET'} ${app.path}`]
+  if (typeof app.bodyBytes === 'number') parts.push(`${app.bodyBytes.toLocaleString('en-US')}-byte body`)
+  for (const [name, value] of Object.entries(app.headers ?? {})) parts.push(`${name}: ${value}`)
+  return parts.join(', ')
+}
+
+/** An app's failed runs grouped by mode, stage and reason, for one line each: `warm, rounds 1 and 2 (first request): GET /x answered 404`. */
+export function groupFailures (failures: readonly RunFailure[]): Array<{ mode: string, rounds: number[], stage: string, reason: string }> {
+  const groups: Array<{ mode: string, rounds: number[], stage: string, reason: string }> = []
+  for (const f of failures) {
+    const same = groups.find(g => g.mode === f.mode && g.stage === f.stage && g.reason === f.reason)
+    if (same === undefined) groups.push({ mode: f.mode, rounds: [f.round], stage: f.stage, reason: f.reason })
+    else same.rounds.push(f.round)
+  }
+  return groups
+}
+
+/** Where a run failed, in words. */
+export function stageText (stage: string): string {
+  return stage === 'first-request' ? 'first request' : stage === 'load' ? 'under load' : stage === 'start' ? 'start-up' : stage
+}
+
+export function roundsText (rounds: readonly number[]): string {
+  if (rounds.length === 1) return `round ${rounds[0]}`
+  return `rounds ${rounds.slice(0, -1).join(', ')} and ${rounds[rounds.length - 1]}`
 }
 
 function errorCount (m: ModeResult): string {
@@ -48,7 +84,15 @@ export function formatResult (result: BenchResult): string {
     `${o.durationMs / 1000} s measured after 1 s of warm-up; ${o.rounds} round(s), interleaved; figures are medians (min–max over rounds); ratios to inline are taken round by round, their median shown.`)
   for (const app of result.apps) {
     out.push('')
-    out.push(`${app.app} (GET ${app.path})`)
+    out.push(`${app.app} (${formatRequest(app)})`)
+    const failures = app.failures ?? []
+    for (const group of groupFailures(failures)) {
+      out.push(`  FAILED ${group.mode}, ${roundsText(group.rounds)} (${stageText(group.stage)}): ${group.reason.split('\n').join('\n    ')}`)
+    }
+    if (app.modes.length === 0) {
+      out.push('  no run of this app succeeded: nothing measured')
+      continue
+    }
     const rows = [['mode', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'peak RSS MB', 'per-worker MB', 'CPU ms/req', 'first req ms', 'vs inline']]
     for (const mode of app.modes) {
       rows.push([
@@ -72,6 +116,11 @@ export function formatResult (result: BenchResult): string {
   if (disturbed.length > 0) {
     out.push('')
     out.push(`NOTE: other work on this machine used more than ${DISTURBED_CORES} cores during some runs, so their figures are disturbed: ${disturbed.join(', ')}.`)
+  }
+  const failed = result.runs?.failed ?? 0
+  if (failed > 0) {
+    out.push('')
+    out.push(`FAILED: ${failed} of ${result.runs.total} runs measured nothing (listed under their app); the figures above are those of the other runs.`)
   }
   out.push('')
   out.push('peak RSS: the gateway process and every process below it, sampled every 100 ms. per-worker MB (warm): (peak RSS − RSS of the idle')

@@ -22,10 +22,28 @@ export interface BenchOptions {
   onProgress?: (progress: BenchProgress) => void
   /** Directory relative paths are taken from (default process.cwd()). */
   cwd?: string
-  /** Default: 'wrk' when it is on PATH, else 'node' (src/bench/load-generator.ts, node:http in a child process). */
+  /**
+   * Default: 'wrk' when it is on PATH, else 'node' (src/bench/load-generator.ts, node:http in a child process);
+   * 'node' when a HEAD is requested (wrk waits for the body a HEAD answer never has: 'wrk' is then refused).
+   */
   loadGenerator?: 'wrk' | 'node'
   /** Aborting it stops every child process; bench() then rejects with WG_ERR_BENCH_FAILED. */
   signal?: AbortSignal
+  /**
+   * The request path under each app's route, query included: `'/users/1?x=2'` requests `/api/users/1?x=2` of
+   * an app at `/api`; `'?n=1000'` adds a query to the route. Default: the app's `bench.path`, else the route
+   * itself (a cgi app: one of its scripts).
+   */
+  path?: string
+  /** HTTP method, sent upper-cased. Default: the app's `bench.method`, else GET, or POST when there is a body. */
+  method?: string
+  /** Request body (Content-Length is set from it). Default: the app's `bench.body`, else none. */
+  body?: string | Uint8Array
+  /**
+   * Request headers, added to the app's `bench.headers` (a name set here replaces the app's). Not
+   * Content-Length (set from the body), Transfer-Encoding, Connection, Keep-Alive, Upgrade, Expect, TE or Trailer.
+   */
+  headers?: Record<string, string>
 }
 
 export interface BenchProgress {
@@ -41,6 +59,8 @@ export interface BenchProgress {
   durationMs: number
   /** Requests per second over the last progress interval. */
   currentRps: number
+  /** Set on the last progress call of a run that failed: why. The bench goes on with the next run. */
+  failed?: string
 }
 
 /** One figure over rounds: the median, with the min and the max. */
@@ -76,13 +96,32 @@ export interface ModeResult {
   vsInline?: { requestsPerSecond: number, p99: number }
 }
 
+/** A run (one app, one mode, one round) that measured nothing; the other runs went on. */
+export interface RunFailure {
+  mode: BenchMode | 'cgi'
+  round: number
+  /** Where it failed: the gateway's start, the first request (a 4xx/5xx answer, none, or an error), or the load. */
+  stage: 'start' | 'first-request' | 'load'
+  /** Why, for a person: `GET /hono answered 404: 404 Not Found`, or the gateway's own log lines. */
+  reason: string
+}
+
 export interface AppResult {
   app: string
   kind: AppKind
   route: string
-  /** The path requested (route plus the workload's query, if any). */
+  /** The path requested: the route, or what `path` (or the app's `bench.path`) asked for under it. */
   path: string
+  /** The method requested. */
+  method: string
+  /** The headers sent besides the load generator's own, names lower-cased; values of credentials (Authorization, Cookie, …) are replaced by `(hidden)`. */
+  headers: Record<string, string>
+  /** Size of the request body; undefined when none was sent. */
+  bodyBytes?: number
+  /** The modes measured: those with at least one round that did not fail. */
   modes: ModeResult[]
+  /** The runs that failed, in the order they ran; empty when none did. */
+  failures: RunFailure[]
 }
 
 export interface BenchResult {
@@ -92,6 +131,8 @@ export interface BenchResult {
   /** loadGenerator: 'wrk' (on PATH) or 'node' (src/bench/load-generator.ts). */
   options: { rounds: number, durationMs: number, connections: number, cold: { connections: number, durationMs: number }, loadGenerator: string }
   apps: AppResult[]
+  /** Runs in all (apps × modes × rounds) and how many of them failed (listed in each app's `failures`). */
+  runs: { total: number, failed: number }
   /** Wall time of the whole run (ms). */
   tookMs: number
 }

@@ -1,12 +1,14 @@
 // `warmgate bench`: parses and checks the flags, then calls bench() (src/bench/run.ts), the same API
 // embedders use. Prints a live progress line, then the result tables; --json and --report write files.
-import { existsSync, statSync, writeFileSync } from 'node:fs'
+// Exit code 0 when every run measured, 1 when any failed (after the whole report is printed and written).
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { formatProgress, formatResult } from '../bench/text-report.ts'
 import { BENCH_DEFAULTS, bench, WARMUP_MS } from '../bench/run.ts'
 import { BENCH_MODES, LIMITS } from '../bench/select.ts'
 import type { BenchMode, BenchProgress } from '../bench/types.ts'
+import { benchHeaderProblem, benchMethodProblem, benchPathProblem } from '../config/schema.ts'
 import { parseDuration } from '../config/units.ts'
 import { fail } from './help.ts'
 
@@ -30,6 +32,47 @@ function duration (raw: string | undefined): number | undefined {
   return ms
 }
 
+/** A flag's value in a message: quoted, JSON-escaped when it holds a control character (a line break). */
+function quoted (raw: string): string {
+  return /^[\x20-\x7e]*$/.test(raw) ? `'${raw}'` : JSON.stringify(raw)
+}
+
+function checked (flag: string, raw: string | undefined, problem: (value: string) => string | undefined): string | undefined {
+  if (raw === undefined) return undefined
+  const expected = problem(raw)
+  if (expected !== undefined) fail(`--${flag}: expected ${expected}, got ${quoted(raw)}`)
+  return raw
+}
+
+/** `--body TEXT`, or `--body @FILE`: the file's bytes, as they are. */
+function body (raw: string | undefined): string | Buffer | undefined {
+  if (raw === undefined || !raw.startsWith('@')) return raw
+  const file = raw.slice(1)
+  if (file === '') fail("--body: expected text, or @FILE to send a file's contents, got '@'")
+  try {
+    return readFileSync(file)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    return fail(`--body: cannot read ${file}${code === 'ENOENT' ? ': no such file' : code === 'EISDIR' ? ': it is a directory' : `: ${(error as Error).message}`}`)
+  }
+}
+
+/** `--header 'name: value'`, repeatable; a name given twice keeps its last value. */
+function headers (raw: string[] | undefined): Record<string, string> | undefined {
+  if (raw === undefined) return undefined
+  const out: Record<string, string> = {}
+  for (const item of raw) {
+    const colon = item.indexOf(':')
+    if (colon < 1) fail(`--header: expected 'name: value', such as 'content-type: application/json', got ${quoted(item)}`)
+    const name = item.slice(0, colon).trim()
+    const value = item.slice(colon + 1).trim()
+    const problem = benchHeaderProblem(name, value)
+    if (problem !== undefined) fail(`--header: expected ${problem.expected}, got ${quoted(String(problem.got))}${problem.got === name ? '' : ` (header ${name})`}`)
+    out[name.toLowerCase()] = value
+  }
+  return out
+}
+
 function list (raw: string[] | undefined): string[] | undefined {
   return raw?.flatMap(item => item.split(',')).map(item => item.trim())
 }
@@ -49,8 +92,9 @@ function progressPrinter (): { update: (p: BenchProgress) => void, done: () => v
     let shown = false
     return {
       update: (p) => {
-        shown = true
-        process.stdout.write(`\r\x1b[K${formatProgress(p)}`)
+        // A failed run's line stays: the next run's progress is drawn below it.
+        shown = p.failed === undefined
+        process.stdout.write(`\r\x1b[K${formatProgress(p)}${p.failed === undefined ? '' : '\n'}`)
       },
       done: () => { if (shown) process.stdout.write('\r\x1b[K') },
     }
@@ -59,7 +103,7 @@ function progressPrinter (): { update: (p: BenchProgress) => void, done: () => v
   return {
     update: (p) => {
       const key = `${p.app} ${p.mode} ${p.round}`
-      if (key === last.key && performance.now() - last.at < LOG_EVERY_MS) return
+      if (p.failed === undefined && key === last.key && performance.now() - last.at < LOG_EVERY_MS) return
       last = { key, at: performance.now() }
       process.stdout.write(`${formatProgress(p)}\n`)
     },
@@ -81,6 +125,10 @@ export async function run (argv: string[]): Promise<void> {
         rounds: { type: 'string' },
         json: { type: 'string' },
         report: { type: 'string' },
+        path: { type: 'string' },
+        method: { type: 'string' },
+        body: { type: 'string' },
+        header: { type: 'string', multiple: true },
       },
       strict: true,
       allowPositionals: false,
@@ -98,6 +146,10 @@ export async function run (argv: string[]): Promise<void> {
   const json = outputFile('json', values.json as string | undefined)
   const report = outputFile('report', values.report as string | undefined, '.html')
   if (values.config !== undefined && !existsSync(values.config as string)) fail(`--config: file not found: ${values.config as string}`)
+  const path = checked('path', values.path as string | undefined, benchPathProblem)
+  const method = checked('method', values.method as string | undefined, benchMethodProblem)
+  const requestHeaders = headers(values.header as string[] | undefined)
+  const requestBody = body(values.body as string | undefined)
 
   const controller = new AbortController()
   const onSignal = (signal: string): void => {
@@ -117,6 +169,10 @@ export async function run (argv: string[]): Promise<void> {
     durationMs,
     connections,
     rounds,
+    path,
+    method,
+    body: requestBody,
+    headers: requestHeaders,
     signal: controller.signal,
     onProgress: (p) => {
       if (!announced) {
@@ -138,6 +194,11 @@ export async function run (argv: string[]): Promise<void> {
   }
   process.off('SIGINT', onSignal)
   process.off('SIGTERM', onSignal)
+  if (result.runs.failed > 0) {
+    // After the report and the files: what finished is kept; the exit code says that not everything did.
+    process.stderr.write(`warmgate: bench: ${result.runs.failed} of ${result.runs.total} runs failed (see FAILED above); exit code 1\n`)
+    process.exitCode = 1
+  }
 }
 
 function estimate (runs: number, durationMs: number): string {

@@ -81,6 +81,26 @@ Options:
   --json FILE           also write the result as JSON
   --report FILE.html    also write an HTML report (self-contained, renders offline)
   -h, --help            this text
+
+What is requested (the same of every app measured; each flag overrides the app's bench key in the
+config: bench: { path, method, body, headers }):
+  --path PATH           path and query under the app's route, starting with / or ?: --path /users/1?x=2
+                        requests /api/users/1?x=2 of an app at /api (default: the route itself; a cgi
+                        app: one of its scripts)
+  --method METHOD       HTTP method, sent upper-cased (default: GET, or POST when there is a body);
+                        HEAD is measured with the Node load generator (wrk cannot)
+  --body TEXT|@FILE     request body, or the bytes of FILE (a text that starts with @ goes in a file);
+                        Content-Length is set from it; no Content-Type is sent unless --header gives one
+  --header 'N: V'       a request header, repeatable: --header 'content-type: application/json'; added
+                        to the app's bench.headers (the same name replaces it)
+
+A run that fails (the gateway does not start, the first request is not answered 2xx or 3xx, the load
+generator fails, or no request under load succeeds) does not stop the others: it is marked FAILED with
+its reason in the table, the JSON and the HTML report, and the other runs are measured and reported.
+Errors under load that leave some requests succeeding are counted in the errors column, not as failures.
+
+Exit code: 0 when every run measured; 1 when any run failed (after printing the whole report and
+writing --json and --report), on a bad option, or when interrupted.
 `,
 }
 

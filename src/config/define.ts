@@ -97,6 +97,27 @@ export interface AppConfig {
   kind?: HandlerKind
   /** Lambda handlers: the event format. Not allowed with `cgi` or `kind: 'fetch'`. */
   lambda?: LambdaConfig
+  /**
+   * What `warmgate bench` requests of this app (default: `GET` of the route itself; a cgi app: one of its
+   * scripts). Its `--path`, `--method`, `--body` and `--header` flags override these. Not allowed with `fastcgi`.
+   */
+  bench?: BenchRequestConfig
+}
+
+/**
+ * The request `warmgate bench` sends to an app, over and over.
+ * @example
+ * bench: { path: '/users/1?x=2', method: 'POST', body: '{"name":"a"}', headers: { 'content-type': 'application/json' } }
+ */
+export interface BenchRequestConfig {
+  /** Path (and query) under the app's route, starting with `/` or `?`: `'/users/1?x=2'` requests `/api/users/1?x=2` of an app at `/api`. Default: the route itself. */
+  path?: string
+  /** HTTP method, sent upper-cased (not CONNECT). Default `'GET'`, or `'POST'` when there is a `body`. */
+  method?: string
+  /** Request body; Content-Length is set from it. Default: none. */
+  body?: string
+  /** Request headers, such as `{ 'content-type': 'application/json' }` (not Content-Length, Transfer-Encoding or Connection). */
+  headers?: Record<string, string>
 }
 
 export interface ServerConfig extends OpsServerConfig {

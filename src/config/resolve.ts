@@ -30,6 +30,18 @@ export interface ResolvedApp {
   readonly lambda: { readonly payload: LambdaPayload }
   /** Set on fastcgi apps (mode `'fastcgi'`), whose `entry` is the document root. */
   readonly fastcgi: ResolvedFastCgi | undefined
+  /** `bench`: what `warmgate bench` requests; a field left unset takes bench's default (src/bench/select.ts). */
+  readonly bench: ResolvedBenchRequest
+}
+
+export interface ResolvedBenchRequest {
+  /** Under the route: `/users/1?x=2` or `?n=1000`. */
+  readonly path: string | undefined
+  /** Upper-cased. */
+  readonly method: string | undefined
+  readonly body: string | undefined
+  /** Names lower-cased. */
+  readonly headers: Readonly<Record<string, string>>
 }
 
 export interface ResolvedFastCgi {
@@ -174,6 +186,12 @@ export function resolveConfig (config: GatewayConfig, options: ResolveOptions): 
       kind: app.kind ?? 'auto',
       lambda: Object.freeze({ payload: app.lambda?.payload ?? '2.0' }),
       fastcgi: fastcgi ? resolveFastCgi(app, options.baseDir, concurrency) : undefined,
+      bench: Object.freeze({
+        path: app.bench?.path,
+        method: app.bench?.method?.toUpperCase(),
+        body: app.bench?.body,
+        headers: Object.freeze(Object.fromEntries(Object.entries(app.bench?.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]))),
+      }),
     })
   })
   return Object.freeze({

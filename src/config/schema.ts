@@ -1,3 +1,4 @@
+import { METHODS } from 'node:http'
 import { MODES } from './define.ts'
 import { LISTEN_ADDRESS_EXPECTED, parseListenAddress } from './listen-address.ts'
 import { checkFastCgiApp, checkNotFastCgi } from './schema-fastcgi.ts'
@@ -75,7 +76,7 @@ export function validateConfig (raw: unknown): string[] {
       fail(path, 'an object with `route` and `entry`', app)
       continue
     }
-    unknownKeys(app, ['route', 'entry', 'cgi', 'mode', 'timeout', 'workers', 'env', 'bodyLimit', 'passEnv', 'passAuthorization', 'concurrency', 'maxQueue', 'queueTimeout', 'memoryMb', 'kind', 'lambda', 'fastcgi', 'root', 'index', 'frontController', 'maxConnections', 'connectTimeout', 'keepAliveTimeout'], `${path}.`, errors)
+    unknownKeys(app, ['route', 'entry', 'cgi', 'mode', 'timeout', 'workers', 'env', 'bodyLimit', 'passEnv', 'passAuthorization', 'concurrency', 'maxQueue', 'queueTimeout', 'memoryMb', 'kind', 'lambda', 'fastcgi', 'root', 'index', 'frontController', 'maxConnections', 'connectTimeout', 'keepAliveTimeout', 'bench'], `${path}.`, errors)
     if (typeof app.route !== 'string' || !ROUTE_RE.test(app.route) || DOT_SEGMENT_RE.test(app.route)) {
       fail(`${path}.route`, "a path starting with '/' (no spaces, '?', '#', '//' or dot segments)", app.route)
     } else {
@@ -109,6 +110,7 @@ export function validateConfig (raw: unknown): string[] {
       else if (!(Number.isInteger(app.memoryMb) && (app.memoryMb as number) >= 16)) fail(`${path}.memoryMb`, 'an integer number of MiB, at least 16', app.memoryMb)
     }
     checkHandlerKind(app, path, fail, errors)
+    if (app.bench !== undefined) checkBench(app, path, fail, errors)
     checkRuntimeOptions(app, path, fail, errors)
     if (app.env !== undefined) {
       if (!isPlainObject(app.env)) fail(`${path}.env`, 'an object of strings', app.env)
@@ -176,6 +178,59 @@ function checkHandlerKind (app: Record<string, unknown>, path: string, fail: Fai
     const payload = app.lambda.payload
     if (payload !== undefined && payload !== '1.0' && payload !== '2.0') fail(`${path}.lambda.payload`, "'1.0' or '2.0'", payload)
   }
+}
+
+/** `bench` (what `warmgate bench` requests of the app): checked with the rules its flags and bench() options use too. */
+function checkBench (app: Record<string, unknown>, path: string, fail: Fail, errors: string[]): void {
+  const bench = app.bench
+  if (app.fastcgi !== undefined) {
+    errors.push(`${path}.bench: expected no bench options for a fastcgi app (warmgate bench does not measure it; npm run bench:php does), got ${JSON.stringify(bench)}`)
+    return
+  }
+  if (!isPlainObject(bench)) return fail(`${path}.bench`, 'an object ({ path, method, body, headers })', bench)
+  unknownKeys(bench, ['path', 'method', 'body', 'headers'], `${path}.bench.`, errors)
+  const pathProblem = bench.path === undefined ? undefined : benchPathProblem(bench.path)
+  if (pathProblem !== undefined) fail(`${path}.bench.path`, pathProblem, bench.path)
+  const methodProblem = bench.method === undefined ? undefined : benchMethodProblem(bench.method)
+  if (methodProblem !== undefined) fail(`${path}.bench.method`, methodProblem, bench.method)
+  if (bench.body !== undefined && typeof bench.body !== 'string') fail(`${path}.bench.body`, 'a string (the request body)', bench.body)
+  if (bench.headers === undefined) return
+  if (!isPlainObject(bench.headers)) return fail(`${path}.bench.headers`, "an object of header names and string values ({ 'content-type': 'application/json' })", bench.headers)
+  for (const [name, value] of Object.entries(bench.headers)) {
+    const problem = benchHeaderProblem(name, value)
+    if (problem !== undefined) errors.push(`${path}.bench.headers.${name}: expected ${problem.expected}, got ${describe(problem.got)}`)
+  }
+}
+
+const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+/** Request headers bench sets itself (Content-Length from the body) or that would break its keep-alive load. */
+export const BENCH_RESERVED_HEADERS: readonly string[] = ['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer']
+
+/** What is wrong with a bench request method (see checkBench), or undefined. Methods are sent upper-cased. */
+export function benchMethodProblem (value: unknown): string | undefined {
+  if (typeof value !== 'string' || !TOKEN_RE.test(value)) return 'an HTTP method token'
+  const method = value.toUpperCase()
+  if (method === 'CONNECT') return 'a method other than CONNECT (it opens a tunnel, not a request to measure)'
+  // Node's HTTP parser answers any other method 400 before a handler sees it.
+  if (!METHODS.includes(method)) return "a method Node's HTTP server accepts, such as GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS"
+  return undefined
+}
+
+/** What is wrong with a bench request path (under the app's route: `/users/1?x=2` or `?n=1000`), or undefined. */
+export function benchPathProblem (value: unknown): string | undefined {
+  const expected = "a path under the app's route starting with '/' or '?' (visible ASCII, no '#', no '.', '..' or empty segments)"
+  if (typeof value !== 'string' || !/^[/?][\x21-\x7e]*$/.test(value) || value.includes('#')) return expected
+  const pathPart = value.split('?')[0]
+  return DOT_SEGMENT_RE.test(pathPart) || pathPart.includes('//') ? expected : undefined
+}
+
+/** What is wrong with a bench request header (its name or its value), or undefined. */
+export function benchHeaderProblem (name: string, value: unknown): { expected: string, got: unknown } | undefined {
+  if (!TOKEN_RE.test(name)) return { expected: "a header name (a token: letters, digits and !#$%&'*+-.^_`|~)", got: name }
+  const lower = name.toLowerCase()
+  if (BENCH_RESERVED_HEADERS.includes(lower)) return { expected: `no ${lower} header (bench sets Content-Length from the body and keeps its connections alive)`, got: value }
+  if (typeof value !== 'string' || !/^[\t\x20-\x7e]*$/.test(value)) return { expected: 'a string of visible ASCII characters, spaces and tabs', got: value }
+  return undefined
 }
 
 export function checkDuration (value: unknown, path: string, fail: Fail): void {

@@ -164,6 +164,32 @@ describe('renderHtmlReport', () => {
     expect(html).toMatch(/<th scope="row">CPU per request \(ms\)<\/th><td>[^<]+<\/td><td>[^<]+<\/td><td>n\/a<\/td>/)
   })
 
+  it('lists failed runs under their app with stage and reason, counts them in the header, and shows the request', () => {
+    const result = fixture()
+    const [hello, cgi] = result.apps
+    Object.assign(hello, { method: 'POST', headers: { 'content-type': 'application/json' }, bodyBytes: 57 })
+    hello.failures = [
+      { mode: 'cold', round: 1, stage: 'load', reason: 'none of the 3 answers to POST /hello under load was 2xx or 3xx (3 non2xx)' },
+      { mode: 'cold', round: 3, stage: 'load', reason: 'none of the 3 answers to POST /hello under load was 2xx or 3xx (3 non2xx)' },
+    ]
+    cgi.modes = []
+    cgi.failures = [1, 2, 3].map(round => ({ mode: 'cgi' as const, round, stage: 'first-request' as const, reason: 'GET /scripts/<x> answered 404: Not Found' }))
+    result.runs = { total: 12, failed: 5 }
+    const html = renderHtmlReport(result)
+    expect(html.split('</header>')[0]).toContain('<strong>5 of 12 runs failed</strong>')
+    const [helloSection, cgiSection] = sectionsOf(html)
+    expect(helloSection).toContain('requested <code>POST /hello, 57-byte body, content-type&#58; application/json</code>')
+    expect(helloSection).toContain('<li><strong>cold</strong>, rounds 1 and 3 (under load): <code>none of the 3 answers to POST /hello under load was 2xx or 3xx (3 non2xx)</code></li>')
+    expect(svgsOf(helloSection)).toHaveLength(2)
+    expect(cgiSection).toContain('<li><strong>cgi</strong>, rounds 1, 2 and 3 (first request): <code>GET /scripts/&lt;x&gt; answered 404&#58; Not Found</code></li>')
+    expect(cgiSection).toContain('Every run of this app failed: no mode was measured.')
+    expect(svgsOf(cgiSection)).toHaveLength(0)
+    // A result of an older version has none of these fields: no failure section, the request as GET.
+    const old = renderHtmlReport(fixture())
+    expect(old).not.toMatch(/runs failed|Failed runs/)
+    expect(old).toContain('requested <code>GET /hello</code>')
+  })
+
   it('renders an app without modes, and a result without apps, as text rather than failing', () => {
     const result = fixture()
     result.apps[1].modes = []

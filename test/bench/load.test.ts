@@ -1,8 +1,10 @@
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runLoad, type LoadGenerator } from '../../src/bench/load.ts'
 import { SHIPPED_WORKLOADS } from '../../src/bench/workloads.ts'
 import type { Gateway } from '../../src/index.ts'
-import { startGateway, within } from '../helpers/gateway.ts'
+import { FLAG_BODY } from '../fixtures/bench/echo.ts'
+import { FIXTURES, startGateway, within } from '../helpers/gateway.ts'
 import { childrenOf } from './support.ts'
 
 // Both load generators against one real gateway: they must count and classify alike, since the report
@@ -11,7 +13,7 @@ let gateway: Gateway
 let url: string
 
 beforeAll(async () => {
-  ({ gateway, url } = await within(20_000, 'starting the gateway', startGateway({ apps: { hello: SHIPPED_WORKLOADS.hello, io: SHIPPED_WORKLOADS.io } }, { mode: 'inline' })))
+  ({ gateway, url } = await within(20_000, 'starting the gateway', startGateway({ apps: { hello: SHIPPED_WORKLOADS.hello, io: SHIPPED_WORKLOADS.io, echo: { route: '/echo', entry: join(FIXTURES, 'bench', 'echo.ts') } } }, { mode: 'inline' })))
 })
 afterAll(async () => {
   await within(10_000, 'closing the gateway', gateway.close())
@@ -29,6 +31,14 @@ describe.each<LoadGenerator>(['wrk', 'node'])('runLoad with %s', (generator) => 
     expect(report.p99Ms).toBeLessThanOrEqual(report.maxMs)
     expect(report.errors).toEqual({ non2xx: 0, timeouts: 0, resets: 0, other: 0 })
     expect(report.cpuSeconds).toBeGreaterThan(0)
+    expect(childrenOf(process.pid).filter(p => !p.cmdline.includes('vitest'))).toEqual([])
+  })
+
+  it('sends the method, headers and body of its request (echo answers 400 to any other)', async () => {
+    const request = { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.from(FLAG_BODY) }
+    const report = await within(20_000, `${generator} POST /echo/flag`, runLoad(generator, `${url}/echo/flag`, { connections: 2, durationMs: 1000, timeoutMs: 5000, request }))
+    expect(report.requests).toBeGreaterThan(50)
+    expect(report.errors).toEqual({ non2xx: 0, timeouts: 0, resets: 0, other: 0 })
     expect(childrenOf(process.pid).filter(p => !p.cmdline.includes('vitest'))).toEqual([])
   })
 

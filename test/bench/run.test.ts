@@ -8,6 +8,8 @@ import { childrenOf } from './support.ts'
 // Real runs: gateways in child processes, wrk (or the Node generator) in another, /proc for CPU and RSS.
 // Kept short (1 s measured + 1 s warm-up a run, few connections) so the file stays well under a minute.
 const CONFIG = join(FIXTURES, 'bench', 'gateway.config.ts')
+/** echo (its bench key: PUT /echo/config?from=config with a body) and hono (404 at its route). */
+const REQUEST_CONFIG = join(FIXTURES, 'bench', 'request.config.ts')
 const SHORT = { durationMs: 1000, rounds: 1, connections: 4 }
 
 /** What this process started and did not reap: a bench must leave nothing behind. */
@@ -96,6 +98,15 @@ describe('bench()', () => {
     ['a duration under 1 s', { durationMs: 10 }],
     ['0 connections', { connections: 0 }],
     ['an unknown load generator', { loadGenerator: 'ab' }],
+    ['a method that is no token', { method: 'G T' }],
+    ['CONNECT', { method: 'CONNECT' }],
+    ['a path that does not start with / or ?', { path: 'users' }],
+    ['a body that is no string or bytes', { body: 42 }],
+    ['headers that are no object', { headers: 'content-type: text/plain' }],
+    ['a header name that is no token', { headers: { 'X Y': '1' } }],
+    ['a Content-Length header', { headers: { 'Content-Length': '5' } }],
+    ['a header value with a line break', { headers: { 'x-a': 'a\r\nb: c' } }],
+    ['HEAD with wrk, which cannot measure it', { method: 'HEAD', loadGenerator: 'wrk' }],
   ])('rejects %s with WG_ERR_BENCH_OPTIONS before starting anything', async (_label, options) => {
     await expect(bench({ ...SHORT, cwd: '/', ...options } as never)).rejects.toMatchObject({ code: 'WG_ERR_BENCH_OPTIONS' })
     expect(ourChildren()).toEqual([])
@@ -107,6 +118,44 @@ describe('bench()', () => {
     const checked = await checkOptions({ config: join(FIXTURES, 'bench', 'fastcgi.config.ts') }, { rounds: 1, durationMs: 1000, connections: 1 })
     expect(checked.targets.map(target => target.name), 'the apps measured by default').toEqual(['greet'])
   })
+
+  it('names the bad request option and what it expected', async () => {
+    await expect(bench({ ...SHORT, cwd: '/', method: 'G T' })).rejects.toThrow("bench: method: expected an HTTP method token, got 'G T'")
+    await expect(bench({ ...SHORT, cwd: '/', headers: { 'x-a': 'a\nb' } })).rejects.toThrow(/^bench: headers\.x-a: expected a string of visible ASCII/)
+  })
+
+  it("requests what an app's bench key says; options override it field by field and header by header; HEAD is measured with the Node generator", async () => {
+    const defaults = { rounds: 1, durationMs: 1000, connections: 1 }
+    const fromConfig = await checkOptions({ config: REQUEST_CONFIG, loadGenerator: 'wrk' }, defaults)
+    expect(fromConfig.targets.map(t => [t.name, t.path, t.request.method, t.request.headers, t.request.body?.toString()])).toEqual([
+      ['echo', '/echo/config?from=config', 'PUT', { 'content-type': 'text/plain' }, 'from-config'],
+      ['hono', '/hono', 'GET', {}, undefined],
+    ])
+    const overridden = await checkOptions({ config: REQUEST_CONFIG, apps: ['echo'], path: '?q=1', body: new Uint8Array([0, 255]), headers: { 'X-Extra': 'a', 'CONTENT-TYPE': 'application/octet-stream' } }, defaults)
+    expect(overridden.targets[0].path).toBe('/echo?q=1')
+    expect(overridden.targets[0].request).toEqual({ method: 'PUT', headers: { 'content-type': 'application/octet-stream', 'x-extra': 'a' }, body: new Uint8Array([0, 255]) })
+    // A body without a method anywhere: POST, as curl -d does.
+    const shipped = await checkOptions({ cwd: '/', apps: ['hello'], path: '/', body: 'x' }, defaults)
+    expect([shipped.targets[0].path, shipped.targets[0].request.method]).toEqual(['/hello/', 'POST'])
+    expect((await checkOptions({ cwd: '/', apps: ['hello'], method: 'head' }, defaults)).loadGenerator).toBe('node')
+  })
+
+  it("measures an app with the request of its bench key, and reports a run that fails (an app answering 404) without stopping the others (Node load generator)", async () => {
+    const progress: BenchProgress[] = []
+    const result = await within(30_000, 'bench() of echo and hono', bench({ ...SHORT, config: REQUEST_CONFIG, modes: ['inline'], loadGenerator: 'node', onProgress: p => progress.push(p) }))
+    expect(ourChildren()).toEqual([])
+    const [echo, hono] = result.apps
+    // echo answers 400 to any other method, body or Content-Type: no errors means each request was the PUT asked for.
+    expect(echo).toMatchObject({ app: 'echo', path: '/echo/config?from=config', method: 'PUT', headers: { 'content-type': 'text/plain' }, bodyBytes: 11, failures: [] })
+    expect(echo.modes.map(m => m.mode)).toEqual(['inline'])
+    expectMeasured(echo.modes[0])
+    expect(hono).toMatchObject({ app: 'hono', path: '/hono', method: 'GET', headers: {}, modes: [] })
+    expect(hono.bodyBytes).toBeUndefined()
+    expect(hono.failures).toEqual([{ mode: 'inline', round: 1, stage: 'first-request', reason: 'GET /hono answered 404: 404 Not Found' }])
+    expect(result.runs).toEqual({ total: 2, failed: 1 })
+    expect(progress.filter(p => p.failed !== undefined)).toMatchObject([{ app: 'hono', mode: 'inline', run: 2, runs: 2, failed: 'GET /hono answered 404: 404 Not Found' }])
+    expect(JSON.parse(JSON.stringify(result))).toEqual(result)
+  }, 35_000)
 
   it('rejects an app the config does not have, naming the apps it has', async () => {
     await expect(bench({ ...SHORT, config: CONFIG, apps: ['hello'] })).rejects.toThrow(/'hello'.*greet, scripts/)

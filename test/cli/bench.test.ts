@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import type { BenchResult } from '../../src/index.ts'
 import { childrenOf, descendantsOf } from '../bench/support.ts'
-import { ROOT, within } from '../helpers/gateway.ts'
+import { FLAG_BODY } from '../fixtures/bench/echo.ts'
+import { FIXTURES, ROOT, within } from '../helpers/gateway.ts'
 
 // `warmgate bench`, the real command in a child process. Its cwd is an empty temp directory: no
 // gateway.config.ts there, so it measures the shipped workloads.
@@ -57,6 +58,14 @@ describe('warmgate bench: flags', () => {
     ['a json file in a missing directory', ['--json', '/nonexistent-dir/x.json'], /--json: directory \/nonexistent-dir does not exist/],
     ['a missing config file', ['--config', 'nope.config.ts'], /--config: file not found: nope\.config\.ts/],
     ['an unknown flag', ['--turbo'], /--turbo/],
+    ['a method that is no token', ['--method', 'G T'], /^warmgate: --method: expected an HTTP method token, got 'G T'$/m],
+    ['a method Node does not parse', ['--method', 'FROB'], /--method: expected a method Node's HTTP server accepts.*'FROB'/],
+    ['a path without a leading / or ?', ['--path', 'users/1'], /--path: expected a path under the app's route starting with '\/' or '\?'.*'users\/1'/],
+    ['a path with a dot segment', ['--path', '/../admin'], /--path: .*'\/\.\.\/admin'/],
+    ['a header without a colon', ['--header', 'content-type'], /--header: expected 'name: value'.*got 'content-type'/],
+    ['a header name that is no token', ['--header', 'x y: 1'], /--header: expected a header name .*got 'x y'/],
+    ['a Content-Length header', ['--header', 'Content-Length: 5'], /--header: expected no content-length header \(bench sets Content-Length from the body/],
+    ['a body file that does not exist', ['--body', '@nope.json'], /--body: cannot read nope\.json: no such file/],
   ])('exits 1 on %s, with one clear message and no stack', async (_label, args, message) => {
     const result = await run(args)
     expect(result.code).toBe(1)
@@ -68,7 +77,8 @@ describe('warmgate bench: flags', () => {
   it('--help prints the bench options', async () => {
     const result = await run(['--help'])
     expect(result.code).toBe(0)
-    for (const flag of ['--config', '--app', '--modes', '--duration', '--connections', '--rounds', '--json', '--report']) expect(result.stdout).toContain(flag)
+    for (const flag of ['--config', '--app', '--modes', '--duration', '--connections', '--rounds', '--json', '--report', '--path', '--method', '--body', '--header']) expect(result.stdout).toContain(flag)
+    expect(result.stdout).toMatch(/Exit code: 0 when every run measured; 1 when any run failed/)
   })
 })
 
@@ -92,6 +102,38 @@ describe('warmgate bench: a short run', () => {
     expect(written.apps[0].modes[0]).toMatchObject({ mode: 'inline', connections: 4, errors: { non2xx: 0, timeouts: 0, resets: 0, other: 0 }, vsInline: { requestsPerSecond: 1, p99: 1 } })
     expect(written.apps[0].modes[0].requestsPerSecond.median).toBeGreaterThan(0)
     expect(written.apps[0].modes[0].firstRequestMs.median).toBeGreaterThan(0)
+    expect(childrenOf(process.pid).filter(p => !p.cmdline.includes('vitest'))).toEqual([])
+  }, 35_000)
+
+  it('sends --method, --path, --body @FILE and --header over the config\'s bench key; an app that answers 404 is reported FAILED, the others measured, both files written, exit 1', async () => {
+    const json = join(DIR, 'request.json')
+    const report = join(DIR, 'request.html')
+    writeFileSync(join(DIR, 'body.json'), FLAG_BODY)
+    const result = await run(['--config', join(FIXTURES, 'bench', 'request.config.ts'), '--modes', 'inline', '--duration', '1s', '--rounds', '1', '--connections', '4',
+      '--path', '/flag', '--method', 'post', '--body', '@body.json', '--header', 'Content-Type: application/json', '--header', 'Authorization: Bearer s3cret', '--json', json, '--report', report], 30_000)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toBe('warmgate: bench: 1 of 2 runs failed (see FAILED above); exit code 1\n')
+    // The failure is printed when it happens, and the whole report after it.
+    expect(result.stdout).toMatch(/^\[2\/2\] hono inline · round 1\/1 · FAILED: POST \/hono\/flag answered 404: 404 Not Found$/m)
+    expect(result.stdout).toContain(`\necho (POST /echo/flag, ${Buffer.byteLength(FLAG_BODY)}-byte body, content-type: application/json, authorization: (hidden))\n`)
+    expect(result.stdout).toMatch(/^\s+inline\s+[\d,]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+0\s/m)
+    expect(result.stdout).toMatch(/^ {2}FAILED inline, round 1 \(first request\): POST \/hono\/flag answered 404: 404 Not Found$/m)
+    expect(result.stdout).toMatch(/^FAILED: 1 of 2 runs measured nothing/m)
+    expect(result.stdout).toContain(`Result written to ${json}`)
+    expect(result.stdout).toContain(`Report written to ${report}`)
+    expect(result.stdout).not.toContain('s3cret')
+    const written = JSON.parse(readFileSync(json, 'utf8')) as BenchResult
+    expect(written.runs).toEqual({ total: 2, failed: 1 })
+    const [echo, hono] = written.apps
+    // echo answers 400 to any other method, body or Content-Type than the flags': no error, so they all arrived.
+    expect(echo).toMatchObject({ app: 'echo', path: '/echo/flag', method: 'POST', bodyBytes: Buffer.byteLength(FLAG_BODY), headers: { 'content-type': 'application/json', authorization: '(hidden)' }, failures: [] })
+    expect(echo.modes[0]).toMatchObject({ mode: 'inline', errors: { non2xx: 0, timeouts: 0, resets: 0, other: 0 } })
+    expect(echo.modes[0].requestsPerSecond.median).toBeGreaterThan(0)
+    expect(hono).toMatchObject({ app: 'hono', path: '/hono/flag', modes: [], failures: [{ mode: 'inline', round: 1, stage: 'first-request', reason: 'POST /hono/flag answered 404: 404 Not Found' }] })
+    const html = readFileSync(report, 'utf8')
+    expect(html).toContain('<strong>1 of 2 runs failed</strong>')
+    expect(html).toContain('<li><strong>inline</strong>, round 1 (first request): <code>POST /hono/flag answered 404&#58; 404 Not Found</code></li>')
+    expect(html).not.toContain('s3cret')
     expect(childrenOf(process.pid).filter(p => !p.cmdline.includes('vitest'))).toEqual([])
   }, 35_000)
 
