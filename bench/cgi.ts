@@ -1,4 +1,4 @@
-// CGI benchmark (issue 3, "Performance"): cold mode and cgi apps against Node's start-up floor and lighttpd.
+// CGI benchmark: cold mode and cgi apps against Node's start-up floor and lighttpd.
 //
 //   npm run bench:cgi -- [--rounds 3] [--duration 8] [--warmup 2] [--connections 4] [--seq 30]
 //                        [--only floor,cold,cgi] [--json [FILE]] [--settle 10] [--log-level warn]

@@ -1,4 +1,4 @@
-// `warmgate dev` over many saves (issue "warmgate dev"): each save reloads in under 300 ms, and 200
+// `warmgate dev` over many saves: each save reloads in under 300 ms, and 200
 // consecutive reloads leave the dev process's RSS within a few MB of where it started.
 //
 //   node bench/dev-reload.ts [--reloads 200] [--mode warm|inline]

@@ -1,4 +1,4 @@
-// nginx in front of warmgate, two ways, in the same run (issue 7 §1):
+// nginx in front of warmgate, two ways, in the same run:
 //   FastCGI     nginx `fastcgi_pass` (fastcgi_keep_conn on, upstream keepalive) → warmgate's FastCGI responder
 //   HTTP proxy  nginx `proxy_pass` (HTTP/1.1, upstream keepalive)                → warmgate's HTTP listener
 // Both go to ONE gateway process (the hello app, warm, 1 worker), so the only difference is the wire

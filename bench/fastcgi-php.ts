@@ -1,4 +1,4 @@
-// warmgate → php-fpm vs nginx → php-fpm (issue 7 §2: target ≥ 0.8×), in one run.
+// warmgate → php-fpm vs nginx → php-fpm (target ≥ 0.8×), in one run.
 //
 //   npm run bench:php -- [--rounds 2] [--duration 5] [--warmup 1] [--connections 4] [--children 4]
 //

@@ -1,4 +1,4 @@
-// Peers, in the same run (issue 5): the gateway's workloads next to what else could serve them.
+// Peers, in the same run: the gateway's workloads next to what else could serve them.
 //
 //   npm run bench:peers -- [--rounds 2] [--duration 3] [--warmup 1] [--only hello,cpu,io,big] [--json FILE]
 //                          [--settle 0] [--cpu-prof]
@@ -224,7 +224,7 @@ async function main (): Promise<number> {
   }
   out()
   const verdicts = (['fastify native', 'fastify'] as PeerName[]).map(peer => targetVerdict(runs, peer))
-  out('Target (issue 5), on the median of the per-round ratios:')
+  out('Target, on the median of the per-round ratios:')
   const [native, converted] = verdicts
   if (native === undefined) out('  n/a   inline >= 0.95 x Fastify hello world: no round has both warmgate inline and fastify native on hello')
   else out(`  ${native.pass ? 'PASS' : 'MISS'}  inline >= 0.95 x Fastify hello world (fastify native)   measured ${fmt(native.value, 2)} (${native.perRound.map(v => fmt(v, 2)).join(' ')})`)

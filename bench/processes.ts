@@ -1,4 +1,4 @@
-// `warmgate start --processes N` against one process and a bare node:http server (issue 9), one run each:
+// `warmgate start --processes N` against one process and a bare node:http server, one run each:
 //
 //   npm run bench:processes -- [--duration 10] [--warmup 2] [--connections 50]
 //
@@ -78,7 +78,7 @@ async function main (): Promise<number> {
     process.stdout.write(`${name.padEnd(24)}${rps.toFixed(0).padStart(10)}${(report.p50_us / 1000).toFixed(2).padStart(9)}${(report.p99_us / 1000).toFixed(2).padStart(9)}${String(errors).padStart(8)}${(rps / bare).toFixed(2).padStart(8)}\n`)
   }
   const two = results[2].report.requests / (results[2].report.duration_us / 1e6) / bare
-  process.stdout.write(`\nanchor (issue 9, this machine): Platformatic Watt 2 workers = 1.1-1.5 x bare node; --processes 2 = ${two.toFixed(2)} x bare node: ${two >= 1.5 ? 'at or above the whole range' : two >= 1.1 ? 'within the range' : 'below the range'}\n`)
+  process.stdout.write(`\nanchor (this machine): Platformatic Watt 2 workers = 1.1-1.5 x bare node; --processes 2 = ${two.toFixed(2)} x bare node: ${two >= 1.5 ? 'at or above the whole range' : two >= 1.1 ? 'within the range' : 'below the range'}\n`)
   return 0
 }
 

@@ -1,4 +1,4 @@
-// Quick benchmark: warm vs inline on hello world and on a CPU-bound handler (issue 2, "Performance").
+// Quick benchmark: warm vs inline on hello world and on a CPU-bound handler.
 //
 //   npm run bench:quick -- [--rounds 3] [--duration 5] [--warmup 2] [--json FILE] [--log-level warn|silent|info]
 //                          [--only hello,cpu] [--skip-control] [--settle 20] [--cpu-prof]
@@ -61,7 +61,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'cpu',
     // ~2 ms of synchronous work per request on this machine (apps/cpu.ts's default): the workload
-    // PERF-NOTES.md and issue 2 state the 1.8x target for.
+    // the workload the 1.8x target is stated for.
     path: '/cpu?n=14000',
     expect: '14000 rounds',
     wrk: { threads: 1, connections: 8, timeoutS: 2 },
@@ -334,7 +334,7 @@ function report (runs: RunResult[], scenarios: Scenario[], rounds: number): { li
   lines.push('')
 
   const verdicts: Array<{ target: string, value: number, pass: boolean }> = []
-  lines.push('Targets (issue 2), on the median of the per-round ratios:')
+  lines.push('Targets, on the median of the per-round ratios:')
   for (const target of TARGETS) {
     const per = ratios[`${target.scenario}/${target.variant}`]
     if (per === undefined) continue

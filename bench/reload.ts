@@ -1,4 +1,4 @@
-// Reload under load (issue "Reliability", Performance): zero failed requests, and p99 latency of the requests
+// Reload under load: zero failed requests, and p99 latency of the requests
 // that ran during a reload at most 3x the steady p99.
 //
 //   node bench/reload.ts [--steady 8] [--reloads 3] [--gap 2] [--connections 8] [--mode warm|inline] [--after 1000]

@@ -1,4 +1,4 @@
-// Renders the JSON of `warmgate bench --json FILE` as the self-contained HTML page of `--report` (issue 5),
+// Renders the JSON of `warmgate bench --json FILE` as the self-contained HTML page of `--report`,
 // e.g. to redraw an older run or one taken on another machine:
 //
 //   node bench/render-report.ts result.json out.html

@@ -1,4 +1,4 @@
-// Streaming benchmark: warm vs inline on streamed responses (issue "Reliability", streaming targets).
+// Streaming benchmark: warm vs inline on streamed responses.
 //
 //   npm run bench:stream -- [--rounds 3] [--ttfb-requests 40] [--mb 100] [--cpu-prof]
 //

@@ -46,7 +46,7 @@ export const ERROR_CODES = {
   WG_ERR_LISTEN: { statusCode: 500, description: 'The server could not listen on the requested address.' },
   WG_ERR_RELOAD_FAILED: { statusCode: 500, description: 'A reload failed (bad config, a handler that does not load, a runtime that does not start, or the gateway closing); the previous version keeps serving.' },
   WG_ERR_BENCH_OPTIONS: { statusCode: 500, description: 'A `warmgate bench` option or `bench()` option is invalid, or names an app the config does not have.' },
-  WG_ERR_BENCH_FAILED: { statusCode: 500, description: '`warmgate bench` could not measure: a gateway did not start, its first request failed, the load generator failed, or the run was interrupted.' },
+  WG_ERR_BENCH_FAILED: { statusCode: 500, description: '`warmgate bench` was interrupted (its signal aborted): every gateway and load process it started is stopped. A single failed run is reported in the result instead.' },
 } as const
 
 export type ErrorCode = keyof typeof ERROR_CODES

@@ -147,7 +147,7 @@ export function report (floors: FloorResult[], runs: RunResult[], options: Optio
 
   const verdicts: Array<{ target: string, value: number, pass: boolean | undefined }> = []
   const wanted = TARGETS.filter(t => t.id.startsWith('cold') ? options.only.has('cold') : options.only.has('cgi') && !(t.id === 'cgi-rps-16' && c === 16))
-  if (wanted.length > 0) lines.push('Targets (issue 3), on the median of the per-round ratios:')
+  if (wanted.length > 0) lines.push('Targets, on the median of the per-round ratios:')
   for (const target of wanted) {
     const text = target.id === 'cgi-rps-c' ? target.text.replace('cgi:', `cgi c=${c}:`) : target.id === 'cgi-rps-16' ? target.text.replace('cgi:', 'cgi c=16:') : target.id === 'cold-rps' ? target.text.replace('cold:', `cold c=${c}:`) : target.text
     const values = ratios[target.id]

@@ -1,5 +1,5 @@
 // What bench/peers.ts measures and how it reports it: the workloads, the peers, one table per workload and
-// the target line of issue 5 ("inline >= 0.95 x Fastify hello world").
+// the target line ("inline >= 0.95 x Fastify hello world").
 import type { WrkReport, WrkSettings } from './wrk.ts'
 import { spread, table } from './stats.ts'
 

@@ -1,4 +1,4 @@
-// The HTML report of `warmgate bench --report FILE.html` (issue 5): one self-contained page, inline CSS and
+// The HTML report of `warmgate bench --report FILE.html`: one self-contained page, inline CSS and
 // inline SVG, no script and no URL, so it renders offline, attached to a mail or printed. Per app: requests/s
 // per mode, latency percentiles per mode, and a table of every figure of ModeResult.
 import { escapeText, formatDate, formatDuration, formatNumber, formatRatio, formatSpread, isFigure } from './format.ts'

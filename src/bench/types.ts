@@ -1,6 +1,6 @@
 import type { AppKind } from '../config/define.ts'
 
-// The contract of `warmgate bench` (issue 5): what `bench()` takes and returns, what `--json` writes and
+// The contract of `warmgate bench` : what `bench()` takes and returns, what `--json` writes and
 // what the HTML report draws. Plain data only, so that it serializes as it is.
 
 export type BenchMode = 'inline' | 'warm' | 'cold'
