@@ -277,8 +277,38 @@ function checkSize (value: unknown, path: string, fail: Fail): void {
 
 function unknownKeys (obj: Record<string, unknown>, known: string[], prefix: string, errors: string[]): void {
   for (const key of Object.keys(obj)) {
-    if (!known.includes(key)) errors.push(`${prefix}${key}: unknown key (expected one of ${known.join(', ')})`)
+    if (known.includes(key)) continue
+    const guess = closest(key, known)
+    errors.push(`${prefix}${key}: unknown key (expected one of ${known.join(', ')})${guess === undefined ? '' : `; did you mean '${guess}'?`}`)
   }
+}
+
+/** The known key a typo most likely meant: the same but for case, or within a third of its length in edits. */
+function closest (key: string, known: readonly string[]): string | undefined {
+  const lower = key.toLowerCase()
+  let best: string | undefined
+  let bestDistance = Math.max(1, Math.floor(key.length / 3)) + 1
+  for (const candidate of known) {
+    const distance = candidate.toLowerCase() === lower ? 0 : editDistance(lower, candidate.toLowerCase())
+    if (distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+/** Levenshtein distance, transpositions counted as one edit (`entyr` → `entry`). */
+function editDistance (a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      rows[i][j] = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) rows[i][j] = Math.min(rows[i][j], rows[i - 2][j - 2] + 1)
+    }
+  }
+  return rows[a.length][b.length]
 }
 
 export function isPlainObject (value: unknown): value is Record<string, unknown> {

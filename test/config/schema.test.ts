@@ -270,3 +270,18 @@ describe('validateConfig: cold and cgi keys', () => {
     expect(errorAt(errors, 'apps.legacy.maxQueue')).toContain('from 0 to 100000')
   })
 })
+
+describe('did you mean', () => {
+  it('suggests the known key a typo most likely meant, at every level, and nothing for a key far from all of them', () => {
+    const errors = validateConfig({
+      server: { prot: 8080, BodyLimit: '1mb' },
+      apps: { a: { route: '/a', entyr: './a.ts', workers: { mni: 1 } } },
+      unrelated: true,
+    })
+    expect(errors.find(e => e.startsWith('apps.a.entyr:'))).toMatch(/; did you mean 'entry'\?$/)
+    expect(errors.find(e => e.startsWith('server.prot:'))).toMatch(/; did you mean 'port'\?$/)
+    expect(errors.find(e => e.startsWith('server.BodyLimit:'))).toMatch(/; did you mean 'bodyLimit'\?$/)
+    expect(errors.find(e => e.startsWith('apps.a.workers.mni:'))).toMatch(/; did you mean 'min'\?$/)
+    expect(errors.find(e => e.startsWith('unrelated:'))).not.toMatch(/did you mean/)
+  })
+})
