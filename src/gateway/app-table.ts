@@ -3,6 +3,7 @@ import type { ResolvedApp, ResolvedConfig } from '../config/resolve.ts'
 import { GatewayError } from '../errors.ts'
 import type { Logger } from '../log/logger.ts'
 import { createRuntime } from '../runtime/create-runtime.ts'
+import type { Runtime } from '../runtime/runtime.ts'
 import { createSpawner } from '../spawn/create-spawner.ts'
 import type { Spawner } from '../spawn/spawner.ts'
 import { drainApps } from './drain.ts'
@@ -27,6 +28,8 @@ export interface AppTableOptions {
   inlineInThread?: boolean
   /** Add a `Server-Timing` header to every app response (README "Health and metrics"). */
   serverTiming?: boolean
+  /** See GatewayOptions.onLoadFailure (`warmgate dev`). */
+  onLoadFailure?: (app: ResolvedApp, error: unknown) => Runtime | undefined
 }
 
 /**
@@ -142,7 +145,18 @@ export class AppTable {
       }, this.#options.inlineInThread)
       return new MountedApp(app, runtime, appLog, { exposeErrors: this.#options.exposeErrors, serverTiming: this.#options.serverTiming, metrics })
     })
-    const started = await Promise.allSettled(mounted.map(async (app) => app.runtime.start()))
+    const onLoadFailure = this.#options.onLoadFailure
+    const started = await Promise.allSettled(mounted.map(async (app, i) => {
+      try {
+        await app.runtime.start()
+      } catch (error) {
+        // `warmgate dev`: the app is served by what onLoadFailure returns (its error page) instead.
+        const stand = onLoadFailure?.(app.config, error)
+        if (stand === undefined) throw error
+        await stand.start()
+        mounted[i] = new MountedApp(app.config, stand, app.log, { exposeErrors: app.exposeErrors, serverTiming: app.serverTiming, metrics })
+      }
+    }))
     const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected')
     if (failed !== undefined) {
       await Promise.all(mounted.map(async (app) => app.runtime.destroy()))

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { AppKind, GatewayConfig, Mode } from '../config/define.ts'
 import { checkAndResolve, loadConfigFile } from '../config/load.ts'
-import { DEFAULTS, type ResolvedConfig } from '../config/resolve.ts'
+import { DEFAULTS, type ResolvedApp, type ResolvedConfig } from '../config/resolve.ts'
 import { LISTEN_ADDRESS_EXPECTED, parseListenAddress } from '../config/listen-address.ts'
 import { GatewayError } from '../errors.ts'
 import { FastCgiServer, type FastCgiStats } from '../front/fastcgi-server.ts'
@@ -10,7 +10,7 @@ import { createClientErrorHandler } from '../http/client-error.ts'
 import { createRequestListener } from '../http/listener.ts'
 import { serverOptions } from '../http/server-options.ts'
 import { createLogger, logAccess, type Logger, type LogLevel } from '../log/logger.ts'
-import type { RuntimeStats } from '../runtime/runtime.ts'
+import type { Runtime, RuntimeStats } from '../runtime/runtime.ts'
 import type { GatewayResponse } from '../types.ts'
 import { AppTable } from './app-table.ts'
 import { errorResponse } from './error-response.ts'
@@ -40,6 +40,13 @@ export interface GatewayOptions {
   inlineInThread?: boolean
   /** `Server-Timing` on app responses when the config's `server.serverTiming` does not say. Default false (`dev`: true). */
   serverTiming?: boolean
+  /**
+   * For `warmgate dev`: called when an app's runtime fails to start (its handler throws at import, does not
+   * parse, exports no handler), in createGateway and in every later rebuild; the runtime it returns is
+   * started and serves that app instead (an error page), and the other apps start as usual. Returning
+   * `undefined` keeps the failure. Default: none, a failing app fails createGateway (and `reload()`).
+   */
+  onLoadFailure?: (app: ResolvedApp, error: unknown) => Runtime | undefined
   /**
    * Listen here before the apps start (as `gw.listen(options)` would), so that load balancers and probes
    * see the gateway while its pools prewarm: `/__warmgate/health` answers 200, `/__warmgate/ready` 503
@@ -156,6 +163,7 @@ export async function createGateway (config: GatewayConfig | { configFile?: stri
     exposeErrors: options.exposeErrors === true,
     inlineInThread: options.inlineInThread === true,
     serverTiming: resolved.server.ops.serverTiming ?? options.serverTiming === true,
+    onLoadFailure: options.onLoadFailure,
   })
   // What reload() reads again: the file, imported afresh, or the same object, validated again.
   const read = resolved.configFile !== undefined
