@@ -4,6 +4,7 @@ import type { Logger } from '../log/logger.ts'
 import type { GatewayMetrics } from '../ops/metrics.ts'
 import type { Runtime } from '../runtime/runtime.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
+import { devErrorResponse } from '../dev/error-view.ts'
 import { errorResponse } from './error-response.ts'
 
 export interface MountedAppOptions {
@@ -25,7 +26,7 @@ export class MountedApp {
   #routed = 0
   #idle: Array<() => void> = []
 
-  /** `warmgate dev`: a 5xx body carries the error's message and stack (never in `start`). */
+  /** `warmgate dev`: a 5xx answer is the dev error page, with the error's message and stack (never in `start`). */
   readonly exposeErrors: boolean
   /** Responses carry `Server-Timing: queue;dur=…, handler;dur=…, mode;desc=…` (server.serverTiming). */
   readonly serverTiming: boolean
@@ -133,18 +134,11 @@ export class MountedApp {
       this.log.error({ reqId: req.id, code, err: error, cause: cause instanceof Error ? cause : undefined }, `request failed: ${(error as Error)?.message ?? String(error)}`)
     }
     this.metrics?.error(this.config.name, code)
-    const res = errorResponse(code, req.id, this.exposeErrors && ERROR_CODES[code].statusCode >= 500 ? describeError(error) : undefined)
+    const res = this.exposeErrors && ERROR_CODES[code].statusCode >= 500 ? devErrorResponse(code, req, this.config.name, error) : errorResponse(code, req.id)
     // RFC 9110 §10.2.3: tell the client when a full process limit is worth retrying.
     if (code === 'WG_ERR_OVERLOADED' || code === 'WG_ERR_QUEUE_TIMEOUT') res.headers.push('retry-after', '1')
     return res
   }
-}
-
-/** The error, and the handler's own error under it, as text for a developer. */
-function describeError (error: unknown): string {
-  const cause = (error as { cause?: unknown })?.cause
-  const text = (value: unknown): string => value instanceof Error ? (value.stack ?? value.message) : String(value)
-  return cause === undefined ? text(error) : `${text(error)}\nCaused by: ${text(cause)}`
 }
 
 function abortOnTimeout (controller: AbortController, ms: number): void {

@@ -2,8 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { runInNewContext } from 'node:vm'
 import { Agent, request } from 'undici'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { killCli, startCli } from '../helpers/cli.ts'
 import { ROOT, within } from '../helpers/gateway.ts'
 
 // The real `warmgate dev` (spawned without a shell, with the pinned Node 24) in a temp project: saves
@@ -67,9 +69,49 @@ async function dev (cwd: string): Promise<{ cli: Cli, url: string }> {
   return { cli, url }
 }
 
-async function get (url: string, accept?: string): Promise<{ status: number, body: string }> {
+async function get (url: string, accept?: string): Promise<{ status: number, body: string, type: string }> {
   const res = await within(10_000, `GET ${url}`, request(url, { dispatcher: agent, headers: accept === undefined ? {} : { accept } }))
-  return { status: res.statusCode, body: await within(10_000, `body of ${url}`, res.body.text()) }
+  return { status: res.statusCode, body: await within(10_000, `body of ${url}`, res.body.text()), type: String(res.headers['content-type']) }
+}
+
+/** What a browser sends for a page. */
+const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'
+
+/** How often `text` occurs in `within`. */
+function count (text: string, within: string): number {
+  return within.split(text).length - 1
+}
+
+/**
+ * Runs a dev page's inline script as a browser would, against the real server: `fetch` resolves the
+ * page's relative URL against `base`, `location.reload()` resolves `reloaded`. `polled` resolves when a
+ * poll's answer was handled without a reload (the script then schedules its next poll).
+ */
+function runPageScript (html: string, base: string): { polled: Promise<void>, reloaded: Promise<void>, stop: () => void } {
+  const script = /<script>([\s\S]*?)<\/script>/.exec(html)
+  if (script === null) throw new Error(`no script in the page:\n${html}`)
+  const timers = new Set<NodeJS.Timeout>()
+  let stopped = false
+  let onPolled!: () => void
+  let onReload!: () => void
+  const polled = new Promise<void>((resolve) => { onPolled = resolve })
+  const reloaded = new Promise<void>((resolve) => { onReload = resolve })
+  let fetched = 0
+  runInNewContext(script[1], {
+    fetch: async (path: string, init: RequestInit) => {
+      fetched++
+      return fetch(new URL(path, base), init)
+    },
+    location: { reload: onReload },
+    document: { hidden: false, addEventListener: () => {} },
+    setTimeout: (fn: () => void, ms: number) => {
+      if (fetched > 0) onPolled()
+      if (stopped) return
+      const timer = setTimeout(() => { timers.delete(timer); fn() }, ms)
+      timers.add(timer)
+    },
+  })
+  return { polled, reloaded, stop: () => { stopped = true; for (const timer of timers) clearTimeout(timer) } }
 }
 
 describe('warmgate dev', () => {
@@ -176,17 +218,162 @@ describe('warmgate dev', () => {
     expect((await get(`${url}/other`)).status).toBe(200)
   }, 40_000)
 
-  it('shows a throwing handler\'s message and stack in the 500 body (dev only; start keeps it generic)', async () => {
+  it.each(['warm', 'inline', 'cold'])('answers a handler that throws at run time with the styled error page, user frames first and internal ones dimmed, or JSON (%s)', async (mode) => {
+    const { dir, write } = project()
+    write('gateway.config.mjs', `export default { apps: {\n  hello: { route: '/hello', entry: './hello.ts', workers: { min: 1, max: 1 } },\n  other: { route: '/other', entry: './other.ts', mode: '${mode}' },\n} }\n`)
+    write('other.ts', "export default () => {\n  return JSON.parse('{not json')\n}\n")
+    const { url } = await dev(dir)
+    const html = await get(`${url}/other`, BROWSER)
+    expect(html.status).toBe(500)
+    expect(html.type).toBe('text/html; charset=utf-8')
+    expect(html.body).toMatch(/^<!doctype html>/)
+    expect(html.body).toContain('<title>other failed on GET /other</title>')
+    expect(html.body).toMatch(/<pre class="message">SyntaxError: [^<]*JSON[^<]*<\/pre>/)
+    expect(html.body).toContain(`at <code>${join(dir, 'other.ts')}:2:15</code>`)
+    expect(html.body).toContain('<mark>2 │   return JSON.parse(&#39;{not json&#39;)</mark>')
+    const stack = html.body.slice(html.body.indexOf('<pre class="stack">'))
+    // A file URL from a worker thread (with the reload query), a path from the cold runner.
+    const user = stack.search(/<span class="user">at default \((?:file:\/\/)?\/\S*other\.ts[^)]*:2:15\)<\/span>/)
+    expect(user).toBeGreaterThan(-1)
+    // V8's JSON.parse frame is first in the stack as thrown: it comes after the user's, dimmed; so does warmgate's own code.
+    expect(stack.indexOf('<span class="internal">at JSON.parse (&#60;anonymous&#62;)</span>')).toBeGreaterThan(user)
+    expect(stack).toMatch(new RegExp(`<span class="internal">at [^<]*${join(ROOT, 'src').replaceAll('/', '\\/')}\\/`))
+    if (mode !== 'cold') expect(stack).toMatch(/<span class="internal">at [^<]*node:internal\//)
+    expect(stack).not.toMatch(/<span class="user">at [^<]*(node:|node_modules|\/src\/)/)
+
+    const json = await get(`${url}/other`, 'application/json')
+    expect(json.status).toBe(500)
+    expect(json.type).toBe('application/json; charset=utf-8')
+    const body = JSON.parse(json.body) as { error: string, message: string, file: string, line: number, frames: Array<{ file: string, internal: boolean }> }
+    expect(body).toMatchObject({ error: 'WG_ERR_HANDLER_THREW', app: 'other', file: join(dir, 'other.ts'), line: 2 })
+    expect(body.message).toMatch(/JSON/)
+    expect(body.frames[0]).toMatchObject({ file: join(dir, 'other.ts'), internal: false })
+    expect((await get(`${url}/hello`)).status).toBe(200)
+  }, 40_000)
+
+  it('reloads an error page in the browser once a save fixes the handler: its script polls the dev version endpoint', async () => {
+    const { dir, write } = project()
+    write('other.ts', "export default () => {\n  throw new Error('boom from other')\n}\n")
+    const { cli, url } = await dev(dir)
+    const page = await get(`${url}/other`, BROWSER)
+    expect(page.status).toBe(500)
+    expect(page.body).toContain('const url = "/__warmgate/dev/version"')
+    const before = JSON.parse((await get(`${url}/__warmgate/dev/version`)).body) as { instance: string, version: number }
+    const browser = runPageScript(page.body, url)
+    let reloaded = false
+    void browser.reloaded.then(() => { reloaded = true })
+    try {
+      // A poll before the save finds the same version: the page stays.
+      await within(10_000, 'the first poll', browser.polled)
+      expect(reloaded).toBe(false)
+      const mark = cli.out().length
+      write('other.ts', handler('', "'fixed'"))
+      await within(10_000, 'other reloading', cli.waitFor(/↻ other reloaded/, mark))
+      await within(10_000, 'the page reloading itself', browser.reloaded)
+    } finally {
+      browser.stop()
+    }
+    const after = JSON.parse((await get(`${url}/__warmgate/dev/version`)).body) as { instance: string, version: number }
+    expect(after.instance).toBe(before.instance)
+    expect(after.version).toBeGreaterThan(before.version)
+    expect((await get(`${url}/other`)).body.split(' ')[0]).toBe('fixed')
+  }, 40_000)
+
+  it.each([
+    ['a syntax error', 'warm', "export default () => new Response('x'\n  const = 3\n", /hello\.ts:2/],
+    ['a throw at import', 'inline', "const a = 1\nif (a === 1) throw new Error('boom at import')\nexport default () => new Response('x')\n", /hello\.ts:2:\d+: .*boom at import/],
+    ['a throw at import', 'cold', "const a = 1\nif (a === 1) throw new Error('boom at import')\nexport default () => new Response('x')\n", /hello\.ts:2:\d+: .*boom at import/],
+  ])('starts with a handler broken by %s (%s): the error page for it, the other apps serve, and a save recovers it', async (_label, mode, source, printed) => {
+    const { dir, write } = project()
+    write('gateway.config.mjs', `export default { apps: {\n  hello: { route: '/hello', entry: './hello.ts', mode: '${mode}' },\n  other: { route: '/other', entry: './other.ts', workers: { min: 1, max: 1 } },\n} }\n`)
+    write('hello.ts', source)
+    const { cli, url } = await dev(dir)
+    expect(cli.out()).toMatch(new RegExp(`✖ hello failed to load at \\S*${printed.source}`))
+    const html = await get(`${url}/hello`, BROWSER)
+    expect(html.status).toBe(500)
+    expect(html.body).toContain('<title>hello failed to load</title>')
+    expect(html.body).toMatch(/hello\.ts:2/)
+    const json = JSON.parse((await get(`${url}/hello`, 'application/json')).body) as { error: string, file: string, line: number }
+    expect(json).toMatchObject({ error: 'WG_ERR_HANDLER_LOAD', file: join(dir, 'hello.ts'), line: 2 })
+    expect((await get(`${url}/other`)).status).toBe(200)
+
+    const mark = cli.out().length
+    write('hello.ts', handler('', "'fixed'"))
+    await within(10_000, 'the recovery', cli.waitFor(/↻ hello reloaded/, mark))
+    const fixed = await get(`${url}/hello`)
+    expect(fixed.status).toBe(200)
+    expect(fixed.body.split(' ')[0]).toBe('fixed')
+    expect(cli.child.exitCode).toBe(null)
+  }, 40_000)
+
+  it('prints a config error once per save of the config file', async () => {
     const { dir, write } = project()
     const { cli, url } = await dev(dir)
-    const mark = cli.out().length
-    write('other.ts', "export default () => { throw new Error('boom from other') }\n")
-    await within(10_000, 'other reloading', cli.waitFor(/↻ other reloaded in \d+ ms/, mark))
-    const res = await get(`${url}/other`)
-    expect(res.status).toBe(500)
-    expect(res.body).toContain('boom from other')
-    expect(res.body).toMatch(/other\.ts:1/)
+    let mark = cli.out().length
+    write('gateway.config.mjs', "export default { apps: { hello: { route: 'no-slash', entry: './hello.ts' } } }\n")
+    await within(10_000, 'the config error', cli.waitFor(/✖ config reload failed/, mark))
+    // A second, different error: the first one's lines are all out by the time this one is handled.
+    let next = cli.out().length
+    write('gateway.config.mjs', "export default { apps: { hello: { route: '/hello', entry: './hello.ts', workers: { min: -1 } } } }\n")
+    await within(10_000, 'the second config error', cli.waitFor(/✖ config reload failed/, next))
+    expect(count('"no-slash"', cli.out().slice(mark, next))).toBe(1)
+    expect(count('✖ config reload failed', cli.out().slice(mark, next))).toBe(1)
+    mark = next
+    next = cli.out().length
+    write('gateway.config.mjs', "export default { apps: { hello: { route: '/hello', entry: './hello.ts' } } }\n")
+    await within(10_000, 'the fixed config', cli.waitFor(/↻ config reloaded/, next))
+    expect(count('apps.hello.workers.min', cli.out().slice(mark, next))).toBe(1)
+    expect(count('✖ config reload failed', cli.out().slice(mark, next))).toBe(1)
+    expect(cli.out().slice(next)).not.toMatch(/✖/)
     expect((await get(`${url}/hello`)).status).toBe(200)
+  }, 40_000)
+
+  it('answers GET / with the route list when no app is routed at / (HTML, or JSON), and leaves an app at / alone', async () => {
+    const { dir, write } = project()
+    const { cli, url } = await dev(dir)
+    const html = await get(`${url}/`, BROWSER)
+    expect(html.status).toBe(404)
+    expect(html.type).toBe('text/html; charset=utf-8')
+    expect(html.body).toMatch(/^<!doctype html>/)
+    expect(html.body).toContain('<tr><td><a href="/hello"><code>/hello</code></a></td><td>hello</td><td>warm</td>')
+    expect(html.body).toContain('<tr><td><a href="/other"><code>/other</code></a></td><td>other</td><td>warm</td>')
+    expect(html.body).toContain('other.ts</code>')
+    expect(html.body).toContain('const url = "/__warmgate/dev/version"')
+    const json = await get(`${url}/`, 'application/json')
+    expect(json.status).toBe(404)
+    expect(JSON.parse(json.body)).toEqual({
+      error: 'WG_ERR_NOT_FOUND',
+      message: 'no app is routed at /',
+      routes: [
+        { route: '/hello', app: 'hello', mode: 'warm', entry: join(dir, 'hello.ts'), loadError: null },
+        { route: '/other', app: 'other', mode: 'warm', entry: join(dir, 'other.ts'), loadError: null },
+      ],
+    })
+    // Any other path that no app serves keeps the plain 404.
+    expect((await get(`${url}/nope`)).body).toMatch(/^404 Not Found \(request /)
+
+    const mark = cli.out().length
+    write('gateway.config.mjs', "export default { apps: { root: { route: '/', entry: './other.ts', workers: { min: 1, max: 1 } } } }\n")
+    await within(10_000, 'the config reload', cli.waitFor(/↻ config reloaded/, mark))
+    const root = await get(`${url}/`, BROWSER)
+    expect(root.status).toBe(200)
+    expect(root.body.split(' ')[0]).toBe('other')
+  }, 40_000)
+
+  it('leaves warmgate start as it was: generic 500 and 404 bodies, no version endpoint', async () => {
+    const { dir, write } = project()
+    write('other.ts', "export default () => { throw new Error('boom from other') }\n")
+    const cli = await startCli(['--port', '0'], dir)
+    try {
+      const thrown = await get(`${cli.url}/other`, BROWSER)
+      expect(thrown.status).toBe(500)
+      expect(thrown.type).toBe('text/plain; charset=utf-8')
+      expect(thrown.body).toMatch(/^500 Internal Server Error \(request [\w-]+\)\n$/)
+      expect((await get(`${cli.url}/`, BROWSER)).body).toMatch(/^404 Not Found \(request [\w-]+\)\n$/)
+      expect((await get(`${cli.url}/__warmgate/dev/version`)).status).toBe(404)
+    } finally {
+      await killCli(cli)
+    }
   }, 40_000)
 
   it('runs an inline app in a one-thread pool: shared module state, ctx.mode inline, and a save starts it afresh', async () => {
