@@ -1,6 +1,6 @@
 // The gateway as the `warmgate` CLI runs it, from a config file (bench/cgi.ts): the CLI is what users
 // start, and it sets the process-wide heap option (src/cli/heap.ts) that bench/lib/serve.ts copies.
-// Prints "warmgate listening on URL" once ready; pino's JSON lines (at the chosen level) and the CLI's
+// Prints "warmgate VERSION listening on URL" once ready; pino's JSON lines (at the chosen level) and the CLI's
 // own messages are kept.
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -32,7 +32,7 @@ export async function startCliGateway (options: { node: string, config: string, 
       }
       const timer = setTimeout(() => fail(new Error(`gateway did not start within ${timeoutMs} ms`)), timeoutMs)
       eachLine(child.stdout, (line) => {
-        const ready = /^warmgate listening on (http:\/\/\S+)/.exec(line)
+        const ready = /^warmgate (?:\S+ )?listening on (http:\/\/\S+)/.exec(line)
         if (ready !== null && url === undefined) {
           url = ready[1]
           clearTimeout(timer)

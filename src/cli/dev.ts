@@ -4,6 +4,7 @@ import { enableReloadGc, serveLoadFailures, watchGateway, type DevOutput } from 
 import { LiveReload, setLiveReload } from '../dev/live-reload.ts'
 import { createGateway } from '../gateway/gateway.ts'
 import { createLogger } from '../log/logger.ts'
+import { VERSION } from '../version.ts'
 import { fixYoungGeneration } from './heap.ts'
 import { closeOnStopSignals, formatRoutes, keepServingOnStrayErrors, parseServeArgs } from './serve.ts'
 
@@ -42,5 +43,5 @@ export async function run (argv: string[]): Promise<void> {
   const watcher = watchGateway(gateway, configFile, out, { mode: options.mode, live })
   closeOnStopSignals(gateway, () => watcher.close())
   const also = fastcgi === undefined ? '' : `, FastCGI on ${fastcgi}`
-  process.stdout.write(`warmgate dev listening on ${url}${also}, watching for changes\n${formatRoutes(gateway.routes())}\n`)
+  process.stdout.write(`warmgate ${VERSION} dev listening on ${url}${also}, watching for changes\n${formatRoutes(gateway.routes())}\n`)
 }
