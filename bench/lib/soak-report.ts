@@ -84,31 +84,47 @@ const JUDGED = [
 
 export interface Verdict { flat: boolean, skipped: number, lines: string[] }
 
+/** The warm-up not judged (pools growing, caches filling, V8 sizing its heaps), at most a fifth of a short run. */
+const WARMUP_S = 120
+/** Readings compared as the medians of a window this long: RSS swings by 10-15% from one sample to the next
+ * with the bodies in flight, which a single sample would read as growth. */
+const WINDOW_S = 120
+
 /**
- * Flat when every judged reading after the warm-up stays within 10% of its first post-warm-up value (plus
- * `slack` for counts, which wobble by one or two). The warm-up is the first 2 samples or the first minute,
- * whichever holds fewer samples.
+ * Flat when, after the warm-up, the median of each judged reading over the last window is within 10% of
+ * its median over the first window (plus `slack` for counts, which wobble by one or two). A leak climbs
+ * from window to window; noise does not. The maximum and the least-squares trend are shown, not judged.
  */
 export function verdict (samples: readonly Sample[]): Verdict {
-  const skipped = Math.min(2, samples.filter(s => s.t < 60).length)
-  const after = samples.slice(skipped)
-  if (after.length < 2) return { flat: false, skipped, lines: [`too few samples after the warm-up (${after.length}): run longer or sample more often`] }
+  const end = samples.length === 0 ? 0 : samples[samples.length - 1].t
+  const warmup = Math.min(WARMUP_S, end / 5)
+  const after = samples.filter(s => s.t >= warmup)
+  const skipped = samples.length - after.length
+  const window = Math.min(WINDOW_S, (end - warmup) / 3)
+  const first = after.filter(s => s.t < warmup + window)
+  const last = after.filter(s => s.t > end - window)
+  if (first.length < 2 || last.length < 2) return { flat: false, skipped, lines: [`too few samples after the warm-up (${after.length}): run longer or sample more often`] }
   const lines: string[] = []
   let flat = true
   for (const { key, name, slack } of JUDGED) {
-    const base = after[0][key]
+    const base = median(first.map(s => s[key]))
+    const now = median(last.map(s => s[key]))
     const limit = base * 1.1 + slack
     const top = after.reduce((a, b) => (b[key] > a[key] ? b : a))
-    const last = after[after.length - 1][key]
     const pct = (v: number): string => `${v >= base ? '+' : ''}${(100 * (v - base) / (base || 1)).toFixed(1)}%`
     const fmt = (v: number): string => (key === 'rssMb' || !Number.isInteger(v) ? v.toFixed(1) : String(v))
-    const ok = top[key] <= limit
+    const ok = now <= limit
     if (!ok) flat = false
-    // Not judged: the least-squares slope, which tells a reading that wobbles from one that climbs.
     const slope = perMinute(after.map(s => s.t), after.map(s => s[key]))
-    lines.push(`${ok ? 'flat ' : 'GREW '} ${name}: from ${fmt(base)} at t=${after[0].t}s, max ${fmt(top[key])} at t=${top.t}s (${pct(top[key])}), last ${fmt(last)} (${pct(last)}); limit ${fmt(limit)}; trend ${slope >= 0 ? '+' : ''}${slope.toFixed(2)}/min`)
+    lines.push(`${ok ? 'flat ' : 'GREW '} ${name}: median ${fmt(base)} over t=${Math.round(warmup)}-${Math.round(warmup + window)}s, median ${fmt(now)} over the last ${Math.round(window)} s (${pct(now)}); limit ${fmt(limit)}; max ${fmt(top[key])} at t=${top.t}s; trend ${slope >= 0 ? '+' : ''}${slope.toFixed(2)}/min`)
   }
   return { flat, skipped, lines }
+}
+
+function median (values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
 /** Least-squares slope of y over t (seconds), per minute. */
@@ -161,7 +177,7 @@ export function printReport (r: SoakReport): void {
     ['t s', 'rss MB', 'heap MB', 'ext MB', 'fds', 'threads', 'procs', 'old procs', 'zombies', 'requests', 'unexpected', 'reloads'],
     ...r.samples.map(s => [String(s.t), s.rssMb.toFixed(1), s.heapMb.toFixed(1), s.externalMb.toFixed(1), String(s.fds), String(s.threads), String(s.procs), String(s.oldProcs), String(s.zombies), String(s.requests), String(s.unexpected), String(s.reloads)]),
   ]).split('\n').map(line => `  ${line}`).join('\n'))
-  out(`\nverdict (warm-up: first ${r.verdict.skipped} samples ignored): ${r.verdict.flat ? 'FLAT' : 'NOT FLAT'}`)
+  out(`\nverdict (warm-up: first ${r.verdict.skipped} samples not judged; medians of the first and last windows compared): ${r.verdict.flat ? 'FLAT' : 'NOT FLAT'}`)
   for (const line of r.verdict.lines) out(`  ${line}`)
   out(`shutdown: ${r.shutdown}; processes left behind: ${r.leftovers.length === 0 ? 'none' : `\n  ${r.leftovers.join('\n  ')}`}`)
 }

@@ -19,7 +19,8 @@ const BANNER = '// Generated from src/runtime/cold.runner.ts by src/runtime/buil
 
 /** The bundle's text, as esbuild makes it from the sources now. */
 export async function buildRunner (): Promise<string> {
-  const { build } = await import('esbuild')
+  const { build, stop } = await import('esbuild')
+  // esbuild's service process would otherwise stay a child of the gateway for its whole life.
   const result = await build({
     entryPoints: [RUNNER_SOURCE],
     bundle: true,
@@ -30,7 +31,7 @@ export async function buildRunner (): Promise<string> {
     banner: { js: BANNER },
     legalComments: 'none',
     logLevel: 'silent',
-  })
+  }).finally(() => { void stop() })
   return result.outputFiles[0].text
 }
 
