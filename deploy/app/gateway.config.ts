@@ -10,6 +10,5 @@ export default {
   server: { host: '0.0.0.0', port: 8080, shutdownTimeout: '10s' },
   apps: {
     hello: { route: '/hello', entry: './apps/hello.ts', workers: { min: 1, max: 2 }, memoryMb: 128 },
-    echo: { route: '/echo', entry: './apps/echo.ts', workers: { min: 1, max: 2 }, memoryMb: 128 },
   },
 } satisfies GatewayConfig

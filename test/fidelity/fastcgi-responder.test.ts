@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { Agent } from 'node:http'
+import type { Agent } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AppConfig, Mode } from '../../src/index.ts'
 import { freePort, NGINX, NGINX_FASTCGI_PARAMS, startNginx, type WebServer } from '../front/web-servers.ts'
 import { FIXTURES, startGateway, within, type Started } from '../helpers/gateway.ts'
-import { bytesOf, checkEcho, type Framing, inParallel, post, prng, SIZES, split } from './support.ts'
+import { agents, bytesOf, checkEcho, echoProblem, type Framing, inParallel, post, prng, SIZES, seededOptions } from './support.ts'
 
 // Real nginx `fastcgi_pass` → warmgate's FastCGI responder → the echo-hash handler: every request body
 // reaches the handler whole, whatever nginx does with it on the way (buffers it and sends CONTENT_LENGTH;
@@ -105,7 +105,7 @@ describe.skipIf(NGINX === undefined)('request bodies reach the handler byte for 
   let nginx: WebServer
   let dir: string
   const urls = {} as Record<NginxServer, string>
-  const agents: Agent[] = []
+  const { keepAlive, destroy } = agents()
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'wg-fidelity-nginx-'))
@@ -135,24 +135,15 @@ describe.skipIf(NGINX === undefined)('request bodies reach the handler byte for 
   })
 
   afterAll(async () => {
-    for (const agent of agents) agent.destroy()
+    destroy()
     await nginx?.stop()
     await within(20_000, 'closing the gateway', started?.gateway.close())
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   })
 
-  function keepAlive (sockets: number): Agent {
-    const agent = new Agent({ keepAlive: true, maxSockets: sockets })
-    agents.push(agent)
-    return agent
-  }
-
   async function exchange (door: Door, body: Buffer, framing: Framing, agent: Agent, seed: number): Promise<string | undefined> {
-    const random = prng(seed)
-    // Chunked bodies go out in several writes with pauses between them, so that they arrive as separate reads.
-    const options = framing === 'chunked' ? { framing, agent, pieces: split(body, random), pauseMs: 1 + Math.floor(random() * 3) } : { framing, agent }
-    const problem = checkEcho({ reportsHash: true }, body, await post(urls[door.server] + door.path, body, options))
-    return problem === undefined ? undefined : `${body.byteLength} bytes, ${framing}, seed ${seed}: ${problem}`
+    const options = seededOptions(body, framing, agent, seed)
+    return echoProblem(body, framing, seed, await post(urls[door.server] + door.path, body, options))
   }
 
   /** Runs `sweep`; on the kept server, also checks that nginx kept its FastCGI connections (≤ one per lane, never one per request). */

@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs'
-import { Agent } from 'node:http'
+import type { Agent } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PHP_FPM, PHP_ROOT, phpFpm, type PhpFpm } from '../fastcgi-client/php-fpm.ts'
 import { freePort, NGINX, NGINX_FASTCGI_PARAMS, startNginx, type WebServer } from '../front/web-servers.ts'
 import { startGateway, within, type Started } from '../helpers/gateway.ts'
-import { bytesOf, checkEcho, type Framing, inParallel, post, postViaFetch, prng, SIZES, split } from './support.ts'
+import { agents, bytesOf, echoProblem, type Framing, inParallel, post, postViaFetch, SIZES, seededOptions } from './support.ts'
 
 // warmgate's FastCGI client (a `fastcgi` app) → a real php-fpm → test/fixtures/php/echo-raw.php: every
 // request body reaches PHP's php://input whole, whatever its size, framing and split, and comes back
@@ -44,7 +44,7 @@ describe.skipIf(PHP_FPM === undefined)('request bodies reach php-fpm byte for by
   let nginx: WebServer | undefined
   let dir: string
   let nginxUrl = ''
-  const agents: Agent[] = []
+  const { keepAlive, destroy } = agents()
 
   beforeAll(async () => {
     fpm = phpFpm({ children: 4 })
@@ -65,28 +65,19 @@ describe.skipIf(PHP_FPM === undefined)('request bodies reach php-fpm byte for by
   }, 30_000)
 
   afterAll(async () => {
-    for (const agent of agents) agent.destroy()
+    destroy()
     await nginx?.stop()
     await within(20_000, 'closing the gateway', started?.gateway.close())
     await fpm?.dispose()
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   }, 30_000)
 
-  function keepAlive (sockets: number): Agent {
-    const agent = new Agent({ keepAlive: true, maxSockets: sockets })
-    agents.push(agent)
-    return agent
-  }
-
   async function exchange (door: Door, body: Buffer, framing: Framing, agent: Agent, seed: number): Promise<string | undefined> {
-    const random = prng(seed)
-    // Chunked bodies go out in several writes with pauses between them, so that they arrive as separate reads.
-    const options = framing === 'chunked' ? { framing, agent, pieces: split(body, random), pauseMs: 1 + Math.floor(random() * 3) } : { framing, agent }
+    const options = seededOptions(body, framing, agent, seed)
     const res = door.viaFetch === true
       ? await postViaFetch(started.gateway, SCRIPT, body, options)
       : await post((door.viaNginx === true ? nginxUrl : started.url) + SCRIPT, body, options)
-    const problem = checkEcho({ reportsHash: true }, body, res)
-    return problem === undefined ? undefined : `${body.byteLength} bytes, ${framing}, seed ${seed}: ${problem}`
+    return echoProblem(body, framing, seed, res)
   }
 
   // Named in full: describe.each would cut a long $name short in the test's own name.

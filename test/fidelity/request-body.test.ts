@@ -1,9 +1,9 @@
-import { Agent } from 'node:http'
+import type { Agent } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AppConfig, Mode } from '../../src/index.ts'
 import { CGI_BIN } from '../cgi/support.ts'
 import { FIXTURES, startGateway, within, type Started } from '../helpers/gateway.ts'
-import { bytesOf, checkEcho, type Framing, inParallel, post, postViaFetch, prng, SIZES, split } from './support.ts'
+import { agents, bytesOf, echoProblem, type Framing, inParallel, post, postViaFetch, SIZES, seededOptions } from './support.ts'
 
 // Every request body reaches its handler whole, whatever its size, framing and split, in every mode and
 // through every door, and comes back byte for byte: the handler's hash of what it received is checked
@@ -58,32 +58,23 @@ const DOORS: Door[] = [
 
 describe('request bodies reach the handler byte for byte', () => {
   let started: Started
-  const agents: Agent[] = []
+  const { keepAlive, destroy } = agents()
 
   beforeAll(async () => {
     started = await within(30_000, 'starting the gateway', startGateway({ server: { bodyLimit: '16mb' }, apps: APPS }))
   })
 
   afterAll(async () => {
-    for (const agent of agents) agent.destroy()
+    destroy()
     await within(20_000, 'closing the gateway', started?.gateway.close())
   })
 
-  function keepAlive (sockets: number): Agent {
-    const agent = new Agent({ keepAlive: true, maxSockets: sockets })
-    agents.push(agent)
-    return agent
-  }
-
   async function exchange (door: Door, body: Buffer, framing: Framing, agent: Agent, seed: number): Promise<string | undefined> {
-    const random = prng(seed)
-    // Chunked bodies go out in several writes with pauses between them, so that they arrive as separate reads.
-    const options = framing === 'chunked' ? { framing, agent, pieces: split(body, random), pauseMs: 1 + Math.floor(random() * 3) } : { framing, agent }
+    const options = seededOptions(body, framing, agent, seed)
     const res = door.viaFetch === true
       ? await postViaFetch(started.gateway, door.path, body, options)
       : await post(started.url + door.path, body, options)
-    const problem = checkEcho(door, body, res)
-    return problem === undefined ? undefined : `${body.byteLength} bytes, ${framing}, seed ${seed}: ${problem}`
+    return echoProblem(body, framing, seed, res, door.reportsHash)
   }
 
   describe.each(DOORS)('$name', (door) => {

@@ -3,6 +3,9 @@ import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:ht
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Gateway } from '../../src/index.ts'
 import { within } from '../helpers/gateway.ts'
+import { prng } from '../fixtures/prng.ts'
+
+export { prng }
 
 /**
  * Body sizes around every buffer and threshold the gateway has: 0 and 1, each power of two from 8 KiB
@@ -20,17 +23,6 @@ export type Framing = 'length' | 'chunked'
 
 export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same bodies and splits, for a reproducible failure. */
-export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** `size` pseudo-random bytes from `seed` (fast: 4 bytes a step). */
 export function bytesOf (size: number, seed: number): Buffer {
@@ -119,6 +111,32 @@ export async function postViaFetch (gateway: Gateway, path: string, body: Buffer
     res.headers.forEach((value, name) => { headers[name] = value })
     return { status: res.status, headers, body: Buffer.from(await res.arrayBuffer()) }
   })())
+}
+
+/** Keep-alive agents for a suite, all destroyed by `destroy()` when it ends. */
+export function agents (): { keepAlive: (sockets: number) => Agent, destroy: () => void } {
+  const made: Agent[] = []
+  return {
+    keepAlive (sockets) {
+      const agent = new Agent({ keepAlive: true, maxSockets: sockets })
+      made.push(agent)
+      return agent
+    },
+    destroy () { for (const agent of made.splice(0)) agent.destroy() },
+  }
+}
+
+/** How one seeded exchange sends its body: chunked bodies go out in several writes with pauses between them, so that they arrive as separate reads. */
+export function seededOptions (body: Buffer, framing: Framing, agent: Agent, seed: number): PostOptions {
+  if (framing === 'length') return { framing, agent }
+  const random = prng(seed)
+  return { framing, agent, pieces: split(body, random), pauseMs: 1 + Math.floor(random() * 3) }
+}
+
+/** `checkEcho`'s finding, named by the exchange's size, framing and seed so that it can be replayed. */
+export function echoProblem (body: Buffer, framing: Framing, seed: number, res: Echo, reportsHash = true): string | undefined {
+  const problem = checkEcho({ reportsHash }, body, res)
+  return problem === undefined ? undefined : `${body.byteLength} bytes, ${framing}, seed ${seed}: ${problem}`
 }
 
 /** Runs `task` over `items` with at most `width` at once; resolves when all are done, rejects on the first failure. */
