@@ -16,9 +16,9 @@ import { freePort } from '../front/web-servers.ts'
 
 // The port opens before the pools are prewarmed (`warmgate start`, createGateway's `listen`). A request
 // that arrives then waits for its app, up to server.startupTimeout, instead of a 503; health answers at
-// once and readiness stays 503 until every pool is ready. slow-import.ts takes 1.5 s to import.
+// once and readiness stays 503 until every pool is ready. slow-start.ts takes 0.7 s to import.
 
-const SLOW = `${FIXTURES}handlers/slow-import.ts`
+const SLOW = `${FIXTURES}handlers/slow-start.ts`
 const ECHO = `${FIXTURES}handlers/echo-hash.ts`
 const agent = new Agent()
 afterAll(async () => { await within(5000, 'closing the undici agent', agent.close()) })
@@ -164,7 +164,7 @@ describe('start-up refuses nothing', () => {
     expect(await get(`${url}/slow`)).toMatchObject({ status: 200, body: 'loaded' })
   })
 
-  it('keeps answering 200 through a reload of an app whose import takes 1.5 s', async ({ onTestFinished }) => {
+  it('keeps answering 200 through a reload of an app whose import takes 0.7 s', async ({ onTestFinished }) => {
     const { logger } = memoryLogger()
     const gateway = await createGateway({ apps: { slow: { route: '/slow', entry: SLOW, workers: { min: 1, max: 1 } } } }, { logger })
     onTestFinished(() => within(15_000, 'closing the gateway', gateway.close()))
