@@ -9,7 +9,10 @@
 export type CgiResponseFailureReason =
   /** The script ended without writing a single byte. */
   | 'empty-output'
-  /** Output ended before the blank line that ends the header block, or the block has no header field. */
+  /**
+   * Output ended before the blank line that ends the header block, or the block holds no well-formed
+   * field (every line was dropped: a CR or NUL in a value, a bad name, no colon).
+   */
   | 'no-header-block'
   /** The header block (including its terminating blank line) is longer than the cap. */
   | 'header-too-large'
@@ -189,6 +192,7 @@ function interpret (lines: string[], nph: boolean): Interpreted {
   // RFC 3875 §6.2: every response has at least one CGI field.
   if (lines.length === 0) return { ok: false, reason: 'no-header-block', message: 'the CGI header block is empty' }
   const dropped: CgiDroppedHeader[] = []
+  lines = unfold(lines, dropped)
   const fields: Array<{ name: string, lower: string, value: string, line: string }> = []
   const connectionNamed = new Set<string>()
   let status: string | undefined
@@ -219,6 +223,13 @@ function interpret (lines: string[], nph: boolean): Interpreted {
     }
     if (lower === 'connection') for (const token of value.split(',')) connectionNamed.add(token.trim().toLowerCase())
     fields.push({ name, lower, value, line })
+  }
+  if (status === undefined && fields.length === 0) {
+    // RFC 3875 §6.2 again: a block whose every line was dropped has no field; answering 200 with an empty
+    // body would hide a broken (or hostile) script. The message says what was dropped, for the log.
+    const what = dropped.slice(0, 3).map(d => `${d.reason} ${JSON.stringify(d.line.slice(0, 100))}`).join(', ')
+    const more = dropped.length > 3 ? ` and ${dropped.length - 3} more` : ''
+    return { ok: false, reason: 'no-header-block', message: `the CGI header block has no valid field (dropped: ${what}${more})` }
   }
 
   const headers: string[] = []
@@ -269,6 +280,23 @@ function interpret (lines: string[], nph: boolean): Interpreted {
     }
   }
   return { ok: true, head }
+}
+
+/**
+ * RFC 9112 §5.2 obs-fold: a line starting with SP or HTAB continues the field before it. A gateway must
+ * either refuse the message or replace each fold with SP; we unfold (as Apache does), so that a field is
+ * passed on whole or not at all, never cut at the fold (`Set-Cookie: a=1;` without its folded `Secure`).
+ * A fold with no line before it continues nothing and is dropped.
+ */
+function unfold (lines: string[], dropped: CgiDroppedHeader[]): string[] {
+  const out: string[] = []
+  for (const line of lines) {
+    const first = line.charCodeAt(0)
+    if (first !== 0x20 && first !== 0x09) out.push(line)
+    else if (out.length > 0) out[out.length - 1] += ` ${line.replace(/^[ \t]+/, '')}`
+    else dropped.push({ reason: 'malformed-line', line })
+  }
+  return out
 }
 
 /**

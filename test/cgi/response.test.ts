@@ -153,7 +153,7 @@ describe('createCgiResponseParser', () => {
   it('drops header lines Node would reject and reports each one', () => {
     const outcome = parseText([
       'Content-Type: text/plain', 'Bad Name: x', 'X-Nul: a\0b', 'X-Cr: a\rb', 'X-Ctl: a\x01b', ': novalue',
-      'no colon here', ' X-Folded: y', 'X-Latin: caf\xe9', 'X-Ok: fine', '', 'body',
+      'no colon here', 'X-Latin: caf\xe9', 'X-Ok: fine', '', 'body',
     ].join('\n'))
     expect(outcome.head?.headers).toEqual(['Content-Type', 'text/plain', 'X-Latin', 'caf\xe9', 'X-Ok', 'fine'])
     expect(outcome.head?.dropped).toEqual([
@@ -163,8 +163,44 @@ describe('createCgiResponseParser', () => {
       { reason: 'invalid-value', line: 'X-Ctl: a\x01b' },
       { reason: 'malformed-line', line: ': novalue' },
       { reason: 'malformed-line', line: 'no colon here' },
-      { reason: 'invalid-name', line: ' X-Folded: y' },
     ])
+  })
+
+  // A CGI line ends at LF, so a "bare LF inside a value" is the start of the next line, checked on its own.
+  it.each([
+    ['a CR inside a value', 'Location: /a\rb'],
+    ['a CR LF smuggled into a value by a bare CR', 'X-A: a\rSet-Cookie: pwn=1'],
+    ['a NUL inside a value', 'Content-Type: text/\0plain'],
+    ['a control byte inside a value', 'Content-Type: text/\x01plain'],
+    ['a name with a space', 'Content Type: text/plain'],
+    ['a line without a colon', 'Content-Type text/plain'],
+    ['an empty name', ': text/plain'],
+    ['a fold with no field before it', ' Content-Type: text/plain'],
+  ])('fails with no-header-block when the only line is invalid: %s', (_name, line) => {
+    for (const ending of ['\n', '\r\n']) {
+      const parser = createCgiResponseParser()
+      const outcome = parser.push(bytes(`${line}${ending}${ending}`)) ?? parser.end()
+      expect(outcome).toMatchObject({ ok: false, reason: 'no-header-block' })
+      // The message names the dropped line (the caller logs it); the line itself never becomes a field.
+      expect(outcome.ok ? '' : outcome.message).toContain(JSON.stringify(line.slice(0, 100)))
+    }
+  })
+
+  it('never turns a value with a CR or NUL into a field, nor the text after it into a second field', () => {
+    const outcome = parseText('Content-Type: t\nX-A: a\rSet-Cookie: pwn=1\nX-B: b\0Set-Cookie: pwn=2\n\nbody')
+    expect(outcome.head?.headers).toEqual(['Content-Type', 't'])
+    expect(outcome.head?.dropped.map(d => d.reason)).toEqual(['invalid-value', 'invalid-value'])
+  })
+
+  it('keeps a Status-only or hop-by-hop-only block: those lines are well-formed fields', () => {
+    expect(parseText('Status: 204\n\n')).toMatchObject({ ok: true, head: { status: 204 } })
+    expect(parseText('Connection: close\n\n')).toMatchObject({ ok: true, head: { status: 200, headers: [] } })
+  })
+
+  it('unfolds an obs-fold line into the field before it (RFC 9112 §5.2), never passing half a field', () => {
+    const outcome = parseText('Content-Type: text/plain\r\nSet-Cookie: a=1;\r\n\t Secure\r\n  ; HttpOnly\r\nX-B: 2\r\n\r\nbody')
+    expect(outcome.head?.headers).toEqual(['Content-Type', 'text/plain', 'Set-Cookie', 'a=1; Secure ; HttpOnly', 'X-B', '2'])
+    expect(outcome.head?.dropped).toEqual([])
   })
 
   it('never passes on hop-by-hop headers or the headers Connection names', () => {
@@ -228,6 +264,7 @@ describe('createCgiResponseParser with split input', () => {
     ['bad status', 'Status: 2000\nContent-Type: t\n\n', 'bad-status'],
     ['unterminated', 'Content-Type: text/plain\r\n\r', 'no-header-block'],
     ['empty block', '\r\n\r\nbody', 'no-header-block'],
+    ['only invalid lines', 'Location: /a\rb\r\n X-Fold: 1\r\n\r\n', 'no-header-block'],
     ['dropped and hop-by-hop', 'Content-Type: t\nBad Name: 1\nX-Cr: a\rb\nConnection: X-S\nX-S: 1\nContent-Length: 4\n\nbody', 'ok'],
     ['too large', `X-Big: ${'a'.repeat(40)}\nContent-Type: t\n\nbody`, 'header-too-large', 32],
     ['just fits', 'X-A: 1\r\nContent-Type: t\r\n\r\nbody', 'ok', 27],
