@@ -2,6 +2,7 @@
 import { GatewayError } from '../errors.ts'
 import { takeFast } from './light-response.ts'
 import { realResponse } from './native-fetch.ts'
+import { assertResponseHead } from './response-head.ts'
 
 /**
  * Microtask turns a body may take to report its end and still count as complete. A string, bytes or
@@ -82,6 +83,8 @@ export async function readWebResponse (result: unknown): Promise<HandlerResponse
   // Iterating Headers yields each Set-Cookie on its own (fetch spec "sort and combine"); others come joined by ", ".
   for (const [name, value] of result.headers) headers.push(name, value)
   const head = { status: result.status, statusText: result.statusText, headers }
+  // A Response subclass can yield anything from `headers`: refused here, with a code, as cold mode's runner does.
+  assertResponseHead(head.status, head.statusText, headers)
   if (result.body === null) return { ...head, body: null }
   try {
     return { ...head, body: await readStart(result.body.getReader()) }

@@ -8,6 +8,7 @@ import { takeFast } from '../handler/light-response.ts'
 import { isResponse } from '../handler/response-body.ts'
 import { loadHandler } from '../handler/load.ts'
 import { HANDLER_OPTIONS_ENV, type HandlerOptions } from '../handler/options.ts'
+import { responseHeadProblem } from '../handler/response-head.ts'
 import type { HandlerContext, HandlerEnv } from '../types.ts'
 
 // process.getBuiltinModule, not `import … from 'node:…'`: an ESM import of a builtin builds a facade that
@@ -94,15 +95,30 @@ function write (data: string | Uint8Array): void {
   }
 }
 
-function head (response: { status: number, statusText: string }, headers: Iterable<[string, string]>, length: number | undefined): string {
-  let text = `Status: ${response.status}${response.statusText === '' ? '' : ` ${response.statusText}`}\r\n`
-  for (const [name, value] of headers) {
+/** The CGI header block for `headers` (flat `[name, value, …]`). */
+function head (response: { status: number, statusText: string }, headers: string[], length: number | undefined): string {
+  // Each line below becomes a field of the gateway's response: a CR LF in a value (from a Response subclass's
+  // `headers`) would start a field of its own. Checked before a byte is written; the same refusal warm and
+  // inline give (WG_ERR_HANDLER_RESULT). Read once, so a getter cannot answer differently the second time.
+  const { status, statusText } = response
+  const problem = responseHeadProblem(status, statusText, headers)
+  if (problem !== undefined) fail(EXIT_RESULT, `handler returned an invalid response head: ${problem}`)
+  let text = `Status: ${status}${statusText === '' ? '' : ` ${statusText}`}\r\n`
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]
     // A body-less response keeps the length it declares (a HEAD answer: the length GET would have).
     if ((name === 'content-length' && length !== undefined) || name === 'transfer-encoding') continue
-    text += `${name}: ${value}\r\n`
+    text += `${name}: ${headers[i + 1]}\r\n`
   }
   if (length !== undefined) text += `content-length: ${length}\r\n`
   return `${text}\r\n`
+}
+
+/** A web Response's headers, flat (each Set-Cookie on its own, as iterating Headers gives them). */
+function flatHeaders (response: Response): string[] {
+  const flat: string[] = []
+  for (const [name, value] of response.headers) flat.push(name, value)
+  return flat
 }
 
 /**
@@ -193,18 +209,16 @@ async function main (): Promise<void> {
 async function writeResponse (response: Response, isHead: boolean): Promise<void> {
   const fast = takeFast(response)
   if (fast !== undefined) {
-    const pairs: [string, string][] = []
-    for (let i = 0; i < fast.headers.length; i += 2) pairs.push([fast.headers[i], fast.headers[i + 1]])
-    if (fast.body === null) return write(head(fast, pairs, undefined))
+    if (fast.body === null) return write(head(fast, fast.headers, undefined))
     const bytes = typeof fast.body === 'string' ? Buffer.from(fast.body, 'utf8') : fast.body
-    write(head(fast, pairs, bytes.byteLength))
+    write(head(fast, fast.headers, bytes.byteLength))
     if (!isHead) write(bytes)
     return
   }
-  if (response.body === null) return write(head(response, response.headers, undefined))
+  if (response.body === null) return write(head(response, flatHeaders(response), undefined))
   if (isHead) {
     const bytes = new Uint8Array(await response.arrayBuffer())
-    return write(head(response, response.headers, bytes.byteLength))
+    return write(head(response, flatHeaders(response), bytes.byteLength))
   }
   const reader = response.body.getReader()
   const chunks: Uint8Array[] = []
@@ -215,7 +229,7 @@ async function writeResponse (response: Response, isHead: boolean): Promise<void
     const next = await Promise.race([read, new Promise<null>(resolve => setImmediate(resolve, null))])
     if (next === null) break
     if (next.done) {
-      write(head(response, response.headers, size))
+      write(head(response, flatHeaders(response), size))
       for (const chunk of chunks) write(chunk)
       return
     }
@@ -223,7 +237,7 @@ async function writeResponse (response: Response, isHead: boolean): Promise<void
     size += next.value.byteLength
     read = reader.read()
   }
-  write(head(response, response.headers, undefined))
+  write(head(response, flatHeaders(response), undefined))
   for (const chunk of chunks) write(chunk)
   for (;;) {
     const { done, value } = await read
