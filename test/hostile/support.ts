@@ -25,7 +25,7 @@ export const LIMITS = {
   /** The cgi app's timeout. */
   cgiTimeoutMs: 2500,
   headersTimeoutMs: 2000,
-  cgiConcurrency: 4,
+  cgiConcurrency: 6,
 } as const
 
 /**
@@ -252,7 +252,7 @@ export async function expectInvariants (gw: HostileGateway, label: string): Prom
 
   let stray: Array<ProcInfo & { cmdline: string }> = []
   await poll(TOLERANCE.processesMs, () => (stray = strayProcesses(gw)).length === 0)
-  expect(stray, `${label}: no zombie and no stray process of the gateway`).toEqual([])
+  expect(stray.map(info => `${info.pid} ${info.state} ppid=${info.ppid} ${info.cmdline || info.comm}`), `${label}: no zombie and no stray process of the gateway`).toEqual([])
   expect(spawnHelpers(gw).length, `${label}: at most one spawn helper`).toBeLessThanOrEqual(1)
 
   let fds = 0
@@ -281,4 +281,27 @@ function readdirSummary (pid: number): string {
 function readlinkKind (path: string): string {
   const match = /^(socket|pipe|anon_inode:\[?[a-z_]+)/.exec(readlinkSync(path))
   return match === null ? 'file' : match[1]
+}
+
+/** Which of `pids` still exist (alive, stopped or zombie). */
+export function survivors (pids: readonly number[]): ProcInfo[] {
+  return pids.map(procStat).filter((info): info is ProcInfo => info !== undefined)
+}
+
+/** Polls until none of `pids` exists, up to `ms`; returns those left (empty when all went in time). */
+export async function awaitGone (pids: readonly number[], ms: number): Promise<ProcInfo[]> {
+  let left: ProcInfo[] = []
+  await poll(ms, () => (left = survivors(pids)).length === 0)
+  return left
+}
+
+/** The pid(s) a fixture script wrote to `<dir>/<name>`, waiting up to `ms` for the file. */
+export async function pidsFromFile (gw: HostileGateway, name: string, ms = 5000): Promise<number[]> {
+  let text = ''
+  const found = await poll(ms, () => {
+    try { text = readFileSync(join(gw.dir, name), 'utf8').trim() } catch { text = '' }
+    return text !== ''
+  })
+  if (!found) throw new Error(`timed out after ${ms} ms: a fixture writing its pid to ${name}`)
+  return text.split(/\s+/).map(Number)
 }
