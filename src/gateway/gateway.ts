@@ -7,7 +7,7 @@ import { LISTEN_ADDRESS_EXPECTED, parseListenAddress } from '../config/listen-ad
 import { GatewayError } from '../errors.ts'
 import { FastCgiServer, type FastCgiStats } from '../front/fastcgi-server.ts'
 import { createClientErrorHandler } from '../http/client-error.ts'
-import { createRequestListener } from '../http/listener.ts'
+import { continueWhenRouted, createRequestListener } from '../http/listener.ts'
 import { serverOptions } from '../http/server-options.ts'
 import { createLogger, logAccess, type Logger, type LogLevel } from '../log/logger.ts'
 import type { Runtime, RuntimeStats } from '../runtime/runtime.ts'
@@ -332,8 +332,10 @@ class GatewayImpl implements Gateway {
   /** The operator endpoints alone, on `server.admin` (README "Health and metrics"). */
   #listenAdmin (host: string, port: number, reusePort: boolean): Promise<string> {
     const table = this.#table
-    const server = createServer(serverOptions(this.config.server), createRequestListener({ table, log: this.log, fallbackHost: () => this.#fallbackHost, admin: { source: this.#admin, serve: true }, adminOnly: true }))
+    const listener = createRequestListener({ table, log: this.log, fallbackHost: () => this.#fallbackHost, admin: { source: this.#admin, serve: true }, adminOnly: true })
+    const server = createServer(serverOptions(this.config.server), listener)
     server.on('clientError', createClientErrorHandler(this.log))
+    server.on('checkContinue', continueWhenRouted(listener))
     return new Promise((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => reject(new GatewayError('WG_ERR_LISTEN', `cannot listen on server.admin ${host}:${port}: ${error.code ?? error.message}`, { cause: error })))
       server.listen({ port, host, reusePort }, () => {
@@ -357,6 +359,7 @@ class GatewayImpl implements Gateway {
     if (this.#closePromise !== undefined) return Promise.reject(new GatewayError('WG_ERR_LISTEN', 'gateway is closed'))
     const server = createServer(serverOptions(this.config.server), this.handler)
     server.on('clientError', createClientErrorHandler(this.log))
+    server.on('checkContinue', continueWhenRouted(this.handler))
     this.#server = server
     return new Promise((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => {

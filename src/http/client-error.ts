@@ -2,9 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import { ERROR_CODES, type ErrorCode } from '../errors.ts'
 import type { Logger } from '../log/logger.ts'
-
-/** How long a rejected connection is read from after the answer before it is destroyed (see `answerAndClose`). */
-const LINGER_MS = 2000
+import { lingeringClose } from './linger.ts'
 
 type ClientErrorCode = 'WG_ERR_BAD_REQUEST' | 'WG_ERR_BODY_TOO_LARGE' | 'WG_ERR_HEADERS_TOO_LARGE' | 'WG_ERR_REQUEST_TIMEOUT'
 
@@ -35,6 +33,8 @@ const ANSWERS = new Map<ClientErrorCode, Buffer>(
 
 /** Sockets already answered: llhttp stays in its error state and reports again on every later read or on EOF. */
 const answered = new WeakSet<Socket>()
+/** Of those, the ones whose refusal waits for the answers to requests pipelined before it. */
+const deferred = new WeakSet<Socket>()
 
 /**
  * The server's `clientError` listener: answers what Node's parser or timeouts refused (400, 408, 413, 431,
@@ -48,13 +48,16 @@ export function createClientErrorHandler (log: Logger): (error: Error & { code?:
   return function onClientError (error, socket) {
     // Later reports come from data the client sent after the answer (ignored while lingering) or from its EOF.
     if (answered.has(socket)) {
-      if (error.code === 'HPE_INVALID_EOF_STATE') socket.destroy()
+      if (error.code === 'HPE_INVALID_EOF_STATE' && !deferred.has(socket)) socket.destroy()
       return
     }
     const code = codeFor(error.code)
-    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage
+    const inFlight = (socket as { _httpMessage?: InFlight | null })._httpMessage
     const where = { nodeCode: error.code, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, detail: error.message }
-    if (code === undefined || !socket.writable || inFlight?.headersSent === true) {
+    // RFC 9112 §9.3.2: requests pipelined before the malformed one were parsed whole and are being
+    // answered; their answers go first, in order, then the refusal.
+    const answerFirst = inFlight !== undefined && inFlight !== null && inFlight.req?.complete === true
+    if (code === undefined || !socket.writable || (!answerFirst && inFlight?.headersSent === true)) {
       // A peer that reset or half-read the connection: nothing to answer, and nothing an operator must act on.
       log.debug(where, 'client connection error')
       return void socket.destroy()
@@ -68,18 +71,34 @@ export function createClientErrorHandler (log: Logger): (error: Error & { code?:
       return void socket.destroy()
     }
     answered.add(socket)
+    if (answerFirst) {
+      deferred.add(socket)
+      return afterInFlight(socket, inFlight, () => {
+        deferred.delete(socket)
+        if (socket.writable) lingeringClose(socket, answer)
+        else socket.destroy()
+      })
+    }
     lingeringClose(socket, answer)
   }
 }
 
+interface InFlight { headersSent: boolean, writableFinished: boolean, req?: { complete: boolean }, once: (event: string, listener: () => void) => unknown }
+
 /**
- * RFC 9112 §9.6: closing at once while the client is still sending makes the kernel reset the connection,
- * which can erase the answer before the client reads it. So: send the answer and a FIN, keep reading for a
- * bounded time (the parser stays in its error state, so what arrives is dropped, never run), then destroy.
+ * Calls `then` once every response queued on this connection has finished (Node's server hands the socket
+ * to the next pipelined response in its own finish listener, which runs before this one), or destroys the
+ * socket when one of them closes unfinished.
  */
-function lingeringClose (socket: Socket, answer: Buffer): void {
-  socket.end(answer)
-  const timer = setTimeout(() => socket.destroy(), LINGER_MS)
-  timer.unref()
-  socket.once('close', () => clearTimeout(timer))
+function afterInFlight (socket: Socket, response: InFlight, then: () => void): void {
+  let finished = false
+  response.once('finish', () => {
+    finished = true
+    const next = (socket as { _httpMessage?: InFlight | null })._httpMessage
+    if (next !== undefined && next !== null && next !== response && !next.writableFinished) afterInFlight(socket, next, then)
+    else then()
+  })
+  response.once('close', () => {
+    if (!finished) socket.destroy()
+  })
 }

@@ -9,6 +9,7 @@ import { logAccess, type Logger } from '../log/logger.ts'
 import { adminResponse, isAdminPath, type AdminSource } from '../ops/admin.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
 import { isLargeOrChunked, readBody, StreamedRequestBody, type BodyResult } from './body.ts'
+import { isLingering, lingerInsteadOfDestroy } from './linger.ts'
 import { pickRequestId, requestTarget } from './target.ts'
 
 export interface ListenerContext {
@@ -27,12 +28,35 @@ export interface ListenerContext {
 }
 
 /**
+ * Requests whose client waits for `100 Continue` before it sends the body (the server's `checkContinue`
+ * event, see `continueWhenRouted`): the 100 goes out only once the request is routed and its body
+ * will be read, so a request refused before that (404, 413 for its declared length, 503) never invites the
+ * client to send a body that would be dropped (RFC 9110 §10.1.1).
+ */
+const awaitingContinue = new WeakSet<IncomingMessage>()
+
+/**
+ * The server's `checkContinue` listener: instead of Node's default (100 at once, for every request), the
+ * request is handled like any other and `route` sends the 100 when it starts reading the body.
+ * @example
+ * server.on('checkContinue', continueWhenRouted(listener))
+ */
+export function continueWhenRouted (listener: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
+  return function onCheckContinue (req, res) {
+    awaitingContinue.add(req)
+    listener(req, res)
+  }
+}
+
+/**
  * The only code that touches Node's `IncomingMessage`/`ServerResponse`: turns the wire into a
  * `GatewayRequest`, hands it to the app, writes the `GatewayResponse` back, and logs one access line.
  */
 export function createRequestListener (context: ListenerContext): (req: IncomingMessage, res: ServerResponse) => void {
   const { table, log } = context
   return function onRequest (req, res) {
+    // Read from a connection that is being closed (see linger.ts): not run, not answered.
+    if (isLingering(req.socket)) return void req.resume()
     const started = performance.now()
     const id = pickRequestId(req.headers['x-request-id'])
     const secure = (req.socket as { encrypted?: boolean }).encrypted === true
@@ -45,7 +69,14 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
       // A probe every few seconds would drown the access log: admin lines are debug.
       logAccess(app?.log ?? log, id, req.method, target?.pathname ?? req.url, response.status, started, counted ? 'info' : 'debug')
     }
-    if (target === undefined) return finish(errorResponse('WG_ERR_BAD_REQUEST', id))
+    const malformed = target === undefined ? 'the Host header and the request target do not form a URL' : malformedReason(req)
+    if (target === undefined || malformed !== undefined) {
+      log.warn({ reqId: id, code: 'WG_ERR_BAD_REQUEST', remoteAddress: req.socket.remoteAddress }, `request refused: ${malformed ?? ''}`)
+      const refused = errorResponse('WG_ERR_BAD_REQUEST', id)
+      // An HTTP/0.9 client reads no status line or headers: nothing after this answer can be framed.
+      if (req.httpVersionMajor !== 1) refused.headers.push('connection', 'close')
+      return finish(refused)
+    }
     const admin = context.admin
     if (admin !== undefined && (context.adminOnly === true || isAdminPath(target.pathname, admin.source.prefix))) {
       // A probe every few seconds is not traffic: it stays out of warmgate_requests_total.
@@ -116,6 +147,11 @@ function route (
     finish(refused)
   }
   const limit = mounted.config.bodyLimit
+  // The body will be read now (a declared length over the limit is refused in readBody, unread).
+  if (awaitingContinue.has(req) && !(Number(req.headers['content-length']) > limit)) {
+    awaitingContinue.delete(req)
+    res.writeContinue()
+  }
   let streamed: StreamedRequestBody | undefined
   let read: Promise<BodyResult | StreamedRequestBody>
   if (mounted.runtime.streamsRequestBody && isLargeOrChunked(req) && !(Number(req.headers['content-length']) > limit)) {
@@ -158,6 +194,31 @@ function route (
   return mounted
 }
 
+/**
+ * Why a request Node's parser accepted is still not one to serve, or `undefined`:
+ * - an HTTP/0.9 request line (no version; Node's parser takes it): RFC 9112 §3 requires the version, and
+ *   HTTP/0.9 has no headers, so no Host, no framing, nothing to route safely;
+ * - more than one `Host` field: RFC 9112 §3.2 says a server MUST answer 400. Node keeps the first in
+ *   `req.headers` but the handler gets every raw field, and would see `a.example, b.example`.
+ */
+function malformedReason (req: IncomingMessage): string | undefined {
+  if (req.httpVersionMajor !== 1) return `HTTP/${req.httpVersion} is not served (HTTP/1.0 and HTTP/1.1 are)`
+  const raw = req.rawHeaders
+  let hosts = 0
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]
+    // Names are compared only when 4 long: the loop costs a length check per field.
+    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) return 'more than one Host header'
+  }
+  return undefined
+}
+
+/** Whether the request announces a body (RFC 9112 §6.1, §6.2). */
+function hasBody (req: IncomingMessage): boolean {
+  const length = req.headers['content-length']
+  return length === undefined ? req.headers['transfer-encoding'] !== undefined : length !== '0'
+}
+
 /** Headers the gateway sets itself from the body it holds (RFC 9112 §6: one framing, ours). */
 const FRAMING = new Set(['content-length', 'transfer-encoding'])
 
@@ -169,8 +230,12 @@ function writeResponse (req: IncomingMessage, res: ServerResponse, id: string, r
   }
   const out: string[] = []
   const raw = response.headers
+  // RFC 9110 §10.1.1: a final answer to a request whose client still waits for `100 Continue`: the client
+  // may or may not send the body now, so the connection cannot carry another request.
+  const close = closing || (awaitingContinue.has(req) && hasBody(req))
   let handlerLength: string | undefined
   let hasRequestId = false
+  let saysClose = false
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]
     // The names compared here are lower-case in every GatewayResponse (types.ts).
@@ -179,13 +244,19 @@ function writeResponse (req: IncomingMessage, res: ServerResponse, id: string, r
       continue
     }
     if (name === 'x-request-id') hasRequestId = true
-    else if (closing && name === 'connection') continue
+    else if (name === 'connection') {
+      if (close) continue
+      saysClose ||= raw[i + 1].toLowerCase() === 'close'
+    }
     out.push(name, raw[i + 1])
   }
   if (!hasRequestId) out.push('x-request-id', id)
   // RFC 9112 §9.6: the gateway is shutting down, so this connection takes no further request. Node
   // closes it after this response, but would still say `keep-alive` (Node 24), inviting a client to reuse it.
-  if (closing) out.push('connection', 'close')
+  if (close) out.push('connection', 'close')
+  // Closing with the request's body still arriving (413, a refusal before the body): read and drop it for
+  // a while after the answer, or the client may see a reset instead of the answer (RFC 9112 §9.6).
+  if ((close || saysClose) && !req.complete) lingerInsteadOfDestroy(req.socket, req)
   // RFC 9110 §8.6: no Content-Length in 1xx/204; 304 carries no body. HEAD: the length GET would have.
   const bodyless = status === 204 || status === 304 || (status >= 100 && status < 200)
   if (!bodyless) {
