@@ -16,7 +16,7 @@ export const ERROR_CODES = {
   WG_ERR_LAMBDA_RESULT: { statusCode: 502, description: 'A Lambda handler returned a result API Gateway would reject (no valid statusCode, a body that is not a string, bad headers).' },
   WG_ERR_MODE_UNAVAILABLE: { statusCode: 500, description: 'The requested mode is not implemented in this version.' },
   WG_ERR_NOT_FOUND: { statusCode: 404, description: 'No app route matches the request path.' },
-  WG_ERR_BAD_REQUEST: { statusCode: 400, description: 'The request could not be turned into a web Request (bad Host or URL), or is not valid HTTP/1.1 (e.g. Content-Length with Transfer-Encoding).' },
+  WG_ERR_BAD_REQUEST: { statusCode: 400, description: 'The request could not be turned into a web Request (bad Host or URL), or is not valid HTTP/1.1 (e.g. Content-Length with Transfer-Encoding, two Host fields, an HTTP/0.9 request line).' },
   WG_ERR_BODY_TOO_LARGE: { statusCode: 413, description: 'The request body exceeds the body limit.' },
   WG_ERR_HEADERS_TOO_LARGE: { statusCode: 431, description: 'The request header block exceeds server.maxHeaderSize.' },
   WG_ERR_REQUEST_TIMEOUT: { statusCode: 408, description: 'The request headers or body did not arrive within server.headersTimeout / server.requestTimeout.' },
