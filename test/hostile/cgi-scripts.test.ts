@@ -1,10 +1,9 @@
 import { readdirSync, rmSync } from 'node:fs'
-import { connect } from 'node:net'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { within } from '../helpers/gateway.ts'
-import { awaitGone, codesFor, expectInvariants, fetchText, type HostileGateway, LIMITS, pidsFromFile, poll, spawnHelpers, startHostileGateway, stopHostileGateway } from './support.ts'
+import { awaitGone, codesFor, expectInvariants, fetchText, type HostileGateway, LIMITS, pidsFromFile, poll, rawToClose, spawnHelpers, startHostileGateway, stopHostileGateway } from './support.ts'
 
 // Group 2: CGI scripts (sh, perl, python3) that misbehave, against one real `warmgate start`. Each case
 // says what the client gets and that the script, and whatever it started, is gone afterwards.
@@ -15,30 +14,6 @@ afterAll(async () => { await stopHostileGateway(gw) }, 30_000)
 
 /** Time a script left behind may take to go: SIGTERM, then SIGKILL 2 s later (cgi.md: Lifecycle), plus slack. */
 const KILL_GRACE_MS = 2000 + 1500
-/**
- * Sends `bytes` on a raw connection and reads everything until the server closes, keeping only the first
- * 2 KiB and the last 64 bytes (an endless body is not held in memory); bounded by `ms`.
- */
-async function rawToClose (bytes: string, ms: number): Promise<{ head: string, tail: string, ms: number }> {
-  const socket = connect({ port: Number(new URL(gw.url).port), host: '127.0.0.1' })
-  const started = performance.now()
-  let head = ''
-  let tail = ''
-  socket.on('data', (chunk: Buffer) => {
-    const text = chunk.toString('latin1')
-    if (head.length < 2048) head += text.slice(0, 2048 - head.length)
-    tail = (tail + text).slice(-64)
-  })
-  socket.on('error', () => undefined)
-  socket.write(bytes)
-  try {
-    await within(ms, `the server closing ${JSON.stringify(bytes.slice(0, 40))}`, new Promise(resolve => socket.once('close', resolve)))
-  } finally {
-    socket.destroy()
-  }
-  return { head, tail, ms: performance.now() - started }
-}
-
 const numbers = (value: unknown): number[] => String(value ?? '').trim().split(/\s+/).filter(Boolean).map(Number)
 
 describe('cgi scripts that break the response rules get a 502 with the right code, never their output', () => {
@@ -76,7 +51,7 @@ describe('cgi scripts that misbehave over time are stopped, and nothing they sta
   it.concurrent('cuts a script writing forever to a reading client off at the timeout, without a last chunk, and kills it', async () => {
     // On a raw socket: undici takes a close of a `Connection: close` response as its end, so only the bytes
     // say whether the body was cut (no `0\r\n\r\n`) or falsely completed.
-    const { head, tail, ms } = await rawToClose(`GET /cgi/infinite.py HTTP/1.1\r\nHost: x\r\n\r\n`, LIMITS.cgiTimeoutMs + 5000)
+    const { head, tail, ms } = await rawToClose(gw, `GET /cgi/infinite.py HTTP/1.1\r\nHost: x\r\n\r\n`, LIMITS.cgiTimeoutMs + 5000)
     expect(head).toMatch(/^HTTP\/1\.1 200 /)
     expect(head.toLowerCase()).toContain('transfer-encoding: chunked')
     expect(tail.endsWith('0\r\n\r\n'), `the body ends ${JSON.stringify(tail.slice(-16))}`).toBe(false)

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -304,4 +305,37 @@ export async function pidsFromFile (gw: HostileGateway, name: string, ms = 5000)
   })
   if (!found) throw new Error(`timed out after ${ms} ms: a fixture writing its pid to ${name}`)
   return text.split(/\s+/).map(Number)
+}
+
+/**
+ * Sends `bytes` on a raw connection and reads until the server closes, keeping only the first 2 KiB and
+ * the last 64 bytes (an endless body is not held in memory); bounded by `ms`. For truncated bodies: undici
+ * takes the close of a `Connection: close` response as its end, so only the bytes say whether a chunked
+ * body was cut (no `0\r\n\r\n`) or falsely completed.
+ */
+export async function rawToClose (gw: HostileGateway, bytes: string, ms: number): Promise<{ head: string, tail: string, ms: number }> {
+  const socket = connect({ port: Number(new URL(gw.url).port), host: '127.0.0.1' })
+  const started = performance.now()
+  let head = ''
+  let tail = ''
+  socket.on('data', (chunk: Buffer) => {
+    const text = chunk.toString('latin1')
+    if (head.length < 2048) head += text.slice(0, 2048 - head.length)
+    tail = (tail + text).slice(-64)
+  })
+  socket.on('error', () => undefined)
+  socket.write(bytes)
+  try {
+    await within(ms, `the server closing after ${JSON.stringify(bytes.slice(0, 40))}`, new Promise(resolve => socket.once('close', resolve)))
+  } finally {
+    socket.destroy()
+  }
+  return { head, tail, ms: performance.now() - started }
+}
+
+/** One sample of a counter in the gateway's Prometheus text (0 when absent). */
+export async function metric (gw: HostileGateway, name: string, labels: string): Promise<number> {
+  const { body } = await fetchText(gw, '/__warmgate/metrics')
+  const line = body.split('\n').find(text => text.startsWith(`${name}{`) && labels.split(',').every(label => text.includes(label)))
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1))
 }
