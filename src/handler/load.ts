@@ -38,23 +38,74 @@ export async function loadHandler (entry: string, version?: string, options?: Ha
     const reason = describeStripError(cause) ?? (cause instanceof Error ? cause.message : String(cause))
     throw new GatewayError('WG_ERR_HANDLER_LOAD', `handler module ${entry} threw while being imported: ${reason}`, { cause })
   }
-  const exported = mod.default
   if (kind === 'lambda' || (kind === 'auto' && isLambdaModule(mod))) {
     if (typeof mod.handler !== 'function') {
       throw new GatewayError('WG_ERR_HANDLER_INVALID', `handler module ${entry} is a Lambda app (kind: 'lambda') but has no \`export const handler = async (event, context) => …\`; found ${describeExports(mod)}`)
     }
+    const problem = callableProblem(mod.handler)
+    if (problem !== undefined) throw new GatewayError('WG_ERR_HANDLER_INVALID', `handler module ${entry}: the Lambda \`handler\` export is ${problem.what}; ${problem.fix}`)
     // Imported only for Lambda apps: a cold-mode process of a fetch app pays nothing for it.
     const { createLambdaHandler } = await import('../lambda/adapter.ts')
     return createLambdaHandler(mod.handler as LambdaHandler, settings)
   }
-  if (typeof exported === 'function') return exported as FetchHandler
-  if (typeof exported === 'object' && exported !== null && typeof (exported as { fetch?: unknown }).fetch === 'function') {
-    const app = exported as { fetch: FetchHandler }
-    // Bound once here, not per request: Hono's fetch reads `this`.
-    return app.fetch.bind(app)
-  }
-  throw new GatewayError('WG_ERR_HANDLER_INVALID', `handler module ${entry} must default-export a function (request, env, ctx) => Response or an object with a fetch method, or export a Lambda \`handler\` and no default; found ${describeExports(mod)}`)
+  return fetchHandlerOf(mod, entry)
 }
+
+/**
+ * The default export as a fetch function, checked once here so that a module that can never answer fails
+ * start-up (in every mode: warm workers, inline and cold mode's start-up check all load through here)
+ * instead of failing every request with a 500.
+ */
+function fetchHandlerOf (mod: Record<string, unknown>, entry: string): FetchHandler {
+  const invalid = (found: string, cause?: unknown): GatewayError => new GatewayError('WG_ERR_HANDLER_INVALID', `handler module ${entry}: ${found}`, { cause })
+  const exported = mod.default
+  try {
+    if (typeof exported === 'function') {
+      const problem = callableProblem(exported)
+      if (problem !== undefined) throw invalid(`the default export is ${problem.what}; ${problem.fix}`)
+      return exported as FetchHandler
+    }
+    if (typeof exported === 'object' && exported !== null) {
+      const fetch = (exported as { fetch?: unknown }).fetch
+      if (typeof fetch === 'function') {
+        const problem = callableProblem(fetch)
+        if (problem !== undefined) throw invalid(`the default export's fetch is ${problem.what}; ${problem.fix}`)
+        // Bound once here, not per request: Hono's fetch reads `this`.
+        return fetch.bind(exported) as FetchHandler
+      }
+      if (fetch !== undefined) throw invalid(`the default export's fetch is ${describeValue(fetch)}, not a function (request, env, ctx) => Response`)
+    }
+  } catch (cause) {
+    if (cause instanceof GatewayError) throw cause
+    // A Proxy (or a getter) that throws when its fetch is read.
+    throw invalid(`reading the default export threw: ${cause instanceof Error ? cause.message : String(cause)}`, cause)
+  }
+  throw invalid(`it must default-export a function (request, env, ctx) => Response or an object with a fetch method, or export a Lambda \`handler\` and no default; found ${describeExports(mod)}`)
+}
+
+interface CallableProblem { what: string, fix: string }
+
+/** Why `fn` cannot be called once per request to get a Response, or `undefined` when it can. */
+function callableProblem (fn: unknown): CallableProblem | undefined {
+  // A class's source starts with `class`; calling one without `new` throws on every request.
+  if (/^class\b/.test(Function.prototype.toString.call(fn))) {
+    return { what: 'a class', fix: 'export an instance (`export default new Handler()`) or a function' }
+  }
+  // A generator's call returns an iterator, never a Response.
+  let proto: unknown
+  try {
+    proto = Object.getPrototypeOf(fn)
+  } catch {
+    return undefined // a Proxy whose trap throws: what calling it does is up to its apply trap
+  }
+  if (proto === GENERATOR_FUNCTION || proto === ASYNC_GENERATOR_FUNCTION) {
+    return { what: proto === GENERATOR_FUNCTION ? 'a generator function' : 'an async generator function', fix: 'export a function (or async function) that returns a Response' }
+  }
+  return undefined
+}
+
+const GENERATOR_FUNCTION = Object.getPrototypeOf(function * () {})
+const ASYNC_GENERATOR_FUNCTION = Object.getPrototypeOf(async function * () {})
 
 /**
  * The cold runner's way in (`preferRequire`): `require()` of an ES module (Node >= 22.12) loads it without
@@ -90,6 +141,14 @@ function describeExports (mod: Record<string, unknown>): string {
   const named = names.length === 0 ? 'no named exports' : `named exports: ${names.join(', ')}`
   if (!('default' in mod) || mod.default === undefined) return `no default export (${named})`
   const value = mod.default
-  const kind = value === null ? 'null' : typeof value === 'object' ? 'an object without a fetch method' : `a ${typeof value}`
+  const kind = typeof value === 'object' && value !== null ? 'an object without a fetch method' : describeValue(value)
   return `a default export that is ${kind} (${named})`
+}
+
+/** `null`, `a number (42)`, `a string ("x")`, `an object`: what a value is, for a message. */
+function describeValue (value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `a ${typeof value} (${String(value)})`
+  if (typeof value === 'string') return `a string (${JSON.stringify(value.slice(0, 40))})`
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`
 }
