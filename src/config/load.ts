@@ -41,18 +41,32 @@ export async function loadConfigFile (file: string | undefined, options: { mode?
     }
     mod = await import(url.href)
   } catch (cause) {
-    const message = describeStripError(cause) ?? (cause as Error)?.message ?? String(cause)
-    // `npm init -y` writes "type": "commonjs": Node then reads the config's `import` as CommonJS.
-    const hint = message.includes('Cannot use import statement outside a module')
-      ? ' (the nearest package.json does not say "type": "module": add it with `npm pkg set type=module`, or name the file gateway.config.mts)'
-      : ''
-    throw new GatewayError('WG_ERR_CONFIG_LOAD', `config file ${path} failed to load: ${message}${hint}`, { cause })
+    throw new GatewayError('WG_ERR_CONFIG_LOAD', `config file ${path} failed to load: ${await describeLoadError(cause, path)}`, { cause })
   }
   const raw = mod.default
   if (!isPlainObject(raw)) {
     throw new GatewayError('WG_ERR_CONFIG_LOAD', `config file ${path} must \`export default\` a config object (use defineConfig from 'warmgate')`)
   }
   return checkAndResolve(raw, { baseDir: dirname(path), configFile: path, mode: options.mode })
+}
+
+/** The error's name and message, where in the file it happened (line, column, the line and a caret), and a fix when we know one. */
+async function describeLoadError (cause: unknown, path: string): Promise<string> {
+  const message = cause instanceof Error ? cause.message : String(cause)
+  const name = cause instanceof Error && cause.name !== 'Error' ? `${cause.name}: ` : ''
+  const { formatLocation, locateLoadError } = await import('./load-error.ts')
+  const location = await locateLoadError(cause, path)
+  let text = `${name}${message}${location === undefined ? '' : formatLocation(location)}`
+  // Syntax Node's type stripping refuses (enum, namespace…): say what to write instead.
+  if ((cause as { code?: unknown })?.code === 'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX') {
+    const fix = /\n {2}fix: (.*)$/.exec(describeStripError(cause) ?? '')?.[1]
+    if (fix !== undefined) text += `\n  fix: ${fix}`
+  }
+  // `npm init -y` writes "type": "commonjs": Node then reads the config's `import` as CommonJS.
+  if (message.includes('Cannot use import statement outside a module')) {
+    text += ' (the nearest package.json does not say "type": "module": add it with `npm pkg set type=module`, or name the file gateway.config.mts)'
+  }
+  return text
 }
 
 /** Validates a config object (from a file or from an embedder) and resolves it, or throws every error at once. */

@@ -12,6 +12,8 @@ import { MAIN, NODE } from '../helpers/cli.ts'
 
 const SCRATCH = mkdtempSync(join(tmpdir(), 'wg-start-errors-'))
 afterAll(() => rmSync(SCRATCH, { recursive: true, force: true }))
+// .js files here are ES modules, as in a project made with `warmgate init`.
+writeFileSync(join(SCRATCH, 'package.json'), '{ "type": "module" }\n')
 
 interface Result { code: number | null, stdout: string, stderr: string }
 
@@ -53,5 +55,30 @@ describe('warmgate start with an invalid handler', () => {
     expect(result.stderr).toContain('the default export is a class; export an instance (`export default new Handler()`) or a function')
     expect(result.stderr).not.toMatch(STACK_LINE)
     expect(result.stdout).not.toContain('listening')
+  })
+})
+
+describe('warmgate start with a config file that fails to load', () => {
+  // The comma missing after entry: line 3, column 51 (the `workers` that follows it).
+  const BROKEN = "export default {\n  apps: {\n    hello: { route: '/hello', entry: './hello.ts' workers: { min: 1 } },\n  },\n}\n"
+
+  it.each(['ts', 'mjs', 'js'])('exits 1 showing file:line:column, the line and a caret for a syntax error (.%s)', async (ext) => {
+    const path = write(`syntax.config.${ext}`, BROKEN)
+    const result = await start(['--config', `syntax.config.${ext}`])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain(`config file ${path} failed to load: SyntaxError: `)
+    expect(result.stderr).toContain(`at ${path}:3:51\n`)
+    expect(result.stderr).toContain("    3 |     hello: { route: '/hello', entry: './hello.ts' workers: { min: 1 } },\n")
+    expect(result.stderr).toContain(`      | ${' '.repeat(50)}^\n`)
+    expect(result.stdout).not.toContain('listening')
+  })
+
+  it('exits 1 showing where the config threw at its top level', async () => {
+    const path = write('throws.config.ts', "const port: number = 8080\nif (port > 0) {\n  throw new Error('config exploded at ' + port)\n}\nexport default { apps: {} }\n")
+    const result = await start(['--config', 'throws.config.ts'])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain(`config file ${path} failed to load: config exploded at 8080\n  at ${path}:3:9\n`)
+    expect(result.stderr).toContain("    3 |   throw new Error('config exploded at ' + port)\n      |         ^\n")
+    expect(result.stderr).not.toMatch(STACK_LINE)
   })
 })
