@@ -234,7 +234,7 @@ export async function poll (ms: number, probe: () => boolean | Promise<boolean>)
 
 /** Waits for what a burst of activity leaves behind (a retiring thread, a killed group) to go. */
 async function settle (): Promise<void> {
-  await sleep(1500)
+  await sleep(500)
 }
 
 /**
@@ -333,9 +333,10 @@ export async function rawToClose (gw: HostileGateway, bytes: string, ms: number)
   return { head, tail, ms: performance.now() - started }
 }
 
-/** One sample of a counter in the gateway's Prometheus text (0 when absent). */
+/** The sum of a counter's samples whose labels include all of `labels` (0 when none). */
 export async function metric (gw: HostileGateway, name: string, labels: string): Promise<number> {
   const { body } = await fetchText(gw, '/__warmgate/metrics')
-  const line = body.split('\n').find(text => text.startsWith(`${name}{`) && labels.split(',').every(label => text.includes(label)))
-  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1))
+  return body.split('\n')
+    .filter(text => text.startsWith(`${name}{`) && labels.split(',').every(label => text.includes(label)))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0)
 }
