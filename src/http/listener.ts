@@ -73,8 +73,8 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
     if (target === undefined || malformed !== undefined) {
       log.warn({ reqId: id, code: 'WG_ERR_BAD_REQUEST', remoteAddress: req.socket.remoteAddress }, `request refused: ${malformed ?? ''}`)
       const refused = errorResponse('WG_ERR_BAD_REQUEST', id)
-      // An HTTP/0.9 client reads no status line or headers: nothing after this answer can be framed.
-      if (req.httpVersionMajor !== 1) refused.headers.push('connection', 'close')
+      // Like every refusal at the door (operations.md "Limits"): a client that sends this is broken or probing.
+      refused.headers.push('connection', 'close')
       return finish(refused)
     }
     const admin = context.admin

@@ -49,6 +49,8 @@ describe.each(['inline', 'warm'] as const)('%s app: requests the parser takes bu
     await conn.write(`GET /c/two-hosts HTTP/1.1\r\n${hosts}\r\nx-request-id: two-hosts\r\n\r\n`)
     const text = await conn.waitFor(/\r\n\r\n[\s\S]*\n/, 3000, '400 for two Host headers')
     expect(statusOf(text)).toBe(400)
+    expect(headOf(text)).toContain('connection: close')
+    await conn.serverClosed(3000, 'server closing after the 400')
     expect(accessLines(h.lines, 'two-hosts').map(line => line.status)).toEqual([400])
     expect(h.lines.find(line => line.reqId === 'two-hosts' && line.code === 'WG_ERR_BAD_REQUEST')?.msg).toMatch(/more than one Host/)
     expect(await h.ran()).toEqual([])
