@@ -156,6 +156,12 @@ async function main (): Promise<void> {
   const raw = env.WARMGATE_RAW_HEADERS === undefined ? call : { ...call, headers: JSON.parse(env.WARMGATE_RAW_HEADERS) as string[] }
   for (const name of ['WARMGATE_APP_ENV', 'WARMGATE_REQUEST_ID', 'WARMGATE_RAW_HEADERS', HANDLER_OPTIONS_ENV]) delete env[name]
 
+  // Every way out of this process is an explicit exit. Until then it stays: a handler whose promise (or
+  // body stream) never settles leaves nothing on the event loop, and Node would exit 0 with nothing
+  // written, a complete-looking empty answer. Held, it is stopped at the app's timeout (504), as in
+  // the other modes.
+  setInterval(noop, 0x7fffffff)
+
   // The gateway sends SIGTERM when the client leaves or the timeout passes: that is ctx.signal.
   const controller = new AbortController()
   process.once('SIGTERM', () => controller.abort(new Error('the gateway stopped this request (client gone or timeout)')))
@@ -246,5 +252,7 @@ async function writeResponse (response: Response, isHead: boolean): Promise<void
     read = reader.read()
   }
 }
+
+function noop (): void {}
 
 main().catch((error: unknown) => fail(EXIT_THREW, `cold runner failed: ${(error as Error)?.message ?? String(error)}`, error))
