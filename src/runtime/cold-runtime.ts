@@ -23,6 +23,8 @@ const RUNNER_FLAGS = ['--expose-internals', '--disable-warning=ExperimentalWarni
  */
 export class ColdRuntime extends ProcessRuntime {
   readonly mode = 'cold' as const
+  /** ctx.waitUntil work runs after the response (the runner closes stdout first), up to the app's timeout. */
+  protected override readonly keepsRunningAfterResponse = true
   /** cold.runner.ts built into one file (build-runner.ts says why): what every cold request starts. */
   #runner = ''
 

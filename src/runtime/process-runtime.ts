@@ -6,6 +6,20 @@ import type { BufferedRequest, GatewayRequest, GatewayResponse } from '../types.
 import { Slots } from './slots.ts'
 import { BaseRuntime, requestController } from './runtime.ts'
 
+/**
+ * How long a process may go on once its response is complete before it gives up its slot (a cgi script
+ * is killed then): enough for a script to exit after its last write, short enough that one which closes
+ * its output and sleeps on does not hold the app's `concurrency` for the next request.
+ */
+export const AFTER_RESPONSE_GRACE_MS = 1000
+
+interface Held {
+  readonly child: CgiChild
+  /** Whether it still holds its slot. */
+  slot: boolean
+  timer: NodeJS.Timeout | undefined
+}
+
 export interface ProcessRuntimeHooks {
   /** The gateway's spawner (shared by every cold and cgi app). */
   readonly spawner: Spawner
@@ -17,8 +31,10 @@ export interface ProcessRuntimeHooks {
 }
 
 /**
- * What cold mode and cgi apps share: one process per request, at most `concurrency` alive (the rest
- * queue), every child tracked until it has exited so that close() drains them and destroy() kills them.
+ * What cold mode and cgi apps share: one process per request, at most `concurrency` running a request
+ * (the rest queue), every child tracked until it has exited so that close() drains them and destroy()
+ * kills them. A process holds its slot until it exits, or until AFTER_RESPONSE_GRACE_MS after its
+ * response is complete.
  */
 export abstract class ProcessRuntime extends BaseRuntime {
   /** A script's stdin is written whole, after CONTENT_LENGTH: the front door buffers the body. */
@@ -38,6 +54,12 @@ export abstract class ProcessRuntime extends BaseRuntime {
     this.hooks = hooks
     this.#slots = new Slots(app.concurrency, app.maxQueue, app.queueTimeoutMs)
   }
+
+  /**
+   * Whether a process may run on past its response, up to the app's timeout (cold mode: ctx.waitUntil
+   * work). Otherwise it is killed AFTER_RESPONSE_GRACE_MS after it.
+   */
+  protected readonly keepsRunningAfterResponse: boolean = false
 
   /** Runs one request in its own process; `track` must be handed to `runCgi` as `onChild`. */
   protected abstract run (req: BufferedRequest, signal: AbortSignal, track: (child: CgiChild) => void): Promise<GatewayResponse>
@@ -59,23 +81,57 @@ export abstract class ProcessRuntime extends BaseRuntime {
   async #runInSlot (req: GatewayRequest, signal: AbortSignal, started: () => void): Promise<GatewayResponse> {
     await this.#slots.acquire(signal)
     started()
-    let spawned = false
+    const startedAt = performance.now()
+    let held: Held | undefined
     const track = (child: CgiChild): void => {
-      spawned = true
+      const entry: Held = held = { child, slot: true, timer: undefined }
       this.#children.add(child)
       const bornAt = performance.now()
       this.hooks.onProcessSpawn?.()
       void child.exited.then(() => {
         this.hooks.onProcessExit?.((performance.now() - bornAt) / 1000)
         this.#children.delete(child)
-        this.#slots.release()
+        clearTimeout(entry.timer)
+        this.#release(entry)
       })
     }
     try {
-      return await this.run(req as BufferedRequest, signal, track)
+      const res = await this.run(req as BufferedRequest, signal, track)
+      if (held !== undefined) this.#afterResponse(held, res, startedAt)
+      return res
     } finally {
-      if (!spawned) this.#slots.release()
+      if (held === undefined) this.#slots.release()
     }
+  }
+
+  #release (held: Held): void {
+    if (!held.slot) return
+    held.slot = false
+    this.#slots.release()
+  }
+
+  /** The response is complete once its body is buffered, or read to its end (or abandoned). */
+  #afterResponse (held: Held, res: GatewayResponse, startedAt: number): void {
+    if (res.body instanceof Readable) res.body.once('close', () => this.#graceAfterResponse(held, startedAt))
+    else this.#graceAfterResponse(held, startedAt)
+  }
+
+  /**
+   * A process whose response is complete gets AFTER_RESPONSE_GRACE_MS to exit, then its slot goes to the
+   * next request. A cgi script is killed then (its group: TERM, KILL after the kill grace); cold mode's
+   * runner is left to its ctx.waitUntil work until the app's timeout, counted from dispatch as the
+   * request's own (whose timer stopped with the response). Either way nothing runs on past the timeout.
+   */
+  #graceAfterResponse (held: Held, startedAt: number): void {
+    // Exited already (often, with its stdout's end): its slot is free. Else a timer (cleared at its exit).
+    if (!held.slot) return
+    const deadline = startedAt + this.app.timeoutMs
+    held.timer = setTimeout(() => {
+      this.#release(held)
+      const left = deadline - performance.now()
+      if (left <= 0 || !this.keepsRunningAfterResponse) held.child.kill()
+      else held.timer = setTimeout(() => held.child.kill(), left)
+    }, Math.max(0, Math.min(AFTER_RESPONSE_GRACE_MS, deadline - performance.now())))
   }
 
   protected async onClose (): Promise<void> {

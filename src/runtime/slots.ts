@@ -3,7 +3,7 @@ import { GatewayError } from '../errors.ts'
 /**
  * Admission for one app (`concurrency`, `maxQueue`, `queueTimeout`): a request takes a slot before it
  * runs and gives it back when its work is over (warm: the worker answered; cold and cgi: the process has
- * exited). Waiters queue in arrival order up to `maxQueue`; one more is refused at once (503 +
+ * exited, or its response is complete and the grace after it has passed: process-runtime.ts). Waiters queue in arrival order up to `maxQueue`; one more is refused at once (503 +
  * Retry-After) rather than piling up unboundedly, and one that waits longer than `queueTimeout` gets a
  * 503 too. A waiter whose signal aborts (client gone) leaves the queue.
  */
