@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { GatewayError } from '../errors.ts'
+import { killSession } from './kill-session.ts'
 import { type CgiChild, type ExitStatus, KILL_GRACE_MS, type SpawnSpec, type Spawner, type StderrSink } from './spawner.ts'
 
 const PYTHON_HELPER = fileURLToPath(new URL('./spawn-helper.py', import.meta.url))
@@ -42,7 +43,7 @@ interface Job {
 
 /**
  * Spawns through a spawn helper (spawn-helper.c compiled, or spawn-helper.py), one long-lived small process that posix_spawns every child and is
- * their subreaper (why: see the helper's docstring). Commands go to it as JSON lines; the children's
+ * their subreaper (why: see the helper's docstring), and leads the session they all join. Commands go to it as JSON lines; the children's
  * stdout and stderr and their exits come back as frames on its stdout, stdout under a window of acks
  * (backpressure reaches the script). A request body goes to the child over its own Unix-socket
  * connection, which becomes the child's fd 0.
@@ -82,6 +83,10 @@ export class HelperSpawner implements Spawner {
     this.#process.once('error', (error) => failReady(error))
     this.#process.once('exit', (code, signal) => {
       const error = new GatewayError('WG_ERR_SPAWN', `the spawn helper exited (${signal ?? `code ${code}`})`)
+      // Killed outright (SIGKILL, the OOM killer), it could not kill what it ran: its scripts would run on
+      // under PID 1. Every one is in its session (the helper's setsid), so we kill them by it, now, before
+      // a new helper could be given the same number.
+      if (!this.#closing && this.#process.pid !== undefined) killSession(this.#process.pid)
       failReady(error)
       this.#die(error)
       if (!this.#closing) this.onDeath?.(error)

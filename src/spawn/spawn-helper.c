@@ -1,7 +1,7 @@
 /*
  * warmgate's compiled spawn helper: the same process, protocol and behaviour as spawn-helper.py (read
  * its docstring for the why and the protocol), in C, because the python helper's own CPU (~200 us a
- * request, most of it the interpreter) was the part of a cgi request left to cut (issue 3).
+ * request, most of it the interpreter) was the part of a cgi request left to cut.
  * create-spawner.ts compiles this file on first use (`cc -O2`) and prefers it; the python helper
  * stays the fallback where there is no compiler.
  *
@@ -780,6 +780,10 @@ int main(int argc, char **argv) {
   if (argc < 2) { fprintf(stderr, "usage: spawn-helper <socket path> [kill grace ms]\n"); return 2; }
   if (argc > 2) kill_grace = atoi(argv[2]) / 1000.0;
   pid_t parent = getppid();
+  /* A session of our own, which every child joins (each in a group of its own): if we are killed outright,
+     the gateway finds what we ran by its session id, ours, and kills it (helper-spawner.ts killSession).
+     Also no controlling terminal for scripts, and a terminal's signals reach the gateway only. */
+  setsid();
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   signal(SIGPIPE, SIG_IGN); /* a write to a gone gateway is EPIPE, handled */
   /* A terminal's Ctrl-C goes to the whole foreground process group, the gateway's and ours: the gateway

@@ -5,7 +5,9 @@ Why a separate, small process (measured: Node's own spawn costs ~6 ms a child, g
   implements with CLONE_VFORK, from a process of a few MB;
 - reaping: it makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so a script's background
   grandchild, orphaned when the script exits, is re-parented here and reaped, not left a zombie under a
-  PID 1 that does not reap (as in many containers).
+  PID 1 that does not reap (as in many containers);
+- cleanup: it leads a session of its own, which every child joins, so that if it is killed outright
+  the gateway finds what it ran by that session id and kills it (helper-spawner.ts killSession).
 
 Protocol.
 - gateway -> helper, JSON lines on stdin:
@@ -408,6 +410,11 @@ def main():
     global KILL_GRACE
     if len(sys.argv) > 2:
         KILL_GRACE = int(sys.argv[2]) / 1000
+    # A session of our own, which every child joins (each in a group of its own): see the docstring.
+    try:
+        os.setsid()
+    except OSError:
+        pass  # already a group leader (started by hand): the gateway cannot clean up after a killed helper
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     # A terminal's Ctrl-C reaches the whole process group: the gateway drains, then closes us itself.
     # Children get the default back (setsigdef).

@@ -41,6 +41,24 @@ function collect (): { sink: (chunk: Buffer) => void, text: () => string } {
   return { sink: chunk => chunks.push(chunk), text: () => Buffer.concat(chunks).toString() }
 }
 
+/** Alive: not gone, and not a zombie (a killed process under a PID 1 that does not reap stays one). */
+function running (pid: number): boolean {
+  const state = procStat(pid)?.state
+  return state !== undefined && state !== 'Z'
+}
+
+/** The first `count` lines of a child's stdout, each a number (a pid the script echoed). */
+async function firstNumbers (child: CgiChild, count: number): Promise<number[]> {
+  let text = ''
+  await within(5000, `${count} lines of stdout`, (async () => {
+    for await (const chunk of child.stdout) {
+      text += String(chunk)
+      if (text.split('\n').length > count) return
+    }
+  })())
+  return text.split('\n').slice(0, count).map(Number)
+}
+
 async function failure (child: CgiChild): Promise<string> {
   const status = await within(5000, 'the failed spawn to settle', child.exited)
   expect(status.error).toMatchObject({ code: 'WG_ERR_SPAWN' })
@@ -183,6 +201,16 @@ describe.each(HELPER_BUILDS)('spawn helper ($kind)', ({ kind, skip }) => {
     const parent = procStat(grandchild)?.ppid
     if (parent !== undefined) expect(parent).toBe(helper.pid)
     await eventually(5000, `grandchild ${grandchild} reaped`, () => procStat(grandchild) === undefined ? true : undefined)
+  })
+
+  it.skipIf(skip !== undefined)('killed outright (SIGKILL), it leaves nothing running: the spawner kills the session its children are in', async ({ onTestFinished }) => {
+    const helper = await open(kind, onTestFinished)
+    const child = await helper.spawn(sh('echo $$; sleep 30 & echo $!; wait'), () => {})
+    const pids = await firstNumbers(child, 2)
+    expect(pids.every(running), String(pids)).toBe(true)
+    process.kill(helper.pid as number, 'SIGKILL')
+    expect((await within(5000, 'the script to be failed', child.exited)).error).toMatchObject({ code: 'WG_ERR_SPAWN' })
+    await eventually(3000, `the script and its sleep (${pids.join(', ')}) killed`, () => pids.some(running) ? undefined : true)
   })
 
   it.skipIf(skip !== undefined)('exits with the gateway (PR_SET_PDEATHSIG), killing what it runs', async ({ onTestFinished }) => {
