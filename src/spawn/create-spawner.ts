@@ -13,7 +13,7 @@ const CHOICES = ['c', 'python', 'direct'] as const
  * The gateway's spawner, best first: the compiled spawn helper (spawn-helper.c, built with `cc` on
  * first use: the least CPU per spawn), else the python3 one (same protocol and behaviour, ~0.2 ms more
  * CPU a request), else Node's own `child_process` (works everywhere; slower, and a script's orphaned
- * grandchildren are left to PID 1). Each fallback logs one warn line saying why.
+ * grandchildren, a setsid daemon among them, are left running under PID 1). Each fallback logs one warn line saying why.
  * `WARMGATE_SPAWNER=c|python|direct` forces one; a forced helper that cannot start is an error.
  */
 export async function createSpawner (log: Logger): Promise<Spawner> {
@@ -22,7 +22,7 @@ export async function createSpawner (log: Logger): Promise<Spawner> {
     throw new GatewayError('WG_ERR_CONFIG_INVALID', `WARMGATE_SPAWNER: expected one of ${CHOICES.join(', ')}, got ${JSON.stringify(choice)}`)
   }
   if (choice === 'direct') {
-    log.warn('spawning CGI processes from the gateway itself (WARMGATE_SPAWNER=direct): slower, and orphaned grandchildren are left to PID 1')
+    log.warn('spawning CGI processes from the gateway itself (WARMGATE_SPAWNER=direct): slower, and orphaned or daemonized (setsid) descendants of a script are left running under PID 1')
     return new DirectSpawner()
   }
   if (choice !== 'python') {
@@ -37,7 +37,7 @@ export async function createSpawner (log: Logger): Promise<Spawner> {
   const python = findOnPath('python3')
   if (python === undefined) {
     if (choice === 'python') throw new GatewayError('WG_ERR_SPAWN', 'WARMGATE_SPAWNER=python, but there is no python3 on PATH')
-    log.warn('spawning CGI processes from the gateway itself (no C compiler and no python3 on PATH): slower, and orphaned grandchildren are left to PID 1')
+    log.warn('spawning CGI processes from the gateway itself (no C compiler and no python3 on PATH): slower, and orphaned or daemonized (setsid) descendants of a script are left running under PID 1')
     return new DirectSpawner()
   }
   const command = pythonHelper(python)

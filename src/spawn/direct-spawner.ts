@@ -5,7 +5,9 @@ import { type CgiChild, type ExitStatus, KILL_GRACE_MS, type SpawnSpec, type Spa
 /**
  * Spawns each child from the gateway process itself (`child_process.spawn`, `detached` so that each is
  * its own process group). Simple and always available; the cost is a fork of the whole gateway per
- * request, and orphaned grandchildren are reaped by PID 1 only (see helper-spawner.ts for both).
+ * request, and what leaves a script's group (a setsid daemon) is out of reach: the gateway is no
+ * subreaper, so it is neither found nor killed, and orphans are reaped by PID 1 only (see
+ * helper-spawner.ts for both).
  */
 export class DirectSpawner implements Spawner {
   readonly #live = new Set<DirectChild>()

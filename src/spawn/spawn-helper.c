@@ -21,6 +21,7 @@
  * Usage: spawn-helper <socket path> [kill grace in ms]
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -248,12 +249,122 @@ static void end_hold(uint32_t id) {
   }
 }
 
+static double stray_scan_at = -1; /* when to look for strays (see kill_strays); < 0: not due */
+
 static int next_timeout_ms(void) {
-  if (nkills == 0 && nholds == 0) return -1;
-  double first = nholds > 0 ? holds[0].until : kills[0].deadline;
+  if (nkills == 0 && nholds == 0 && stray_scan_at < 0) return -1;
+  double first = nholds > 0 ? holds[0].until : stray_scan_at >= 0 ? stray_scan_at : kills[0].deadline;
   for (size_t i = 0; i < nkills; i++) if (kills[i].deadline < first) first = kills[i].deadline;
+  if (stray_scan_at >= 0 && stray_scan_at < first) first = stray_scan_at;
   double ms = (first - now()) * 1000.0;
   return ms <= 0 ? 0 : (int)ms + 1; /* rounded up: waking early would only spin */
+}
+
+/* ---- strays: processes re-parented to us (we are their subreaper) that no running request owns ---- */
+
+#define STRAY_SCAN_S 0.1 /* at most one look a tenth of a second (more when a look is slow, see kill_strays) */
+
+struct proc_child { pid_t pid, pgid; char state; };
+static struct proc_child *kids;
+static size_t nkids, kids_cap;
+static double stray_gap = STRAY_SCAN_S, stray_scan_done;
+static int no_children_file;
+
+/* A process has exited (a script, or a stray): its children, if any, are ours now. Looked at soon. */
+static void want_stray_scan(void) {
+  if (stray_scan_at >= 0) return;
+  double t = now(), at = stray_scan_done + stray_gap;
+  stray_scan_at = at > t ? at : t;
+}
+
+/* /proc/<pid>/stat's state, ppid and pgrp; 0 when it is gone. comm, in parentheses, may hold anything. */
+static int read_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgrp) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  char *close_paren = strrchr(buf, ')');
+  int pp, pg;
+  if (close_paren == NULL || sscanf(close_paren + 1, " %c %d %d", state, &pp, &pg) != 3) return 0;
+  *ppid = pp;
+  *pgrp = pg;
+  return 1;
+}
+
+static void add_kid(pid_t pid, char state, pid_t pgrp) {
+  if (nkids == kids_cap) {
+    kids_cap = kids_cap ? kids_cap * 2 : 64;
+    kids = xrealloc(kids, kids_cap * sizeof *kids);
+  }
+  kids[nkids++] = (struct proc_child){ pid, pgrp, state };
+}
+
+/* Our children, from /proc/self/task/<tid>/children where the kernel has it (CONFIG_PROC_CHILDREN), else
+ * from every /proc/<pid>/stat whose ppid is us (one thread: an orphan is re-parented to it). */
+static void list_children(void) {
+  pid_t self = getpid(), ppid, pgrp;
+  char state;
+  nkids = 0;
+  if (!no_children_file) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)self);
+    FILE *f = fopen(path, "re");
+    if (f != NULL) {
+      int pid;
+      while (fscanf(f, "%d", &pid) == 1)
+        if (read_stat(pid, &state, &ppid, &pgrp) && ppid == self) add_kid(pid, state, pgrp);
+      fclose(f);
+      return;
+    }
+    no_children_file = 1;
+  }
+  DIR *d = opendir("/proc");
+  if (d == NULL) return;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+    pid_t pid = (pid_t)atoi(e->d_name);
+    if (read_stat(pid, &state, &ppid, &pgrp) && ppid == self) add_kid(pid, state, pgrp);
+  }
+  closedir(d);
+}
+
+static int kill_pending(pid_t pgid) {
+  for (size_t i = 0; i < nkills; i++) if (kills[i].pgid == pgid) return 1;
+  return 0;
+}
+
+/*
+ * A request's processes die with it: its group is killed when the script exits, when it is stopped, and at
+ * shutdown. What leaves the group (setsid, setpgid: a daemon) escapes that; once its parent exits it is
+ * re-parented to us, as our children's subreaper, and this finds it. Policy: a child of ours that is not a
+ * request's own script, and is not in the group of a request still running (it dies with it) or of one
+ * being killed (TERM sent, KILL due: escalate() ends it), is killed with its group, SIGKILL, when found.
+ * Looked for after a process of ours exits (that is when orphans appear here), at most every STRAY_SCAN_S,
+ * or every 20 looks' time when a look is slower (a /proc walk on a busy host): at most ~5% of our time.
+ * `all`: shutdown, every child of ours and its group. The pids are safe to signal: a child of ours is not
+ * reaped until we wait for it, which nothing between the listing and the kill does, and its group exists
+ * while it is in it.
+ */
+static void kill_strays(int all) {
+  double started = now();
+  list_children();
+  pid_t self = getpid();
+  for (size_t i = 0; i < nkids; i++) {
+    const struct proc_child *c = &kids[i];
+    if (c->state == 'Z') continue;
+    if (!all && (find_pid(c->pid) != NULL || find_pid(c->pgid) != NULL || kill_pending(c->pgid))) continue;
+    if (c->pgid > 1 && c->pgid != self) killpg(c->pgid, SIGKILL); /* never our own group: a child may join it */
+    kill(c->pid, SIGKILL);
+  }
+  stray_scan_done = now();
+  double gap = 20 * (stray_scan_done - started);
+  stray_gap = gap > STRAY_SCAN_S ? gap : STRAY_SCAN_S;
+  stray_scan_at = -1;
 }
 
 /* A job's process was reaped. The leader is gone; anything left in its group (a background grandchild) goes too. */
@@ -262,6 +373,7 @@ static void record_exit(struct job *j, int status) {
   j->exited = 1;
   j->status = status;
   kill_group(j);
+  want_stray_scan();
 }
 
 /* ---- events to the gateway ---- */
@@ -654,8 +766,8 @@ static void reap(void) {
     if (pid <= 0) return;
     struct job *j = find_pid(pid);
     if (j == NULL) {
-      /* An orphaned grandchild, re-parented to us: reaped, nothing to report. Or one of ours whose spawn
-       * is not collected yet: its status is kept for collect(). */
+      /* An orphaned grandchild, re-parented to us: reaped, nothing to report; its own children are ours now. */
+      want_stray_scan();
       continue;
     }
     record_exit(j, status);
@@ -772,7 +884,8 @@ static void shutdown_and_exit(void) {
   struct sigaction sa = { .sa_handler = on_alarm }; /* no SA_RESTART: waitpid returns EINTR */
   sigaction(SIGALRM, &sa, NULL);
   alarm(5); /* a process in uninterruptible sleep must not hang the gateway's exit */
-  while (waitpid(-1, NULL, 0) > 0) {}
+  /* Strays too (a setsid daemon is in none of the groups above), and whatever each death re-parents to us. */
+  do kill_strays(1); while (waitpid(-1, NULL, 0) > 0);
   exit(0);
 }
 
@@ -845,5 +958,6 @@ int main(int argc, char **argv) {
     release_due();
     escalate();
     flush_out(); /* one write for every frame of this turn */
+    if (stray_scan_at >= 0 && stray_scan_at <= now()) kill_strays(0); /* after the write: it delays no frame */
   }
 }

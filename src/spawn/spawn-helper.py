@@ -5,7 +5,8 @@ Why a separate, small process (measured: Node's own spawn costs ~6 ms a child, g
   implements with CLONE_VFORK, from a process of a few MB;
 - reaping: it makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so a script's background
   grandchild, orphaned when the script exits, is re-parented here and reaped, not left a zombie under a
-  PID 1 that does not reap (as in many containers);
+  PID 1 that does not reap (as in many containers); and one that left its script's process group (a
+  setsid daemon) is found here and killed (kill_strays);
 - cleanup: it leads a session of its own, which every child joins, so that if it is killed outright
   the gateway finds what it ran by that session id and kills it (helper-spawner.ts killSession).
 
@@ -37,6 +38,7 @@ import sys
 import time
 
 KILL_GRACE = 2.0  # seconds from SIGTERM to SIGKILL; the gateway passes its own (spawner.ts KILL_GRACE_MS) as argv[2]
+STRAY_SCAN = 0.1  # seconds between looks for strays at most (more when a look is slow, see kill_strays)
 STDERR_CAP = 64 * 1024
 WINDOW = 256 * 1024  # stdout bytes a child may be ahead of the gateway's acks
 CHUNK = 64 * 1024
@@ -79,6 +81,10 @@ class Helper:
         self.jobs = {}
         self.by_pid = {}
         self.kill_at = {}  # pgid -> (time to send SIGKILL, the job whose group it is)
+        self.stray_scan_at = None  # when to look for strays (kill_strays); None: not due
+        self.stray_scan_done = 0.0
+        self.stray_gap = STRAY_SCAN
+        self.children_file = True
         self.out = sys.stdout.buffer
         self.inbuf = b''
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -115,9 +121,10 @@ class Helper:
         self.frame(b'R', 0)
         self.out.flush()
         while True:
-            timeout = None
-            if self.kill_at:
-                timeout = max(0.0, min(deadline for deadline, _ in self.kill_at.values()) - time.monotonic())
+            deadlines = [deadline for deadline, _ in self.kill_at.values()]
+            if self.stray_scan_at is not None:
+                deadlines.append(self.stray_scan_at)
+            timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
             for key, _ in self.sel.select(timeout):
                 kind, data = key.data
                 if kind == 'stdout':
@@ -143,6 +150,8 @@ class Helper:
                 self.out.flush()  # one write for every frame of this turn
             except BrokenPipeError:
                 return self.shutdown()
+            if self.stray_scan_at is not None and self.stray_scan_at <= time.monotonic():
+                self.kill_strays(False)  # after the write: it delays no frame
 
     def accept(self):
         while True:
@@ -341,7 +350,9 @@ class Helper:
                 return
             job = self.by_pid.pop(pid, None)
             if job is None:
-                continue  # an orphaned grandchild, re-parented to us: reaped, nothing to report
+                # An orphaned grandchild, re-parented to us: reaped, nothing to report; its own children are ours now.
+                self.want_stray_scan()
+                continue
             self.record_exit(job, status)
             self.finish(job)
 
@@ -349,6 +360,63 @@ class Helper:
         job.exited = status
         # The leader is gone; anything left in its group (a background grandchild) goes too.
         self.kill_group(job)
+        self.want_stray_scan()
+
+    def want_stray_scan(self):
+        # A process has exited (a script, or a stray): its children, if any, are ours now. Looked at soon.
+        if self.stray_scan_at is None:
+            self.stray_scan_at = max(time.monotonic(), self.stray_scan_done + self.stray_gap)
+
+    def children(self):
+        """Our children as (pid, state, pgid), from /proc/self/task/<tid>/children where the kernel has it
+        (CONFIG_PROC_CHILDREN), else from every /proc/<pid>/stat whose ppid is us."""
+        me = os.getpid()
+        pids = None
+        if self.children_file:
+            try:
+                with open('/proc/self/task/%d/children' % me, 'rb') as f:
+                    pids = [int(pid) for pid in f.read().split()]
+            except OSError:
+                self.children_file = False
+        if pids is None:
+            try:
+                pids = [int(name) for name in os.listdir('/proc') if name.isdigit()]
+            except OSError:
+                return []
+        found = []
+        for pid in pids:
+            try:
+                with open('/proc/%d/stat' % pid, 'rb') as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            # comm, in parentheses, may hold anything: the fields after its last ')' are state, ppid, pgrp.
+            fields = stat[stat.rfind(b')') + 2:].split(b' ', 3)
+            if len(fields) >= 3 and int(fields[1]) == me:
+                found.append((pid, fields[0], int(fields[2])))
+        return found
+
+    def kill_strays(self, everything):
+        """As spawn-helper.c's kill_strays (the policy is there): a child of ours that is not a request's
+        own script, nor in the group of a request still running or being killed, is killed with its group.
+        `everything`: shutdown, every child of ours and its group."""
+        started = time.monotonic()
+        me = os.getpid()
+        for pid, state, pgid in self.children():
+            if state == b'Z':
+                continue
+            if not everything and (pid in self.by_pid or pgid in self.by_pid or pgid in self.kill_at):
+                continue
+            for kill, target in ((os.killpg, pgid), (os.kill, pid)):
+                if target <= 1 or target == me:
+                    continue  # never our own group: a child may join it
+                try:
+                    kill(target, signal.SIGKILL)
+                except OSError:
+                    pass
+        self.stray_scan_done = time.monotonic()
+        self.stray_gap = max(STRAY_SCAN, 20 * (self.stray_scan_done - started))
+        self.stray_scan_at = None
 
     def finish(self, job):
         # Report the exit once stdout and stderr are drained too, so the gateway has every byte first.
@@ -396,6 +464,8 @@ class Helper:
         signal.alarm(5)  # bound the wait: a process in uninterruptible sleep must not hang the gateway's exit
         try:
             while True:
+                # Strays too (a setsid daemon is in none of the groups above), and whatever each death re-parents to us.
+                self.kill_strays(True)
                 os.waitpid(-1, 0)
         except (ChildProcessError, InterruptedError):
             pass

@@ -32,7 +32,8 @@ export type StderrSink = (chunk: Buffer) => void
 /**
  * Starts CGI processes. Every implementation puts each child in its own process group, kills the
  * group (TERM, then KILL after `KILL_GRACE_MS`) once the child exits, so a background grandchild
- * does not outlive its request, and reaps every child.
+ * does not outlive its request, and reaps every child. The spawn helpers also kill what leaves its
+ * group and is orphaned (a setsid daemon: spawn-helper.c kill_strays); the direct spawner cannot.
  */
 export interface Spawner {
   /** Rejects with `WG_ERR_SPAWN` when the process cannot be started. */

@@ -168,6 +168,16 @@ describe('cgi app: process lifecycle', () => {
     await gone(pids, 5000, 'fork.sh and its grandchild (not even as a zombie)')
   })
 
+  it.skipIf(process.env.WARMGATE_SPAWNER === 'direct')('kills a daemon a script started (a double fork and setsid, out of its group) once the script has exited', async ({ onTestFinished }) => {
+    // The spawner without a helper cannot (docs/cgi.md): the gateway is not the daemon's subreaper.
+    const h = await openCgi(onTestFinished)
+    const res = await h.send('/cgi-bin/daemon.sh')
+    expect(res.status).toBe(200)
+    const daemon = Number(res.headers['x-daemon'])
+    expect(daemon).toBeGreaterThan(0)
+    await gone([daemon], 3000, 'the daemon of daemon.sh')
+  })
+
   it('leaves no process and no zombie behind after a run of ok, timeout, disconnect, crash and fork requests', async ({ onTestFinished }) => {
     const h = await openCgi(onTestFinished, QUICK)
     const from = recordedPids().length

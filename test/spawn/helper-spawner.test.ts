@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { FLAGS, SOURCES } from '../../src/spawn/build-helper.ts'
 import { HelperSpawner } from '../../src/spawn/helper-spawner.ts'
 import type { CgiChild, SpawnSpec } from '../../src/spawn/spawner.ts'
-import { ROOT, within } from '../helpers/gateway.ts'
+import { FIXTURES, ROOT, within } from '../helpers/gateway.ts'
 import { procStat } from '../helpers/proc.ts'
 import { eventually } from '../runtime/support.ts'
 import { ENV, HELPER_BUILDS, HELPERS, type HelperKind, helperCommand, readAll } from './support.ts'
@@ -39,6 +39,17 @@ async function open (kind: HelperKind, onTestFinished: (fn: () => Promise<void> 
 function collect (): { sink: (chunk: Buffer) => void, text: () => string } {
   const chunks: Buffer[] = []
   return { sink: chunk => chunks.push(chunk), text: () => Buffer.concat(chunks).toString() }
+}
+
+/** daemon.sh (test/fixtures/cgi-bin): starts a setsid daemon, orphaned at once, and answers with its pid. */
+function daemonScript (query: '' | 'stay'): SpawnSpec {
+  return { file: `${FIXTURES}cgi-bin/daemon.sh`, args: [], env: { ...ENV, QUERY_STRING: query }, cwd: scratch, stdin: null }
+}
+
+function daemonPid (output: string): number {
+  const pid = Number(/^X-Daemon: (\d+)\r$/m.exec(output)?.[1])
+  expect(pid, output).toBeGreaterThan(0)
+  return pid
 }
 
 /** Alive: not gone, and not a zombie (a killed process under a PID 1 that does not reap stays one). */
@@ -201,6 +212,28 @@ describe.each(HELPER_BUILDS)('spawn helper ($kind)', ({ kind, skip }) => {
     const parent = procStat(grandchild)?.ppid
     if (parent !== undefined) expect(parent).toBe(helper.pid)
     await eventually(5000, `grandchild ${grandchild} reaped`, () => procStat(grandchild) === undefined ? true : undefined)
+  })
+
+  it.skipIf(skip !== undefined)("kills a daemon that left its script's group and session (setsid, double fork) once the script has exited", async ({ onTestFinished }) => {
+    const helper = await open(kind, onTestFinished)
+    const child = await helper.spawn(daemonScript(''), () => {})
+    const daemon = daemonPid((await readAll(child.stdout, 5000, 'stdout')).toString())
+    expect(await within(5000, 'exit', child.exited)).toEqual({ code: 0, signal: null })
+    // Out of every request's group, so no group kill reaches it; re-parented to the helper, which finds it.
+    await eventually(3000, `daemon ${daemon} killed`, () => running(daemon) ? undefined : true)
+  })
+
+  it.skipIf(skip !== undefined)("kills everything it runs when it exits, a daemon out of every request's group included, without waiting for it", async ({ onTestFinished }) => {
+    const helper = await open(kind, onTestFinished)
+    // The script stays (sleeping, stdout closed): its daemon is still alive when the helper is told to go.
+    const child = await helper.spawn(daemonScript('stay'), () => {})
+    const daemon = daemonPid((await readAll(child.stdout, 5000, 'stdout')).toString())
+    const helperPid = helper.pid as number
+    expect(running(daemon)).toBe(true)
+    // SIGTERM is how it hears that the gateway died (PR_SET_PDEATHSIG): it cleans up and exits.
+    process.kill(helperPid, 'SIGTERM')
+    await eventually(3000, `helper ${helperPid} and daemon ${daemon} gone`, () => running(helperPid) || running(daemon) ? undefined : true)
+    expect((await within(5000, 'the script to be failed', child.exited)).error).toMatchObject({ code: 'WG_ERR_SPAWN' })
   })
 
   it.skipIf(skip !== undefined)('killed outright (SIGKILL), it leaves nothing running: the spawner kills the session its children are in', async ({ onTestFinished }) => {
