@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   WG_ERR_SCRIPT_FORBIDDEN: { statusCode: 403, description: 'The CGI script path names a file that is not an executable regular file, or leaves the app directory.' },
   WG_ERR_SPAWN: { statusCode: 502, description: 'The CGI script or cold-mode runner could not be started.' },
   WG_ERR_CGI_EMPTY_OUTPUT: { statusCode: 502, description: 'The CGI process exited without writing a byte to stdout.' },
+  WG_ERR_CGI_TRUNCATED: { statusCode: 502, description: 'The CGI process (or a cold-mode handler) was killed or failed before its response body ended: a 502 if the head was not sent yet, else the connection is closed without the body\'s end.' },
   WG_ERR_CGI_NO_HEADERS: { statusCode: 502, description: 'The CGI output has no header block, it never ended with a blank line, or none of its lines is a well-formed field.' },
   WG_ERR_CGI_BAD_STATUS: { statusCode: 502, description: 'The CGI Status header (or nph- status line) is not a 3-digit code from 100 to 599.' },
   WG_ERR_CGI_NO_CONTENT_TYPE: { statusCode: 502, description: 'The CGI response has a body but no Content-Type (RFC 3875 §6.3.1).' },

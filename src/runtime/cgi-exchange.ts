@@ -4,6 +4,7 @@ import { type ErrorCode, GatewayError, isGatewayError } from '../errors.ts'
 import type { Logger } from '../log/logger.ts'
 import type { CgiChild, ExitStatus, SpawnSpec, Spawner } from '../spawn/spawner.ts'
 import type { GatewayResponse } from '../types.ts'
+import { ExitCheckedBody, exitSoon, truncatedBy } from './cgi-body.ts'
 import { onAbort } from './runtime.ts'
 
 export interface ExchangeOptions {
@@ -65,6 +66,8 @@ function readHead (child: CgiChild, signal: AbortSignal, stderr: StderrLog, opti
   const parser = createCgiResponseParser({ nph: options.nph, requireContentType: options.runner !== true })
   return new Promise<GatewayResponse>((resolve, reject) => {
     let streaming = false
+    let exitStatus: ExitStatus | undefined
+    void child.exited.then((status) => { exitStatus = status })
     const stopAbort = onAbort(signal, (reason) => {
       child.kill()
       if (streaming) {
@@ -129,7 +132,15 @@ function readHead (child: CgiChild, signal: AbortSignal, stderr: StderrLog, opti
         streaming = true
         stdout.pause()
         if (size > 0) stdout.unshift(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size))
-        res.body = stdout
+        // With its own Content-Length the front door sees a short body itself; without one, only the exit
+        // status tells a cut body from a whole one.
+        if (declared === null) {
+          const body = new ExitCheckedBody(stdout, child, options.runner === true)
+          body.once('error', (error: Error & { code?: string }) => {
+            if (error.code === 'WG_ERR_CGI_TRUNCATED') options.log.warn({ reqId: options.reqId, code: error.code }, `response body cut short: ${error.message}`)
+          })
+          res.body = body
+        } else res.body = stdout
         resolve(res)
       }
       // The script's own Content-Length says when its body is whole: no need to wait for the end of
@@ -153,10 +164,22 @@ function readHead (child: CgiChild, signal: AbortSignal, stderr: StderrLog, opti
       const finish = (): void => {
         stop()
         const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)
+        if (declared === null) {
+          // The head is not sent yet: a body the process did not finish is a 502, not a short 200.
+          const status = exitSoon(child, exitStatus)
+          if (status === exitStatus) return whole(body, truncatedBy(exitStatus, options.runner === true))
+          void (status as Promise<ExitStatus | undefined>).then(late => whole(body, truncatedBy(late, options.runner === true)))
+          return
+        }
         // A body that breaks the script's own Content-Length goes out as a stream, so that the front door
         // enforces the length the script promised (cut, or the connection closed) as it does for any stream.
-        if (declared !== null && size !== declared) res.body = Readable.from([body], { objectMode: false })
+        if (size !== declared) res.body = Readable.from([body], { objectMode: false })
         else res.body = size === 0 ? null : body
+        resolve(res)
+      }
+      const whole = (body: Uint8Array, cut: string | undefined): void => {
+        if (cut !== undefined) return reject(new GatewayError('WG_ERR_CGI_TRUNCATED', cut))
+        res.body = size === 0 ? null : body
         resolve(res)
       }
       const timer = setTimeout(stream, COALESCE_MS)
