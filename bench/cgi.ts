@@ -8,7 +8,7 @@
 //          (the fetch-API floor: Node loads undici, which Response needs, lazily) and `/bin/true`, each spawned
 //          and waited for from this process, in turn, 20 times: the start-up floors.
 //   cold   apps/hello.ts in cold mode (the warmgate CLI, concurrency 8) vs lighttpd mod_cgi running the same
-//          handler through src/runtime/cold.runner.cjs (a sh wrapper that execs it with the gateway's flags).
+//          handler through src/runtime/cold/cold.runner.cjs (a sh wrapper that execs it with the gateway's flags).
 //          Per server: first a
 //          sequential series (--seq requests one at a time over one keep-alive connection, each right after
 //          a `node -e 0` and a fetch-API floor run, so latency and floors are taken in the same moments), then wrk.
@@ -42,9 +42,9 @@ import { BenchFailure, intOption, runBench } from './lib/args.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const NODE = realpathSync(nodeBinary())
-const RUNNER = join(ROOT, 'src/runtime/cold.runner.cjs')
+const RUNNER = join(ROOT, 'src/runtime/cold/cold.runner.cjs')
 const HELLO = join(ROOT, 'apps/hello.ts')
-/** The gateway's cold runtime sets this for its runner (src/runtime/cold-runtime.ts COMPILE_CACHE). */
+/** The gateway's cold runtime sets this for its runner (src/runtime/cold/cold-runtime.ts COMPILE_CACHE). */
 const COMPILE_CACHE = join(tmpdir(), 'warmgate-compile-cache')
 const MB = 1024 * 1024
 /** What every fetch-style handler pays before its first line: Node loads undici, which Response needs, lazily. */

@@ -64,7 +64,7 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
     let app: MountedApp | undefined
     let counted = true
     const finish = (response: GatewayResponse): void => {
-      writeResponse(req, res, id, response, table.closing)
+      writeHttpResponse(req, res, id, response, table.closing)
       if (counted) table.metrics?.request(app?.config, response.status)
       // A probe every few seconds would drown the access log: admin lines are debug.
       logAccess(app?.log ?? log, id, req.method, target?.pathname ?? req.url, response.status, started, counted ? 'info' : 'debug')
@@ -222,7 +222,7 @@ function hasBody (req: IncomingMessage): boolean {
 /** Headers the gateway sets itself from the body it holds (RFC 9112 §6: one framing, ours). */
 const FRAMING = new Set(['content-length', 'transfer-encoding'])
 
-function writeResponse (req: IncomingMessage, res: ServerResponse, id: string, response: GatewayResponse, closing: boolean): void {
+function writeHttpResponse (req: IncomingMessage, res: ServerResponse, id: string, response: GatewayResponse, closing: boolean): void {
   const { status, body } = response
   if (res.destroyed || res.headersSent) {
     if (body !== null && !(body instanceof Uint8Array)) body.destroy()

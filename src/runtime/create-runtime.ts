@@ -1,12 +1,12 @@
 import type { ResolvedApp } from '../config/resolve.ts'
 import { GatewayError } from '../errors.ts'
-import { CgiRuntime } from './cgi-runtime.ts'
-import { ColdRuntime } from './cold-runtime.ts'
-import { FastCgiRuntime } from './fastcgi-runtime.ts'
-import { InlineRuntime } from './inline-runtime.ts'
+import { CgiRuntime } from './cgi/cgi-runtime.ts'
+import { ColdRuntime } from './cold/cold-runtime.ts'
+import { FastCgiRuntime } from './fastcgi/fastcgi-runtime.ts'
+import { InlineRuntime } from './inline/inline-runtime.ts'
 import type { ProcessRuntimeHooks } from './process-runtime.ts'
 import type { Runtime } from './runtime.ts'
-import { WarmRuntime, type WarmRuntimeHooks } from './warm-runtime.ts'
+import { WarmRuntime, type WarmRuntimeHooks } from './warm/warm-runtime.ts'
 
 export type RuntimeHooks = WarmRuntimeHooks & ProcessRuntimeHooks
 

@@ -99,7 +99,7 @@ describe('the packed package, installed in a project outside the repository', ()
     const files = execFileSync('tar', ['tzf', tarball], { encoding: 'utf8' }).trim().split('\n').map(line => line.replace(/^package\//, ''))
     expect(files).toContain('dist/cli/main.js')
     expect(files).toContain('dist/index.d.ts')
-    expect(files).toContain('dist/runtime/cold.runner.cjs')
+    expect(files).toContain('dist/runtime/cold/cold.runner.cjs')
     expect(files).toContain('dist/spawn/spawn-helper.c')
     expect(files.filter(file => !/^(dist\/|docs\/[\w-]+\.md$|package\.json$|README\.md$|CHANGELOG\.md$|LICENSE$)/.test(file))).toEqual([])
     // Node does not strip types under node_modules: nothing that runs may be .ts.

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { buildRunner, coldRunner, RUNNER_BUNDLE } from '../../src/runtime/build-runner.ts'
+import { buildRunner, coldRunner, RUNNER_BUNDLE } from '../../src/runtime/cold/build-runner.ts'
 
 // Cold requests start cold.runner.cjs, built from cold.runner.ts and what it imports. From the sources
 // (a clone) it is built when a cold app starts, so a change to them can never leave cold mode on old code.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { splitFastCgiPath } from '../../src/runtime/fastcgi-script.ts'
+import { splitFastCgiPath } from '../../src/runtime/fastcgi/fastcgi-script.ts'
 
 // nginx's `fastcgi_split_path_info ^(.+?\.php)(/.*)$` + `fastcgi_index`, with every way out of the root refused.
 

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { webStreamFromReadable } from '../../src/runtime/inline-body.ts'
+import { webStreamFromReadable } from '../../src/runtime/inline/inline-body.ts'
 import { within } from '../helpers/gateway.ts'
 
 // The handler's request.body in inline mode, made from the front door's Readable: a source whose last

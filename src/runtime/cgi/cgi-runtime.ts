@@ -1,12 +1,12 @@
 import { realpath, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { GatewayError, isGatewayError } from '../errors.ts'
-import type { CgiChild } from '../spawn/spawner.ts'
-import type { BufferedRequest, GatewayResponse } from '../types.ts'
+import { GatewayError, isGatewayError } from '../../errors.ts'
+import type { CgiChild } from '../../spawn/spawner.ts'
+import type { BufferedRequest, GatewayResponse } from '../../types.ts'
 import { runCgi } from './cgi-exchange.ts'
 import { cgiEnvironment, pathOf, rawUrl } from './cgi-request.ts'
 import { findScript, type ScriptLookup, type ScriptMatch } from './cgi-script.ts'
-import { ProcessRuntime } from './process-runtime.ts'
+import { ProcessRuntime } from '../process-runtime.ts'
 
 /**
  * How long a script lookup is trusted (lighttpd's stat cache does the same with its entries): the lookup's

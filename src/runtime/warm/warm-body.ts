@@ -1,10 +1,10 @@
 // Main side of warm mode's streamed bodies: what crosses the thread boundary in chunks, with credit.
 import { Readable } from 'node:stream'
-import { reviveError, serializeError, type SerializedError } from '../errors.ts'
+import { reviveError, serializeError, type SerializedError } from '../../errors.ts'
 import {
   ABORT, REQUEST_CHUNK, REQUEST_END, RESPONSE_CREDIT, STREAM_WINDOW,
   type Outbox, type ToWorker,
-} from '../protocol/messages.ts'
+} from '../../protocol/messages.ts'
 
 /** Credit goes back in steps of at least this much, not per chunk: fewer messages for the same window. */
 const GRANT_STEP = 64 * 1024

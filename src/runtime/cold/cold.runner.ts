@@ -2,14 +2,14 @@
 // CGI script: `node cold.runner.ts handler.ts` works under any CGI host (lighttpd's mod_cgi in the
 // benchmark). Kept to what one request needs: every import here is start-up time of every request.
 // Imports nothing from the gateway's main side (docs/architecture.md), only the handler-side modules.
-import { installLightFetch } from '../handler/install-fetch.ts'
-import { createWebRequest, HANDLER_CALL, type HandlerCall } from '../handler/invoke.ts'
-import { takeFast } from '../handler/light-response.ts'
-import { isResponse } from '../handler/response-body.ts'
-import { loadHandler } from '../handler/load.ts'
-import { HANDLER_OPTIONS_ENV, type HandlerOptions } from '../handler/options.ts'
-import { responseHeadProblem } from '../handler/response-head.ts'
-import type { HandlerContext, HandlerEnv } from '../types.ts'
+import { installLightFetch } from '../../handler/install-fetch.ts'
+import { createWebRequest, HANDLER_CALL, type HandlerCall } from '../../handler/invoke.ts'
+import { takeFast } from '../../handler/light-response.ts'
+import { isResponse } from '../../handler/response-body.ts'
+import { loadHandler } from '../../handler/load.ts'
+import { HANDLER_OPTIONS_ENV, type HandlerOptions } from '../../handler/options.ts'
+import { responseHeadProblem } from '../../handler/response-head.ts'
+import type { HandlerContext, HandlerEnv } from '../../types.ts'
 
 // process.getBuiltinModule, not `import … from 'node:…'`: an ESM import of a builtin builds a facade that
 // reads every export, and fs's and util's lazy ones load streams, readline, workers… (~8 ms of each cold request).
@@ -184,7 +184,7 @@ async function main (): Promise<void> {
   }
   if (!isResponse(response)) fail(EXIT_RESULT, 'handler must return a Response')
   try {
-    await writeResponse(response, call.method === 'HEAD')
+    await writeCgiResponse(response, call.method === 'HEAD')
   } catch (error) {
     // EPIPE: the gateway stopped reading (the client went away, or it asked for HEAD): not the handler's
     // fault, and the gateway logs the disconnect itself, so an info line, as it does for the other modes.
@@ -212,7 +212,7 @@ async function main (): Promise<void> {
  * A body that is already complete is sent with its Content-Length, as the other modes do; one that
  * is still being produced is streamed as it comes (the gateway frames it), never buffered whole.
  */
-async function writeResponse (response: Response, isHead: boolean): Promise<void> {
+async function writeCgiResponse (response: Response, isHead: boolean): Promise<void> {
   const fast = takeFast(response)
   if (fast !== undefined) {
     if (fast.body === null) return write(head(fast, fast.headers, undefined))

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import type { StreamedBody } from '../handler/response-body.ts'
+import type { StreamedBody } from '../../handler/response-body.ts'
 
 /** Bytes a streamed request body may hold queued in the handler's `request.body` before the socket is paused. */
 const REQUEST_QUEUE_BYTES = 64 * 1024

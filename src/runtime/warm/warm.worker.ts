@@ -1,18 +1,18 @@
 // Worker side of warm mode: runs inside a piscina thread. Imports only protocol/, handler/ and errors.ts,
 // never main-side modules.
-import { serializeError, type SerializedError } from '../errors.ts'
-import { installLightFetch } from '../handler/install-fetch.ts'
-import { invokeHandler } from '../handler/invoke.ts'
-import { loadHandler } from '../handler/load.ts'
-import { primeWebClasses } from '../handler/prime.ts'
+import { serializeError, type SerializedError } from '../../errors.ts'
+import { installLightFetch } from '../../handler/install-fetch.ts'
+import { invokeHandler } from '../../handler/invoke.ts'
+import { loadHandler } from '../../handler/load.ts'
+import { primeWebClasses } from '../../handler/prime.ts'
 import { getHeapStatistics } from 'node:v8'
 import { threadId } from 'node:worker_threads'
-import { StreamedBody } from '../handler/response-body.ts'
+import { StreamedBody } from '../../handler/response-body.ts'
 import {
   ABORT, FAILURE, LOAD_FAILED, LOG, Outbox, PROTOCOL_VERSION, READY, REQUEST, REQUEST_CHUNK, REQUEST_END,
   RESPONSE, RESPONSE_CREDIT, RETIRE, STOP, STOPPED, type FromWorker, type RequestMessage, type ServeTask, type ToWorker,
-} from '../protocol/messages.ts'
-import type { FetchHandler } from '../types.ts'
+} from '../../protocol/messages.ts'
+import type { FetchHandler } from '../../types.ts'
 import { WorkerStreams } from './warm-streams.worker.ts'
 
 /** How long a batch may run handlers before the worker lets finished responses out (ms). */

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net'
-import type { ResolvedFastCgi } from '../config/resolve.ts'
-import { GatewayError } from '../errors.ts'
+import type { ResolvedFastCgi } from '../../config/resolve.ts'
+import { GatewayError } from '../../errors.ts'
 
 /** One backend connection, carrying one request at a time (FastCGI spec §5.1: no multiplexing here). */
 export interface FastCgiConnection {

@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream'
-import { createCgiResponseParser, type CgiResponseFailureReason } from '../cgi/response.ts'
-import { type ErrorCode, GatewayError, isGatewayError } from '../errors.ts'
-import type { Logger } from '../log/logger.ts'
-import type { CgiChild, ExitStatus, SpawnSpec, Spawner } from '../spawn/spawner.ts'
-import type { GatewayResponse } from '../types.ts'
+import { createCgiResponseParser, type CgiResponseFailureReason } from '../../cgi/response.ts'
+import { type ErrorCode, GatewayError, isGatewayError } from '../../errors.ts'
+import type { Logger } from '../../log/logger.ts'
+import type { CgiChild, ExitStatus, SpawnSpec, Spawner } from '../../spawn/spawner.ts'
+import type { GatewayResponse } from '../../types.ts'
 import { ExitCheckedBody, exitSoon, truncatedBy } from './cgi-body.ts'
-import { onAbort } from './runtime.ts'
+import { onAbort } from '../runtime.ts'
 
 export interface ExchangeOptions {
   readonly spawner: Spawner

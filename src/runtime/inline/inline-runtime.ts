@@ -1,14 +1,14 @@
 import { Readable } from 'node:stream'
-import type { ResolvedApp } from '../config/resolve.ts'
-import { installLightFetch } from '../handler/install-fetch.ts'
-import { invokeHandler, type HandlerCall } from '../handler/invoke.ts'
-import { loadHandler } from '../handler/load.ts'
-import { handlerOptionsOf } from '../handler/options.ts'
-import { primeWebClasses } from '../handler/prime.ts'
-import { StreamedBody } from '../handler/response-body.ts'
-import type { FetchHandler, GatewayRequest, GatewayResponse } from '../types.ts'
+import type { ResolvedApp } from '../../config/resolve.ts'
+import { installLightFetch } from '../../handler/install-fetch.ts'
+import { invokeHandler, type HandlerCall } from '../../handler/invoke.ts'
+import { loadHandler } from '../../handler/load.ts'
+import { handlerOptionsOf } from '../../handler/options.ts'
+import { primeWebClasses } from '../../handler/prime.ts'
+import { StreamedBody } from '../../handler/response-body.ts'
+import type { FetchHandler, GatewayRequest, GatewayResponse } from '../../types.ts'
 import { readableFromBody, webStreamFromReadable } from './inline-body.ts'
-import { BaseRuntime, onAbort } from './runtime.ts'
+import { BaseRuntime, onAbort } from '../runtime.ts'
 
 export interface RuntimeHooks {
   /** Receives a rejected `ctx.waitUntil` promise, to log it with the request id. */

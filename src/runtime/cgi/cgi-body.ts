@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
-import { GatewayError } from '../errors.ts'
-import type { CgiChild, ExitStatus } from '../spawn/spawner.ts'
+import { GatewayError } from '../../errors.ts'
+import type { CgiChild, ExitStatus } from '../../spawn/spawner.ts'
 
 /**
  * How long the end of a body waits for the process's exit status. A process killed mid-body closes its

@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads'
-import { Outbox, type ToWorker } from '../protocol/messages.ts'
+import { Outbox, type ToWorker } from '../../protocol/messages.ts'
 
 /**
  * Why a thread stops taking requests:

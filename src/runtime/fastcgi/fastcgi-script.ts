@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../errors.ts'
+import type { ErrorCode } from '../../errors.ts'
 
 /** Where a request lands on a FastCGI backend: nginx's `fastcgi_split_path_info` result, checked. */
 export interface FastCgiScript {

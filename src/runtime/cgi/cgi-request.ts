@@ -1,7 +1,7 @@
-import { buildCgiEnvironment } from '../cgi/environment.ts'
-import type { ResolvedApp } from '../config/resolve.ts'
-import type { BufferedRequest, GatewayRequest } from '../types.ts'
-import { VERSION } from '../version.ts'
+import { buildCgiEnvironment } from '../../cgi/environment.ts'
+import type { ResolvedApp } from '../../config/resolve.ts'
+import type { BufferedRequest, GatewayRequest } from '../../types.ts'
+import { VERSION } from '../../version.ts'
 
 /** RFC 3875 §4.1.17 SERVER_SOFTWARE. */
 export const SERVER_SOFTWARE = `warmgate/${VERSION}`

@@ -1,6 +1,6 @@
 import { accessSync, constants, lstatSync, realpathSync, statSync } from 'node:fs'
 import { join, sep } from 'node:path'
-import type { ErrorCode } from '../errors.ts'
+import type { ErrorCode } from '../../errors.ts'
 
 export interface ScriptMatch {
   /** Real path of the executable. */

@@ -1,5 +1,5 @@
 // Builds cold.runner.cjs, the cold runner as one CommonJS file. The built package ships it (`npm run
-// build` writes dist/runtime/cold.runner.cjs); a clone, which runs from its sources, builds it beside
+// build` writes dist/runtime/cold/cold.runner.cjs); a clone, which runs from its sources, builds it beside
 // cold.runner.ts when a cold app first starts, and again whenever the sources changed (it is not committed).
 //
 // Why one file: every cold request starts a process, and Node's start-up is the floor. Measured here (Node 24,
@@ -9,13 +9,13 @@
 // to build it; running it needs nothing.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { fromSources } from '../module-file.ts'
+import { fromSources } from '../../module-file.ts'
 
 export const RUNNER_SOURCE = fileURLToPath(new URL('./cold.runner.ts', import.meta.url))
 /** Beside this module: src/runtime/ in a clone, dist/runtime/ in the package. */
 export const RUNNER_BUNDLE = fileURLToPath(new URL('./cold.runner.cjs', import.meta.url))
 
-const BANNER = '// Generated from src/runtime/cold.runner.ts by src/runtime/build-runner.ts. Do not edit.'
+const BANNER = '// Generated from src/runtime/cold/cold.runner.ts by src/runtime/cold/build-runner.ts. Do not edit.'
 
 /** The bundle's text, as esbuild makes it from the sources now. */
 export async function buildRunner (): Promise<string> {

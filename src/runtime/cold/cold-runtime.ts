@@ -1,13 +1,13 @@
 import { dirname } from 'node:path'
-import { GatewayError } from '../errors.ts'
-import { HANDLER_OPTIONS_ENV, handlerOptionsOf } from '../handler/options.ts'
-import type { CgiChild, SpawnSpec } from '../spawn/spawner.ts'
-import type { BufferedRequest, GatewayResponse } from '../types.ts'
-import { runCgi } from './cgi-exchange.ts'
-import { cgiEnvironment, pathOf } from './cgi-request.ts'
+import { GatewayError } from '../../errors.ts'
+import { HANDLER_OPTIONS_ENV, handlerOptionsOf } from '../../handler/options.ts'
+import type { CgiChild, SpawnSpec } from '../../spawn/spawner.ts'
+import type { BufferedRequest, GatewayResponse } from '../../types.ts'
+import { runCgi } from '../cgi/cgi-exchange.ts'
+import { cgiEnvironment, pathOf } from '../cgi/cgi-request.ts'
 import { coldRunner } from './build-runner.ts'
-import { COMPILE_CACHE } from './compile-cache.ts'
-import { ProcessRuntime } from './process-runtime.ts'
+import { COMPILE_CACHE } from '../compile-cache.ts'
+import { ProcessRuntime } from '../process-runtime.ts'
 
 const START_CHECK_MS = 30_000
 /**

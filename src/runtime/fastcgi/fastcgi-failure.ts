@@ -1,5 +1,5 @@
-import { GatewayError, isGatewayError } from '../errors.ts'
-import { FastCgiProtocolError } from '../fastcgi/records.ts'
+import { GatewayError, isGatewayError } from '../../errors.ts'
+import { FastCgiProtocolError } from '../../fastcgi/records.ts'
 
 // How a FastCGI exchange fails, in the terms the runtime acts on.
 

@@ -1,6 +1,6 @@
-import type { ResolvedApp, ResolvedFastCgi } from '../config/resolve.ts'
-import type { GatewayRequest } from '../types.ts'
-import { cgiEnvironment } from './cgi-request.ts'
+import type { ResolvedApp, ResolvedFastCgi } from '../../config/resolve.ts'
+import type { GatewayRequest } from '../../types.ts'
+import { cgiEnvironment } from '../cgi/cgi-request.ts'
 import type { FastCgiScript } from './fastcgi-script.ts'
 
 /**

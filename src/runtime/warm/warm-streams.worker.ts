@@ -1,10 +1,10 @@
 // Worker side of warm mode's streamed bodies. Imports only protocol/, handler/ and errors.ts.
-import { GatewayError, reviveError, serializeError, type SerializedError } from '../errors.ts'
-import type { StreamedBody } from '../handler/response-body.ts'
+import { GatewayError, reviveError, serializeError, type SerializedError } from '../../errors.ts'
+import type { StreamedBody } from '../../handler/response-body.ts'
 import {
   REQUEST_CREDIT, RESPONSE_CHUNK, RESPONSE_END, RESPONSE_HEAD, STREAM_WINDOW,
   type FromWorker, type Outbox,
-} from '../protocol/messages.ts'
+} from '../../protocol/messages.ts'
 
 interface Sending {
   credit: number
