@@ -1,10 +1,14 @@
 // What bench/peers.ts measures and how it reports it: the workloads, the peers, one table per workload and
-// the target line ("inline >= 0.95 x Fastify hello world").
+// the target line ("inline >= 0.95 x Fastify hello world"); the other targets are in peers-targets.ts.
 import type { WrkReport, WrkSettings } from './wrk.ts'
 import { spread, table } from './stats.ts'
 
 export type WorkloadName = 'hello' | 'cpu' | 'io' | 'big'
-export type PeerName = 'warmgate inline' | 'warmgate warm 2' | 'bare node:http' | 'fastify' | 'fastify native' | 'lighttpd mod_cgi' | 'nginx static'
+export type PeerName = 'warmgate inline' | 'warmgate warm 2' | 'warmgate --processes 2' | 'bare node:http' | 'fastify' | 'fastify native'
+  | 'srvx' | 'hono node-server' | 'watt 1 worker' | 'watt 2 workers' | 'lighttpd mod_cgi' | 'nginx static'
+
+/** Peers that need the scratch packages of peer-packages.ts. */
+export const SCRATCH_PEERS: readonly PeerName[] = ['srvx', 'hono node-server', 'watt 1 worker', 'watt 2 workers']
 
 export interface Workload {
   name: WorkloadName
@@ -20,6 +24,8 @@ export interface Workload {
 }
 
 export const REFERENCE: PeerName = 'warmgate inline'
+/** The second reference every table shows a ratio to. */
+export const BARE: PeerName = 'bare node:http'
 
 export const WORKLOADS: Workload[] = [
   {
@@ -27,7 +33,8 @@ export const WORKLOADS: Workload[] = [
     path: '/hello',
     expect: 'Hello, world!',
     wrk: { threads: 1, connections: 50, timeoutS: 2 },
-    peers: ['warmgate inline', 'warmgate warm 2', 'bare node:http', 'fastify', 'fastify native', 'lighttpd mod_cgi', 'nginx static'],
+    peers: ['warmgate inline', 'warmgate warm 2', 'warmgate --processes 2', 'bare node:http', 'fastify', 'fastify native', 'srvx', 'hono node-server',
+      'watt 1 worker', 'watt 2 workers', 'lighttpd mod_cgi', 'nginx static'],
   },
   {
     // ~1 ms of synchronous work here (the n bench:quick uses): enough that two workers should beat one thread.
@@ -35,7 +42,7 @@ export const WORKLOADS: Workload[] = [
     path: '/cpu?n=7000',
     expect: '7000 rounds',
     wrk: { threads: 1, connections: 8, timeoutS: 2 },
-    peers: ['warmgate inline', 'warmgate warm 2', 'bare node:http', 'fastify'],
+    peers: ['warmgate inline', 'warmgate warm 2', 'warmgate --processes 2', 'bare node:http', 'fastify', 'srvx', 'hono node-server', 'watt 1 worker', 'watt 2 workers'],
   },
   {
     // 20 ms of waiting per request: at 50 connections no server can pass 50 / 0.020 = 2500 req/s.
@@ -71,6 +78,10 @@ export interface RunResult {
   errors: { connect: number, read: number, write: number, timeout: number, status: number, total: number }
   /** CPU time of the server's process tree (threads, workers, CGI children) / wall time. */
   serverCores: number | undefined
+  /** CPU time of the server's process tree over the measured run / requests answered, µs. */
+  cpuUsPerReq: number | undefined
+  /** Largest sum of VmRSS over the server's process tree, sampled from start to the end of the measured run. */
+  peakRssBytes: number | undefined
   wrkCores: number | undefined
   /** CPU the rest of the machine used during the run (not the server, not wrk): other people's load. */
   otherCores: number | undefined
@@ -93,8 +104,11 @@ function range (values: number[], digits = 0): string {
   return `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`
 }
 
-/** peer / reference req/s, within each round that has both (round order), for one workload. */
-export function perRoundRatios (runs: RunResult[], workload: WorkloadName, peer: PeerName, reference: PeerName = REFERENCE): { values: number[], disturbed: boolean[] } {
+/** What a ratio can be taken of. */
+export type Metric = 'rps' | 'p99Ms' | 'cpuUsPerReq' | 'peakRssBytes'
+
+/** peer / reference of one metric (req/s by default), within each round that has both (round order), for one workload. */
+export function perRoundRatios (runs: RunResult[], workload: WorkloadName, peer: PeerName, reference: PeerName = REFERENCE, metric: Metric = 'rps'): { values: number[], disturbed: boolean[] } {
   const values: number[] = []
   const disturbed: boolean[] = []
   const rounds = [...new Set(runs.map(r => r.round))].sort((a, b) => a - b)
@@ -102,16 +116,27 @@ export function perRoundRatios (runs: RunResult[], workload: WorkloadName, peer:
     const find = (name: PeerName): RunResult | undefined => runs.find(r => r.round === round && r.workload === workload && r.peer === name && r.failed === undefined)
     const ref = find(reference)
     const other = find(peer)
-    if (ref === undefined || other === undefined) continue
-    values.push(other.rps / ref.rps)
-    disturbed.push([ref, other].some(r => (r.otherCores ?? 0) > OTHER_LOAD_LIMIT))
+    const a = other?.[metric]
+    const b = ref?.[metric]
+    if (a === undefined || b === undefined || !Number.isFinite(a / b)) continue
+    values.push(a / b)
+    disturbed.push([ref, other].some(r => (r?.otherCores ?? 0) > OTHER_LOAD_LIMIT))
   }
   return { values, disturbed }
 }
 
-/** One table per workload: every peer that ran (or why not), req/s, latency, the ratio to warmgate inline. */
+/** The median of per-round ratios and the ratios, in round order ('*': another load was above the limit). */
+export function ratioCell (ratios: { values: number[], disturbed: boolean[] }): string {
+  if (ratios.values.length === 0) return '-'
+  return `${fmt(spread(ratios.values).median, 2)} (${ratios.values.map((v, i) => fmt(v, 2) + (ratios.disturbed[i] ? '*' : '')).join(' ')})`
+}
+
+/**
+ * One table per workload: every peer that ran (or why not), req/s, latency, the ratios to warmgate inline and
+ * to bare node:http, CPU per request and peak RSS of the whole process tree.
+ */
 export function workloadTable (workload: Workload, runs: RunResult[], skipped: Skipped[]): string {
-  const rows: string[][] = [['peer', 'req/s med (min–max)', 'p50 ms', 'p99 ms med (min–max)', 'MB/s', 'x inline req/s (per round)', 'server cores', 'CPU µs/req', 'errors']]
+  const rows: string[][] = [['peer', 'req/s med (min–max)', 'p50 ms', 'p99 ms med (min–max)', 'MB/s', 'x inline req/s (per round)', 'x bare req/s (per round)', 'server cores', 'CPU µs/req', 'peak RSS MB', 'errors']]
   const notes: string[] = []
   for (const peer of workload.peers) {
     const skip = skipped.find(s => s.peer === peer)
@@ -128,19 +153,19 @@ export function workloadTable (workload: Workload, runs: RunResult[], skipped: S
       rows.push([peer, failed.length === 0 ? 'not run' : 'FAILED'])
       continue
     }
-    const ratios = perRoundRatios(runs, workload.name, peer)
-    const ratioCell = peer === REFERENCE
-      ? '1.00'
-      : `${fmt(spread(ratios.values).median, 2)} (${ratios.values.map((v, i) => fmt(v, 2) + (ratios.disturbed[i] ? '*' : '')).join(' ')})`
+    const toInline = peer === REFERENCE ? '1.00' : ratioCell(perRoundRatios(runs, workload.name, peer))
+    const toBare = peer === BARE ? '1.00' : ratioCell(perRoundRatios(runs, workload.name, peer, BARE))
     rows.push([
       peer,
       range(ok.map(r => r.rps)),
       fmt(spread(ok.map(r => r.p50Ms)).median, 2),
       range(ok.map(r => r.p99Ms), 2),
       fmt(spread(ok.map(r => r.mbPerS)).median, 1),
-      ratioCell,
+      toInline,
+      toBare,
       fmt(spread(ok.map(r => r.serverCores ?? Number.NaN)).median, 2),
-      fmt(spread(ok.map(r => 1e6 * (r.serverCores ?? Number.NaN) / r.rps)).median),
+      fmt(spread(ok.map(r => r.cpuUsPerReq ?? Number.NaN)).median),
+      fmt(spread(ok.map(r => (r.peakRssBytes ?? Number.NaN) / MB)).median),
       `${ok.reduce((sum, r) => sum + r.errors.total, 0)}${failed.length > 0 ? ` (+${failed.length} failed run)` : ''}`,
     ])
   }

@@ -1,5 +1,6 @@
-// What bench/peers.ts needs besides the servers themselves: the peers' programs (found, or installed with
-// apt-get), their files in a temp dir, and the facts about the machine printed above the tables.
+// What bench/peers.ts needs besides the servers themselves: the peers' programs (found, installed with
+// apt-get, or npm-installed into a scratch dir), their files in a temp dir, and the facts about the machine
+// printed above the tables.
 import { execFileSync } from 'node:child_process'
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os'
@@ -9,14 +10,27 @@ import { bigBody } from '../../apps/big.ts'
 import { nodeBinary } from './gateway-process.ts'
 import { ensureLighttpd, type Lighttpd } from './lighttpd.ts'
 import { ensureNginx, type Nginx } from './nginx.ts'
-import type { Skipped, Workload } from './peers-report.ts'
+import { ensurePeerPackages, PEER_PACKAGES, type PeerPackages } from './peer-packages.ts'
+import { SCRATCH_PEERS, type Skipped, type Workload } from './peers-report.ts'
 import { wrkVersion } from './wrk.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const HELLO_CGI = join(ROOT, 'apps/cgi-bin/hello.sh')
+const APP_ENTRIES = { hello: join(ROOT, 'apps/hello.ts'), cpu: join(ROOT, 'apps/cpu.ts'), io: join(ROOT, 'apps/io.ts'), big: join(ROOT, 'apps/big.ts') }
 
 /** What the peers need besides themselves: found (or installed) once, before the first round. */
-export interface Setup { dir: string, cgiDocroot: string, staticRoot: string, lighttpd?: Lighttpd, nginx?: Nginx, profRoot?: string }
+export interface Setup {
+  dir: string
+  cgiDocroot: string
+  staticRoot: string
+  lighttpd?: Lighttpd
+  nginx?: Nginx
+  /** srvx, @hono/node-server and Watt, from the scratch dir. */
+  packages?: PeerPackages
+  /** Per workload: the config file `warmgate start --processes 2` runs (that app alone, warm, 2 workers a process). */
+  cliConfigs: Partial<Record<Workload['name'], string>>
+  profRoot?: string
+}
 
 export function fastifyVersion (): string | undefined {
   try {
@@ -33,11 +47,25 @@ export function prepare (workloads: Workload[], options: { cpuProf: boolean }, o
   const dir = mkdtempSync(join(tmpdir(), 'warmgate-peers-'))
   // nginx started as root serves from an unprivileged worker (www-data): it must be able to enter the dir.
   chmodSync(dir, 0o755)
-  const setup: Setup = { dir, cgiDocroot: join(dir, 'cgi-docroot'), staticRoot: join(dir, 'static') }
+  const setup: Setup = { dir, cgiDocroot: join(dir, 'cgi-docroot'), staticRoot: join(dir, 'static'), cliConfigs: {} }
   if (options.cpuProf) setup.profRoot = join(ROOT, `bench/results/profiles/peers-${new Date().toISOString().replace(/[:.]/g, '-')}`)
   if ((wanted.has('fastify') || wanted.has('fastify native')) && fastifyVersion() === undefined) {
     const reason = 'the fastify package is not installed (npm install: it is a devDependency)'
     skipped.push({ peer: 'fastify', reason }, { peer: 'fastify native', reason })
+  }
+  if (SCRATCH_PEERS.some(p => wanted.has(p))) {
+    try {
+      setup.packages = ensurePeerPackages(out)
+    } catch (error) {
+      for (const peer of SCRATCH_PEERS) if (wanted.has(peer)) skipped.push({ peer, reason: (error as Error).message })
+    }
+  }
+  for (const w of workloads) {
+    if (!w.peers.includes('warmgate --processes 2')) continue
+    // The CLI as users start it, from a config: the workload's app alone, as serve.ts mounts it.
+    const file = join(dir, `cli-${w.name}.config.mjs`)
+    writeFileSync(file, `export default { apps: { ${w.name}: { route: '/${w.name}', entry: ${JSON.stringify(APP_ENTRIES[w.name])}, mode: 'warm', workers: { min: 2, max: 2 } } } }\n`)
+    setup.cliConfigs[w.name] = file
   }
   if (wanted.has('lighttpd mod_cgi')) {
     try {
@@ -79,6 +107,9 @@ export function machineFacts (setup: Setup): Record<string, string> {
     fastify: fastifyVersion() ?? 'missing',
     lighttpd: setup.lighttpd === undefined ? 'missing' : `${setup.lighttpd.version}${setup.lighttpd.installed ? ' (installed by this run: apt-get install lighttpd)' : ''}`,
     nginx: setup.nginx === undefined ? 'missing' : `${setup.nginx.version}${setup.nginx.installed ? ' (installed by this run: apt-get install nginx-light)' : ''}`,
+    npm: setup.packages === undefined
+      ? 'missing'
+      : `${Object.entries(PEER_PACKAGES).map(([name, version]) => `${name} ${version}`).join(', ')} in ${setup.packages.dir}${setup.packages.installed ? ' (installed by this run)' : ' (reused)'}`,
     git,
   }
 }

@@ -2,7 +2,7 @@
 // descendants are alive, and which processes outlived the server. A CGI server's work is mostly in its
 // children, and they may hang under a helper process (the gateway's spawn helper), not under the server.
 import { readdirSync, readFileSync } from 'node:fs'
-import { clkTck } from './proc.ts'
+import { clkTck, readMemory } from './proc.ts'
 
 interface ProcInfo {
   pid: number
@@ -61,6 +61,28 @@ export function processTree (root: number): ProcInfo[] {
 export function readTreeCpu (root: number): number | undefined {
   const tree = processTree(root)
   return tree.length === 0 ? undefined : tree.reduce((sum, p) => sum + p.cpuSeconds, 0)
+}
+
+/**
+ * Every `intervalMs`, the sum of VmRSS over `root` and every process below it; stop() returns the largest
+ * sum seen (bytes). A sum of RSS counts pages shared between processes (the node binary's) once per
+ * process: for a tree of N node processes it overstates what they take together, as `ps` would.
+ */
+export function sampleTreeRss (root: number, intervalMs = 100): { stop: () => number } {
+  let peak = 0
+  const take = (): void => {
+    const sum = processTree(root).filter(p => p.state !== 'Z').reduce((total, p) => total + (readMemory(p.pid)?.rss ?? 0), 0)
+    if (sum > peak) peak = sum
+  }
+  take()
+  const timer = setInterval(take, intervalMs)
+  return {
+    stop: () => {
+      clearInterval(timer)
+      take()
+      return peak
+    },
+  }
 }
 
 /** Every `intervalMs`, counts the live (non-zombie) descendants of `root`; stop() returns the most seen at once. */
