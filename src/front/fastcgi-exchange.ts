@@ -1,17 +1,16 @@
 import { decodeParamPairs } from '../fastcgi/params.ts'
 import { encodeEndRequest, FastCgiProtocolError, ProtocolStatus } from '../fastcgi/records.ts'
-import { errorResponse } from '../gateway/error-response.ts'
 import { clientAborted, type MountedApp } from '../gateway/mounted-app.ts'
+import { answerOperator, isOperatorPath, recordAnswer, refusal, routeTo, waitForStart, type Asked } from '../gateway/pipeline.ts'
 import { respondRouted } from '../gateway/respond.ts'
+import type { Router } from '../gateway/router.ts'
 import { STREAM_BODY_ABOVE } from '../http/body.ts'
-import { logAccess } from '../log/logger.ts'
 import type { ErrorCode } from '../errors.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
 import { BufferedBody, StdinBody } from './fastcgi-body.ts'
 import type { FastCgiConnection, ResponderContext } from './fastcgi-connection.ts'
 import { fastCgiRequestHead, METHOD_RE, type FastCgiRequestHead } from './fastcgi-request.ts'
 import { cgiHead, endRecords, writeResponse, type ResponseWriting } from './fastcgi-response.ts'
-import { adminResponse, isAdminPath, type AdminSource } from '../ops/admin.ts'
 
 type Phase = 'params' | 'stdin' | 'received'
 
@@ -21,8 +20,10 @@ const EMPTY = new Uint8Array(0)
 
 /**
  * One FastCGI request on a connection, from BEGIN_REQUEST to END_REQUEST: PARAMS → the request head,
- * STDIN → the body (bytes, or a stream for a large body), through the same routing and dispatch as the
- * HTTP front door, and the response back as STDOUT records.
+ * STDIN → the body (bytes, or a stream for a large body), through the steps every door takes
+ * (src/gateway/pipeline.ts: operator endpoints, start-up wait, routing, body limit, dispatch, refusals,
+ * the access line and the count), and the response back as STDOUT records. The steps are called one by
+ * one because the body arrives as records after routing, not with the request.
  */
 export class FastCgiExchange {
   readonly requestId: number
@@ -36,6 +37,8 @@ export class FastCgiExchange {
   #paramsSize = 0
   #head: FastCgiRequestHead | undefined
   #app: MountedApp | undefined
+  /** The router that routed it: local redirects go through the same one. */
+  #router: Router<MountedApp> | undefined
   #buffered: BufferedBody | undefined
   #streamed: StdinBody | undefined
   /** Set once the request went to the app. */
@@ -84,8 +87,9 @@ export class FastCgiExchange {
     if (this.#phase === 'received') throw new FastCgiProtocolError(`STDIN record after the end of the STDIN stream (request id ${this.requestId})`)
     if (this.#early !== undefined) return this.#holdEarly(content)
     if (content.byteLength === 0) return this.#inputEnded()
-    // Refused already (404, 413 …) or aborted: the rest of the body is dropped as it arrives.
-    if (this.#answered && !this.#dispatched) return
+    // An operator endpoint (a body is dropped, as the HTTP door drops it), refused already (404, 413 …)
+    // or aborted: the rest of the body is dropped as it arrives.
+    if (this.#operator || (this.#answered && !this.#dispatched)) return
     const declared = this.#head?.contentLength
     if (declared !== undefined && (this.#streamed ?? this.#buffered)!.received + content.byteLength > declared) {
       throw new FastCgiProtocolError(`STDIN carries more than CONTENT_LENGTH (${declared}) bytes`)
@@ -139,23 +143,27 @@ export class FastCgiExchange {
     if (head.target === undefined || !METHOD_RE.test(head.method) || Number.isNaN(head.contentLength)) {
       return this.#refuse('WG_ERR_BAD_REQUEST')
     }
-    const admin = this.#context.admin
-    if (admin !== undefined && isAdminPath(head.target.pathname, admin.source.prefix)) return this.#answerAdmin(admin, head.target.pathname)
+    if (isOperatorPath(this.#context, head.target.pathname)) return this.#answerOperator(head.target.pathname)
     if (this.#context.table.starting === true) return this.#waitForStart()
     this.#route()
+  }
+
+  /** Who asked, for the access line and the count. */
+  get #asked (): Asked {
+    const head = this.#head as FastCgiRequestHead
+    return { id: head.id, method: head.method, path: head.target?.pathname ?? head.rawTarget, started: this.#started }
   }
 
   /** The apps are still starting (the port opened first): wait for them, up to server.startupTimeout. */
   #waitForStart (): void {
     this.#early = []
-    const waiting = this.#context.table.whenStarted?.() ?? Promise.resolve(false)
-    waiting.then((ready) => {
+    waitForStart(this.#context, this.#asked).then((refused) => {
       const early = this.#early ?? []
       this.#early = undefined
       this.#connection.socket.resume()
       if (!this.#answered && !this.#over) {
-        if (ready && this.#context.table.starting !== true) this.#route()
-        else this.#refuse('WG_ERR_STARTING')
+        if (refused === undefined) this.#route()
+        else this.#refuseWith(refused)
       }
       // Answered meanwhile (ABORT_REQUEST) or now: stdin() drops these; routed: they are the body.
       for (const content of early) {
@@ -181,10 +189,11 @@ export class FastCgiExchange {
 
   #route (): void {
     const head = this.#head as FastCgiRequestHead
-    const app = this.#context.table.router.match(head.target!.pathname)
-    if (app === undefined) return this.#refuse('WG_ERR_NOT_FOUND')
+    const routed = routeTo(this.#context, head.target!.pathname)
+    if (routed === undefined) return this.#refuse('WG_ERR_NOT_FOUND')
+    const app = routed.app
     this.#app = app
-    app.enter()
+    this.#router = routed.router
     if (head.contentLength !== undefined && head.contentLength > app.config.bodyLimit) return this.#refuse('WG_ERR_BODY_TOO_LARGE')
     if (app.runtime.streamsRequestBody && head.contentLength !== undefined && head.contentLength > STREAM_BODY_ABOVE) this.#streamBody()
     else this.#buffered = new BufferedBody(app.config.bodyLimit)
@@ -202,7 +211,7 @@ export class FastCgiExchange {
     this.#connection.inputComplete()
     const declared = this.#head?.contentLength
     const received = (this.#streamed ?? this.#buffered)?.received ?? 0
-    if (declared !== undefined && received < declared && !this.#answered) {
+    if (declared !== undefined && received < declared && !this.#answered && !this.#operator) {
       throw new FastCgiProtocolError(`STDIN ended after ${received} of CONTENT_LENGTH ${declared} bytes`)
     }
     if (this.#streamed !== undefined) this.#streamed.finish()
@@ -213,7 +222,7 @@ export class FastCgiExchange {
   #dispatch (body: GatewayRequest['body']): void {
     const head = this.#head as FastCgiRequestHead
     const app = this.#app as MountedApp
-    const router = this.#context.table.router
+    const router = this.#router as Router<MountedApp>
     this.#dispatched = true
     const request: GatewayRequest = {
       id: head.id,
@@ -239,33 +248,25 @@ export class FastCgiExchange {
   }
 
   /** `/__warmgate/…` (ops/admin.ts): never an app's; not counted as traffic, logged at debug. */
-  #answerAdmin (admin: { source: AdminSource, serve: boolean }, pathname: string): void {
+  #answerOperator (pathname: string): void {
     this.#operator = true
-    if (!admin.serve) return this.#refuse('WG_ERR_NOT_FOUND')
-    const head = this.#head as FastCgiRequestHead
-    adminResponse(admin.source, head.method, pathname).then(
-      response => this.#respond(response),
-      (error: unknown) => {
-        this.#context.log.error({ reqId: head.id, err: error }, 'admin endpoint failed')
-        this.#respond(errorResponse('WG_ERR_HANDLER_THREW', head.id))
-      },
-    )
+    answerOperator(this.#context, this.#asked, pathname).then(response => this.#respond(response))
   }
 
-  /** A request refused before it reached the app (400, 404, 413): answered at once. */
+  /** A request refused before it reached the app (400, 404, 413, 503 starting): answered at once. */
   #refuse (code: ErrorCode): void {
-    if (code === 'WG_ERR_BODY_TOO_LARGE') this.#closeAfter = true
+    this.#refuseWith(this.#errorAnswer(code))
+  }
+
+  #refuseWith (response: GatewayResponse): void {
+    if (response.errorCode === 'WG_ERR_BODY_TOO_LARGE') this.#closeAfter = true
     this.#controller.abort(clientAborted())
     this.#streamed?.destroy()
-    this.#respond(this.#errorAnswer(code))
+    this.#respond(response)
   }
 
   #errorAnswer (code: ErrorCode): GatewayResponse {
-    const id = this.#head?.id ?? ''
-    if (code !== 'WG_ERR_NOT_FOUND') (this.#app?.log ?? this.#context.log).warn({ reqId: id, code, ...this.#connection.peer() }, `FastCGI request refused (${code})`)
-    const res = errorResponse(code, id)
-    if (code === 'WG_ERR_STARTING') res.headers.push('retry-after', '1')
-    return res
+    return refusal(this.#context, code, this.#head?.id ?? '', this.#app, this.#connection.peer())
   }
 
   #respond (response: GatewayResponse): void {
@@ -315,10 +316,7 @@ export class FastCgiExchange {
   }
 
   #log (status: number): void {
-    const head = this.#head
-    if (head === undefined) return
-    logAccess(this.#app?.log ?? this.#context.log, head.id, head.method, head.target?.pathname ?? head.rawTarget, status, this.#started, this.#operator ? 'debug' : 'info')
-    // The same count as the HTTP front door (README "Health and metrics"); probes are not traffic.
-    if (!this.#operator) this.#context.table.metrics?.request(this.#app?.config, status)
+    if (this.#head === undefined) return
+    recordAnswer(this.#context, this.#asked, this.#app, status, this.#operator)
   }
 }

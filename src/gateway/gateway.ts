@@ -9,16 +9,13 @@ import { FastCgiServer, type FastCgiStats } from '../front/fastcgi-server.ts'
 import { createClientErrorHandler } from '../http/client-error.ts'
 import { continueWhenRouted, createRequestListener } from '../http/listener.ts'
 import { serverOptions } from '../http/server-options.ts'
-import { createLogger, logAccess, type Logger, type LogLevel } from '../log/logger.ts'
+import { createLogger, type Logger, type LogLevel } from '../log/logger.ts'
 import type { Runtime, RuntimeStats } from '../runtime/runtime.ts'
-import type { GatewayResponse } from '../types.ts'
 import { AppTable } from './app-table.ts'
-import { errorResponse } from './error-response.ts'
 import { fromWebRequest, toWebResponse } from './fetch-adapter.ts'
-import { followLocalRedirects } from './local-redirect.ts'
-import { clientAborted } from './mounted-app.ts'
+import { handle, type PipelineContext } from './pipeline.ts'
 import { reloadAll, serialized } from './reload.ts'
-import { adminResponse, isAdminPath, type AdminSource } from '../ops/admin.ts'
+import type { AdminSource } from '../ops/admin.ts'
 
 export interface GatewayOptions {
   /** Overrides every app's mode (the CLI's `--mode`). */
@@ -214,6 +211,8 @@ class GatewayImpl implements Gateway {
   #listening: ListeningInfo | undefined
   #adminServer: Server | undefined
   readonly #admin: AdminSource
+  /** What gateway.fetch's requests go through (pipeline.ts). */
+  readonly #pipeline: PipelineContext
   #fastcgi: FastCgiServer | undefined
   #fallbackHost: string
   #closePromise: Promise<void> | undefined
@@ -229,6 +228,8 @@ class GatewayImpl implements Gateway {
     }
     // server.admin is read here, once: a reload does not move a listener.
     const admin = { source: this.#admin, serve: table.config.server.ops.admin === undefined }
+    // No socket to keep apart: gateway.fetch answers the operator endpoints even with server.admin (embedding.md).
+    this.#pipeline = { table, log: table.log, admin: { source: this.#admin, serve: true } }
     this.handler = createRequestListener({ table, log: table.log, fallbackHost: () => this.#fallbackHost, admin })
     this.reload = serialized(async () => reloadAll(table, read))
   }
@@ -246,44 +247,9 @@ class GatewayImpl implements Gateway {
   }
 
   async fetch (request: Request): Promise<Response> {
-    const started = performance.now()
     const req = await fromWebRequest(request)
-    const pathname = new URL(req.url).pathname
-    if (isAdminPath(pathname, this.#admin.prefix)) return toWebResponse(await adminResponse(this.#admin, req.method, pathname), req.method, req.id)
-    const router = this.#table.router
-    const app = router.match(pathname)
-    let res: GatewayResponse
-    if (app === undefined) {
-      res = errorResponse('WG_ERR_NOT_FOUND', req.id)
-    } else if (req.body !== null && req.body.byteLength > app.config.bodyLimit) {
-      res = errorResponse('WG_ERR_BODY_TOO_LARGE', req.id)
-    } else {
-      const controller = new AbortController()
-      const onAbort = (): void => controller.abort(clientAborted())
-      request.signal.addEventListener('abort', onAbort, { once: true })
-      const stopListening = (): void => request.signal.removeEventListener('abort', onAbort)
-      app.enter()
-      try {
-        res = await app.respond(req, controller)
-        if (res.localRedirect !== undefined) res = await followLocalRedirects(res, req, app, router, controller)
-      } catch (error) {
-        stopListening()
-        app.leave()
-        throw error
-      }
-      // A streamed body still has a process behind it, which the caller's abort must stop.
-      if (res.body === null || res.body instanceof Uint8Array) {
-        stopListening()
-        app.leave()
-      } else {
-        res.body.once('close', () => {
-          stopListening()
-          app.leave()
-        })
-      }
-    }
-    // The same access line as the HTTP front door writes.
-    logAccess(app?.log ?? this.log, req.id, req.method, pathname, res.status, started)
+    // The same steps as the FastCGI responder's (pipeline.ts): metrics, access line, refusals.
+    const res = await handle(this.#pipeline, { ...req, pathname: new URL(req.url).pathname }, request.signal)
     return toWebResponse(res, req.method, req.id)
   }
 
