@@ -247,9 +247,10 @@ class GatewayImpl implements Gateway {
   }
 
   async fetch (request: Request): Promise<Response> {
+    const started = performance.now()
     const req = await fromWebRequest(request)
     // The same steps as the FastCGI responder's (pipeline.ts): metrics, access line, refusals.
-    const res = await handle(this.#pipeline, { ...req, pathname: new URL(req.url).pathname }, request.signal)
+    const res = await handle(this.#pipeline, { ...req, pathname: new URL(req.url).pathname, started }, request.signal)
     return toWebResponse(res, req.method, req.id)
   }
 

@@ -104,6 +104,8 @@ export function recordAnswer (context: PipelineContext, asked: Asked, app: Mount
 /** A request whose body is already whole (bytes or nothing), with the path it is routed by. */
 export interface WholeRequest extends BufferedRequest {
   readonly pathname: string
+  /** `performance.now()` when it arrived, before its body was read. Default: now. */
+  readonly started?: number
 }
 
 /**
@@ -114,7 +116,7 @@ export interface WholeRequest extends BufferedRequest {
  * handler's failure: that is an error response.
  */
 export async function handle (context: PipelineContext, req: WholeRequest, signal?: AbortSignal): Promise<GatewayResponse> {
-  const asked: Asked = { id: req.id, method: req.method, path: req.pathname, started: performance.now() }
+  const asked: Asked = { id: req.id, method: req.method, path: req.pathname, started: req.started ?? performance.now() }
   if (isOperatorPath(context, req.pathname)) {
     const res = await answerOperator(context, asked, req.pathname)
     recordAnswer(context, asked, undefined, res.status, true)
