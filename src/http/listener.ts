@@ -3,10 +3,11 @@ import { STATUS_CODES } from 'node:http'
 import type { Readable } from 'node:stream'
 import { errorResponse } from '../gateway/error-response.ts'
 import { clientAborted, type MountedApp } from '../gateway/mounted-app.ts'
+import { answerOperator, isOperatorPath, recordAnswer, refusal, routeTo, waitForStart } from '../gateway/pipeline.ts'
 import { respondRouted } from '../gateway/respond.ts'
 import type { StartingTable } from '../gateway/app-table.ts'
 import { logAccess, type Logger } from '../log/logger.ts'
-import { adminResponse, isAdminPath, type AdminSource } from '../ops/admin.ts'
+import type { AdminSource } from '../ops/admin.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
 import { isLargeOrChunked, readBody, StreamedRequestBody, type BodyResult } from './body.ts'
 import { isLingering, lingerInsteadOfDestroy } from './linger.ts'
@@ -62,12 +63,12 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
     const secure = (req.socket as { encrypted?: boolean }).encrypted === true
     const target = requestTarget(req.url ?? '/', req.headers.host, context.fallbackHost(), secure)
     let app: MountedApp | undefined
-    let counted = true
+    let operator = false
+    // The access line's path: the routed one, or the raw target when none could be made.
+    const asked = { id, method: req.method as string, path: target?.pathname ?? req.url ?? '', started }
     const finish = (response: GatewayResponse): void => {
       writeHttpResponse(req, res, id, response, table.closing)
-      if (counted) table.metrics?.request(app?.config, response.status)
-      // A probe every few seconds would drown the access log: admin lines are debug.
-      logAccess(app?.log ?? log, id, req.method, target?.pathname ?? req.url, response.status, started, counted ? 'info' : 'debug')
+      recordAnswer(context, asked, app, response.status, operator)
     }
     const malformed = target === undefined ? 'the Host header and the request target do not form a URL' : malformedReason(req)
     if (target === undefined || malformed !== undefined) {
@@ -77,39 +78,28 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
       refused.headers.push('connection', 'close')
       return finish(refused)
     }
-    const admin = context.admin
-    if (admin !== undefined && (context.adminOnly === true || isAdminPath(target.pathname, admin.source.prefix))) {
+    if (context.adminOnly === true || isOperatorPath(context, target.pathname)) {
       // A probe every few seconds is not traffic: it stays out of warmgate_requests_total.
-      counted = false
-      if (!admin.serve || !isAdminPath(target.pathname, admin.source.prefix)) return finish(errorResponse('WG_ERR_NOT_FOUND', id))
+      operator = true
       req.resume()
-      adminResponse(admin.source, req.method as string, target.pathname).then(finish, (error: unknown) => {
-        log.error({ reqId: id, err: error }, 'admin endpoint failed')
-        finish(errorResponse('WG_ERR_HANDLER_THREW', id))
-      })
+      if (!isOperatorPath(context, target.pathname)) return finish(errorResponse('WG_ERR_NOT_FOUND', id))
+      void answerOperator(context, asked, target.pathname).then(finish)
       return
     }
     if (table.starting === true) {
       // Listening before the pools are prewarmed (createGateway's `listen`): the request waits for them,
       // up to server.startupTimeout. Its body stays unread meanwhile (the socket's own backpressure).
-      const waiting = table.whenStarted?.() ?? Promise.resolve(false)
-      waiting.then((ready) => {
+      void waitForStart(context, asked).then((refused) => {
         if (res.destroyed) {
           // The client gave up waiting: nothing to route, nothing to answer.
           logAccess(log, id, req.method, target.pathname, 499, started, 'info')
           return
         }
-        if (!ready || table.starting === true) {
-          log.warn({ reqId: id, code: 'WG_ERR_STARTING' }, table.closing ? 'request refused: the gateway closed before its apps started' : 'request refused: the apps did not start within server.startupTimeout')
-          const refused = errorResponse('WG_ERR_STARTING', id)
-          refused.headers.push('retry-after', '1')
+        if (refused !== undefined) {
           req.resume()
           return finish(refused)
         }
         app = route(req, res, context, id, target, secure, finish)
-      }, (error: unknown) => {
-        log.error({ reqId: id, err: error }, 'waiting for the apps to start failed')
-        finish(errorResponse('WG_ERR_STARTING', id))
       })
       return
     }
@@ -126,14 +116,12 @@ function route (
   target: NonNullable<ReturnType<typeof requestTarget>>, secure: boolean, finish: (response: GatewayResponse) => void,
 ): MountedApp | undefined {
   // One router for the whole request, local redirects included, even if a reload swaps it meanwhile.
-  const router = context.table.router
-  const app = router.match(target.pathname)
-  if (app === undefined) {
-    finish(errorResponse('WG_ERR_NOT_FOUND', id))
+  const routed = routeTo(context, target.pathname)
+  if (routed === undefined) {
+    finish(refusal(context, 'WG_ERR_NOT_FOUND', id))
     return undefined
   }
-  const mounted = app
-  mounted.enter()
+  const { app: mounted, router } = routed
 
   const controller = new AbortController()
   res.once('close', () => {
@@ -142,7 +130,8 @@ function route (
   })
   const tooLarge = (response?: GatewayResponse): void => {
     if (response !== undefined && response.body !== null && !(response.body instanceof Uint8Array)) response.body.destroy()
-    const refused = errorResponse('WG_ERR_BODY_TOO_LARGE', id)
+    // A streamed body that crossed the limit was logged when it did (below); one refused whole is logged here.
+    const refused = response === undefined ? refusal(context, 'WG_ERR_BODY_TOO_LARGE', id, mounted, { remoteAddress: req.socket.remoteAddress }) : errorResponse('WG_ERR_BODY_TOO_LARGE', id)
     refused.headers.push('connection', 'close') // the rest of the body is not read: the connection cannot be reused
     finish(refused)
   }

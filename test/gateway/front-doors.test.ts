@@ -14,7 +14,6 @@ import { FIXTURES, memoryLogger, within } from '../helpers/gateway.ts'
 // - Framing: each door frames its answer its own way (Content-Length or chunked, CGI's `Status:` line,
 //   a web Response with no Content-Length), and the HTTP door adds `Connection: close` to a refusal whose
 //   body it did not read (413, 400). Those fields are not compared (NOT_COMPARED).
-// - A 413 for a declared Content-Length logs no warn line through the HTTP door (withKnownHttpDrift).
 // - gateway.fetch answers the operator endpoints even when `server.admin` gives them an address of their
 //   own (the main port and the FastCGI responder then answer 404): it has no socket to keep apart
 //   (embedding.md). Not in this table, which has no `server.admin`.
@@ -191,18 +190,6 @@ function differences (door: Door, http: ReturnType<typeof comparable>, other: Re
   return out
 }
 
-/**
- * Where the HTTP door (src/http/listener.ts, not changed by this suite's fixes) still differs, patched
- * to what the others do so that the rest is compared; it passes unchanged once the listener is fixed.
- * - A 413 for a declared Content-Length over bodyLimit writes no warn line with the code (readBody's
- *   'too-large' → tooLarge() logs nothing), where the FastCGI responder and gateway.fetch write one, as
- *   operations.md "Limits" says every refusal does.
- */
-function withKnownHttpDrift (row: Row, http: ReturnType<typeof comparable>): ReturnType<typeof comparable> {
-  if (row.status === 413 && http.codes.length === 0) return { ...http, codes: ['WG_ERR_BODY_TOO_LARGE'] }
-  return http
-}
-
 interface Row {
   name: string
   sent: Sent
@@ -247,7 +234,7 @@ describe('every front door gives the same answer, counts and logs it the same wa
         expect(id, `${door}: an x-request-id on the answer`).not.toBe('')
         expect(access, `${door}: one access line with the answer's request id`).toHaveLength(1)
       }
-      const http = withKnownHttpDrift(row, comparable(seen.http))
+      const http = comparable(seen.http)
       const total = Object.entries(http.metrics).filter(([series]) => series.startsWith('warmgate_requests_total')).reduce((sum, [, n]) => sum + n, 0)
       expect(total, 'http: requests counted').toBe(row.counted)
       // Every difference of both doors at once, each named by door and field.
