@@ -68,22 +68,7 @@ export function readTreeCpu (root: number): number | undefined {
  * sum seen (bytes). A sum of RSS counts pages shared between processes (the node binary's) once per
  * process: for a tree of N node processes it overstates what they take together, as `ps` would.
  */
-export function sampleTreeRss (root: number, intervalMs = 100): { stop: () => number } {
-  let peak = 0
-  const take = (): void => {
-    const sum = processTree(root).filter(p => p.state !== 'Z').reduce((total, p) => total + (readMemory(p.pid)?.rss ?? 0), 0)
-    if (sum > peak) peak = sum
-  }
-  take()
-  const timer = setInterval(take, intervalMs)
-  return {
-    stop: () => {
-      clearInterval(timer)
-      take()
-      return peak
-    },
-  }
-}
+export { sampleTreeRss } from '../../src/bench/proc.ts'
 
 /** Every `intervalMs`, counts the live (non-zombie) descendants of `root`; stop() returns the most seen at once. */
 export function sampleDescendants (root: number, intervalMs = 250): { stop: () => number } {
