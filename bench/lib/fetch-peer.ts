@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
+import { announcePeer } from './peer-process.ts'
 
 type Handler = (request: Request, env: Record<string, unknown>, ctx: Record<string, unknown>) => Response | Promise<Response>
 
@@ -75,16 +76,4 @@ async function startHono (): Promise<{ port: number, close: () => Promise<void> 
 }
 
 const running = server === 'srvx' ? await startSrvx() : await startHono()
-process.stdout.write(JSON.stringify({ warmgateBenchReady: true, url: `http://127.0.0.1:${running.port}`, pid: process.pid, server, app }) + '\n')
-
-let stopping = false
-const stop = (): void => {
-  if (stopping) return
-  stopping = true
-  // Bounded: the parent SIGKILLs after its grace period anyway.
-  setTimeout(() => process.exit(1), 2000).unref()
-  running.close().then(() => process.exit(0), () => process.exit(1))
-}
-process.on('SIGTERM', stop)
-process.on('SIGINT', stop)
-process.stdin.on('end', stop).on('error', stop).resume()
+announcePeer(running, server, app)

@@ -12,6 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { parseArgs } from 'node:util'
+import { announcePeer } from './peer-process.ts'
 
 type Handler = (request: Request, env: Record<string, unknown>, ctx: Record<string, unknown>) => Response | Promise<Response>
 
@@ -106,16 +107,4 @@ async function startFastify (native: boolean): Promise<{ port: number, close: ()
 }
 
 const running = server === 'bare' ? await startBare() : await startFastify(server === 'fastify-native')
-process.stdout.write(JSON.stringify({ warmgateBenchReady: true, url: `http://127.0.0.1:${running.port}`, pid: process.pid, server, app }) + '\n')
-
-let stopping = false
-const stop = (): void => {
-  if (stopping) return
-  stopping = true
-  // Bounded: the parent SIGKILLs after its grace period anyway; exiting normally lets --cpu-prof write.
-  setTimeout(() => process.exit(1), 2000).unref()
-  running.close().then(() => process.exit(0), () => process.exit(1))
-}
-process.on('SIGTERM', stop)
-process.on('SIGINT', stop)
-process.stdin.on('end', stop).on('error', stop).resume()
+announcePeer(running, server, app)
