@@ -8,7 +8,7 @@ import { respondRouted } from '../gateway/respond.ts'
 import type { StartingTable } from '../gateway/app-table.ts'
 import { logAccess, type Logger } from '../log/logger.ts'
 import type { AdminSource } from '../ops/admin.ts'
-import type { GatewayRequest, GatewayResponse } from '../types.ts'
+import type { ConnectionInfo, GatewayRequest, GatewayResponse } from '../types.ts'
 import { isLargeOrChunked, readBody, StreamedRequestBody, type BodyResult } from './body.ts'
 import { isLingering, lingerInsteadOfDestroy } from './linger.ts'
 import { pickRequestId, requestTarget } from './target.ts'
@@ -161,18 +161,7 @@ function route (
   read.then((body) => {
     if (body === 'too-large') return tooLarge()
     if (body === 'aborted') return
-    const request: GatewayRequest = {
-      id,
-      method: req.method as string,
-      url: target.url,
-      rawTarget: req.url,
-      headers: req.rawHeaders,
-      body,
-      // Read only by CGI apps: warm and inline requests do not pay for the object.
-      get connection () {
-        return { remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0, httpVersion: req.httpVersion, secure }
-      },
-    }
+    const request = new WireRequest(id, target.url, req, body, secure)
     return respondRouted(mounted, request, router, controller)
       .then(response => streamed?.tooLarge === true ? tooLarge(response) : finish(response))
   }).catch((error: unknown) => {
@@ -181,6 +170,40 @@ function route (
     else res.destroy()
   })
   return mounted
+}
+
+/**
+ * A request as this front door hands it on, its connection read only when asked (CGI's REMOTE_ADDR, a
+ * Lambda event's sourceIp). A class, so that `connection` is one getter on the prototype: an object
+ * literal with a getter gives V8 a new accessor and closure with every request, and under load its
+ * young generation then grew and kept surviving objects; scavenges took ~12 ms instead of ~0.5 ms, which
+ * was the p99 of a small handler (measured with `--trace-gc`, hello at 50 connections).
+ */
+class WireRequest implements GatewayRequest {
+  readonly id: string
+  readonly method: string
+  readonly url: string
+  readonly rawTarget: string | undefined
+  readonly headers: string[]
+  readonly body: Uint8Array | null | Readable
+  readonly #req: IncomingMessage
+  readonly #secure: boolean
+
+  constructor (id: string, url: string, req: IncomingMessage, body: Uint8Array | null | Readable, secure: boolean) {
+    this.id = id
+    this.method = req.method as string
+    this.url = url
+    this.rawTarget = req.url
+    this.headers = req.rawHeaders
+    this.body = body
+    this.#req = req
+    this.#secure = secure
+  }
+
+  get connection (): ConnectionInfo {
+    const req = this.#req
+    return { remoteAddress: req.socket.remoteAddress ?? '', remotePort: req.socket.remotePort ?? 0, httpVersion: req.httpVersion, secure: this.#secure }
+  }
 }
 
 /**

@@ -57,7 +57,7 @@ export class InlineRuntime extends BaseRuntime {
       this.#pending.add(reject)
       const done = (): void => { stopListening(); this.#pending.delete(reject) }
       const waitUntil = (promise: Promise<unknown>): void => this.#track(req.id, promise)
-      const call: HandlerCall = req.body instanceof Readable ? { ...req, body: webStreamFromReadable(req.body) } : req as HandlerCall
+      const call: HandlerCall = req.body instanceof Readable ? { ...req, connection: req.connection, body: webStreamFromReadable(req.body) } : req as HandlerCall
       invokeHandler(handler, call, this.#app.env, 'inline', signal, waitUntil).then(
         (res) => {
           done()
