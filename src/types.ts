@@ -60,6 +60,13 @@ export interface GatewayResponse {
 }
 
 /** A request whose body is bytes or nothing: what process runtimes (cold, cgi) take. */
+/**
+ * A value now, or a promise of it later. The hot path returns an answer it already has as it is (a
+ * synchronous handler's Response, a refusal) instead of a promise: each promise costs an allocation and
+ * a microtask turn per request. Hono's `app.fetch` and @hono/node-server's listener do the same.
+ */
+export type MaybePromise<T> = T | Promise<T>
+
 export type BufferedRequest = GatewayRequest & { readonly body: Uint8Array | null }
 
 /** The third argument of every handler. */

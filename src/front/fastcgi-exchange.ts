@@ -233,7 +233,7 @@ export class FastCgiExchange {
       body,
       connection: head.connection,
     }
-    respondRouted(app, request, router, this.#controller)
+    Promise.resolve(respondRouted(app, request, router, this.#controller))
       .then(response => this.#respond(this.#streamed?.tooLarge === true ? this.#tooLarge(response) : response))
       .catch((error: unknown) => {
         app.log.error({ reqId: head.id, err: error }, 'writing the FastCGI response failed')

@@ -3,7 +3,7 @@ import { ERROR_CODES, GatewayError, isGatewayError } from '../errors.ts'
 import type { Logger } from '../log/logger.ts'
 import type { GatewayMetrics } from '../ops/metrics.ts'
 import type { Runtime } from '../runtime/runtime.ts'
-import type { GatewayRequest, GatewayResponse } from '../types.ts'
+import type { GatewayRequest, GatewayResponse, MaybePromise } from '../types.ts'
 import { devErrorResponse } from '../dev/error-view.ts'
 import { errorResponse } from './error-response.ts'
 
@@ -69,43 +69,45 @@ export class MountedApp {
 
   /**
    * Answers a request; never rejects. `controller` is aborted by the front door when the client goes
-   * away; the timeout aborts it too, so the handler's `ctx.signal` sees both.
+   * away; the timeout aborts it too, so the handler's `ctx.signal` sees both. An answer the runtime
+   * has at once (a synchronous inline handler) is returned as it is, and no timer is ever set for it.
    */
-  respond (req: GatewayRequest, controller: AbortController): Promise<GatewayResponse> {
+  respond (req: GatewayRequest, controller: AbortController): MaybePromise<GatewayResponse> {
     // The timeout counts from dispatch, not from arrival: time spent waiting for a slot is bounded by
     // queueTimeout instead, so a burst does not eat into the handler's own time.
-    let timer: NodeJS.Timeout | undefined
     const arrived = performance.now()
-    let ran = 0
-    const started = (): void => {
-      ran = performance.now()
-      timer = setTimeout(abortOnTimeout, this.config.timeoutMs, controller, this.config.timeoutMs)
-    }
-    return this.runtime.dispatch(req, controller.signal, started).then(
-      (res) => {
-        this.#timed(res, arrived, ran)
-        // A streamed body is still the request's work: the timeout covers it until it ends.
-        if (res.body === null || res.body instanceof Uint8Array) clearTimeout(timer)
-        else {
-          res.body.once('close', () => clearTimeout(timer))
-          // Past the head a failure cannot become an error response: the front door closes the connection.
-          res.body.once('error', (error: Error) => this.#logBodyFailure(req, error))
-        }
-        return res
-      },
+    const timing = new RequestTiming(arrived, this.config.timeoutMs, controller)
+    const answer = this.runtime.dispatch(req, controller.signal, timing.started)
+    if (!(answer instanceof Promise)) return this.#answered(req, answer, timing)
+    timing.waiting()
+    return answer.then(
+      (res) => this.#answered(req, res, timing),
       (error: unknown) => {
-        clearTimeout(timer)
+        timing.stop()
         const res = this.#fail(req, error)
-        this.#timed(res, arrived, ran)
+        this.#timed(res, timing)
         return res
       },
     )
   }
 
+  #answered (req: GatewayRequest, res: GatewayResponse, timing: RequestTiming): GatewayResponse {
+    this.#timed(res, timing)
+    // A streamed body is still the request's work: the timeout covers it until it ends.
+    if (res.body === null || res.body instanceof Uint8Array) timing.stop()
+    else {
+      res.body.once('close', () => timing.stop())
+      // Past the head a failure cannot become an error response: the front door closes the connection.
+      res.body.once('error', (error: Error) => this.#logBodyFailure(req, error))
+    }
+    return res
+  }
+
   /** Queue wait (arrival to hand-off) and handler time (hand-off to response head), to metrics and Server-Timing. */
-  #timed (res: GatewayResponse, arrived: number, ran: number): void {
+  #timed (res: GatewayResponse, timing: RequestTiming): void {
     if (this.metrics === undefined && !this.serverTiming) return
     const now = performance.now()
+    const { arrived, ran } = timing
     // A request refused while it waited (queue full, timeout in the queue) never ran: all of it was queue.
     const queueMs = (ran === 0 ? now : ran) - arrived
     const handlerMs = ran === 0 ? 0 : now - ran
@@ -138,6 +140,50 @@ export class MountedApp {
     // RFC 9110 §10.2.3: tell the client when a full process limit is worth retrying.
     if (code === 'WG_ERR_OVERLOADED' || code === 'WG_ERR_QUEUE_TIMEOUT') res.headers.push('retry-after', '1')
     return res
+  }
+}
+
+/**
+ * When a request arrived and started to run, and its timeout. The timer is set only once the answer is
+ * known to be asynchronous (`waiting`) and the request runs (`started`), whichever comes last: a
+ * synchronous answer never costs a timer.
+ */
+class RequestTiming {
+  readonly arrived: number
+  /** `performance.now()` when it left the wait queue and ran; 0 until then. */
+  ran = 0
+  readonly #timeoutMs: number
+  readonly #controller: AbortController
+  #timer: NodeJS.Timeout | undefined
+  #waiting = false
+  #stopped = false
+
+  constructor (arrived: number, timeoutMs: number, controller: AbortController) {
+    this.arrived = arrived
+    this.#timeoutMs = timeoutMs
+    this.#controller = controller
+  }
+
+  /** The runtime's `started` callback, bound once per request. */
+  readonly started = (): void => {
+    this.ran = performance.now()
+    if (this.#waiting) this.#arm(this.#timeoutMs)
+  }
+
+  waiting (): void {
+    this.#waiting = true
+    // Started synchronously inside dispatch: the time it has run already counts.
+    if (this.ran !== 0) this.#arm(this.#timeoutMs - (performance.now() - this.ran))
+  }
+
+  stop (): void {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+  }
+
+  #arm (ms: number): void {
+    if (this.#stopped || this.#timer !== undefined) return
+    this.#timer = setTimeout(abortOnTimeout, Math.max(0, ms), this.#controller, this.#timeoutMs)
   }
 }
 

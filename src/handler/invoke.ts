@@ -1,7 +1,7 @@
 // Shared by the main thread (inline mode) and warm workers: imports nothing from either side.
 import type { Mode } from '../config/define.ts'
 import { GatewayError, isGatewayError } from '../errors.ts'
-import type { FetchHandler, HandlerContext, HandlerEnv } from '../types.ts'
+import type { FetchHandler, HandlerContext, HandlerEnv, MaybePromise } from '../types.ts'
 import { lightFetchInstalled } from './install-fetch.ts'
 import { lightRequest, type RequestParts } from './light-request.ts'
 import { validHeaderPairs } from './light-response.ts'
@@ -40,27 +40,42 @@ export type WaitUntilSink = (promise: Promise<unknown>) => void
 
 /**
  * Builds the web `Request`, calls the handler and reads its `Response` into plain data: the body whole
- * when it is already complete, else a `StreamedBody` to read on. Throws a `GatewayError` (400 bad request, 500 handler threw or returned no Response).
+ * when it is already complete, else a `StreamedBody` to read on. A synchronous handler whose Response is
+ * already whole is answered synchronously: no promise, no microtask turn. Never throws; fails with a
+ * `GatewayError` (400 bad request, 500 handler threw or returned no Response) as a rejected promise.
  */
-export async function invokeHandler (
+export function invokeHandler (
   handler: FetchHandler,
   call: HandlerCall,
   env: HandlerEnv,
   mode: Mode,
   signal: AbortSignal,
   waitUntil: WaitUntilSink,
-): Promise<HandlerResponse> {
-  const request = createWebRequest(call, signal)
-  const ctx: HandlerContext & { [HANDLER_CALL]: HandlerCall } = { requestId: call.id, mode, signal, waitUntil, [HANDLER_CALL]: call }
-  let result: unknown
+): MaybePromise<HandlerResponse> {
   try {
-    result = await handler(request, env, ctx)
-  } catch (cause) {
-    // The Lambda adapter (src/lambda/) throws coded errors of its own: a Lambda error is a 502, not a 500.
-    if (isGatewayError(cause) && ADAPTER_CODES.has(cause.code)) throw cause
-    throw new GatewayError('WG_ERR_HANDLER_THREW', `handler threw: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+    const request = createWebRequest(call, signal)
+    const ctx: HandlerContext & { [HANDLER_CALL]: HandlerCall } = { requestId: call.id, mode, signal, waitUntil, [HANDLER_CALL]: call }
+    let result: unknown
+    try {
+      result = handler(request, env, ctx)
+    } catch (cause) {
+      throw handlerThrew(cause)
+    }
+    if (isThenable(result)) return Promise.resolve(result).then(readWebResponse, (cause: unknown) => { throw handlerThrew(cause) })
+    return readWebResponse(result)
+  } catch (error) {
+    return Promise.reject(error)
   }
-  return readWebResponse(result)
+}
+
+function isThenable (value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}
+
+function handlerThrew (cause: unknown): GatewayError {
+  // The Lambda adapter (src/lambda/) throws coded errors of its own: a Lambda error is a 502, not a 500.
+  if (isGatewayError(cause) && ADAPTER_CODES.has(cause.code)) return cause
+  return new GatewayError('WG_ERR_HANDLER_THREW', `handler threw: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
 }
 
 const SIGNAL = Symbol('warmgate.signal')

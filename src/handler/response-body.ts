@@ -3,6 +3,7 @@ import { GatewayError } from '../errors.ts'
 import { takeFast } from './light-response.ts'
 import { realResponse } from './native-fetch.ts'
 import { assertResponseHead } from './response-head.ts'
+import type { MaybePromise } from '../types.ts'
 
 /**
  * Microtask turns a body may take to report its end and still count as complete. A string, bytes or
@@ -66,15 +67,20 @@ export class StreamedBody {
 /**
  * Reads a handler's `Response` head, and its body whole when the body is already complete (a string,
  * bytes, JSON: today's fast path, one buffer with a Content-Length); otherwise hands back a `StreamedBody`.
- * Throws a `GatewayError` (500) when the result is not a Response or its body fails before a first chunk.
+ * A light Response of data is read synchronously; anything else through a promise, which rejects with a
+ * `GatewayError` (500) when the result is not a Response or its body fails before a first chunk.
  */
-export async function readWebResponse (result: unknown): Promise<HandlerResponse> {
-  // A light Response of data (light-response.ts): no stream, no Headers object.
+export function readWebResponse (result: unknown): MaybePromise<HandlerResponse> {
+  // A light Response of data (light-response.ts): no stream, no Headers object. Answered synchronously.
   const fast = takeFast(result)
   if (fast !== undefined) {
     const body = fast.body
     return { status: fast.status, statusText: fast.statusText, headers: fast.headers, body: typeof body === 'string' ? encoder.encode(body) : body }
   }
+  return readOtherResponse(result)
+}
+
+async function readOtherResponse (result: unknown): Promise<HandlerResponse> {
   if (!isResponse(result)) {
     const found = result === null ? 'null' : typeof result === 'object' ? `an object (${result.constructor?.name ?? 'Object'})` : typeof result
     throw new GatewayError('WG_ERR_HANDLER_RESULT', `handler must return a Response, returned ${found}`)

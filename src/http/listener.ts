@@ -5,11 +5,12 @@ import { errorResponse } from '../gateway/error-response.ts'
 import { clientAborted, type MountedApp } from '../gateway/mounted-app.ts'
 import { answerOperator, isOperatorPath, recordAnswer, refusal, routeTo, waitForStart } from '../gateway/pipeline.ts'
 import { respondRouted } from '../gateway/respond.ts'
+import type { Router } from '../gateway/router.ts'
 import type { StartingTable } from '../gateway/app-table.ts'
 import { logAccess, type Logger } from '../log/logger.ts'
 import type { AdminSource } from '../ops/admin.ts'
 import type { ConnectionInfo, GatewayRequest, GatewayResponse } from '../types.ts'
-import { isLargeOrChunked, readBody, StreamedRequestBody, type BodyResult } from './body.ts'
+import { isLargeOrChunked, readBody, StreamedRequestBody } from './body.ts'
 import { isLingering, lingerInsteadOfDestroy } from './linger.ts'
 import { pickRequestId, requestTarget } from './target.ts'
 
@@ -99,29 +100,34 @@ export function createRequestListener (context: ListenerContext): (req: Incoming
           req.resume()
           return finish(refused)
         }
-        app = route(req, res, context, id, target, secure, finish)
+        routeAndAnswer()
       })
       return
     }
-    app = route(req, res, context, id, target, secure, finish)
+    routeAndAnswer()
+
+    function routeAndAnswer (): void {
+      // One router for the whole request, local redirects included, even if a reload swaps it meanwhile.
+      const routed = routeTo(context, (target as RequestTarget).pathname)
+      if (routed === undefined) return finish(refusal(context, 'WG_ERR_NOT_FOUND', id))
+      // Set before the answer, which may be written synchronously: its access line names the app.
+      app = routed.app
+      answer(req, res, context, id, target as RequestTarget, secure, routed.app, routed.router, finish)
+    }
   }
 }
 
+type RequestTarget = NonNullable<ReturnType<typeof requestTarget>>
+
 /**
- * Routes a request to its app and answers it: the body read whole or streamed, dispatch, local
- * redirects, the body limit. Returns the app it went to (for the access line and metrics).
+ * Answers a request routed (and entered) to `mounted`: the body read whole or streamed, dispatch, local
+ * redirects, the body limit. A request without a body whose handler answers synchronously is written
+ * before this returns.
  */
-function route (
-  req: IncomingMessage, res: ServerResponse, context: ListenerContext, id: string,
-  target: NonNullable<ReturnType<typeof requestTarget>>, secure: boolean, finish: (response: GatewayResponse) => void,
-): MountedApp | undefined {
-  // One router for the whole request, local redirects included, even if a reload swaps it meanwhile.
-  const routed = routeTo(context, target.pathname)
-  if (routed === undefined) {
-    finish(refusal(context, 'WG_ERR_NOT_FOUND', id))
-    return undefined
-  }
-  const { app: mounted, router } = routed
+function answer (
+  req: IncomingMessage, res: ServerResponse, context: ListenerContext, id: string, target: RequestTarget,
+  secure: boolean, mounted: MountedApp, router: Router<MountedApp>, finish: (response: GatewayResponse) => void,
+): void {
 
   const controller = new AbortController()
   res.once('close', () => {
@@ -141,11 +147,28 @@ function route (
     awaitingContinue.delete(req)
     res.writeContinue()
   }
-  let streamed: StreamedRequestBody | undefined
-  let read: Promise<BodyResult | StreamedRequestBody>
+  const failed = (error: unknown): void => {
+    mounted.log.error({ reqId: id, err: error }, 'writing the response failed')
+    if (!res.headersSent) finish(errorResponse('WG_ERR_HANDLER_THREW', id))
+    else res.destroy()
+  }
+  const dispatch = (body: Uint8Array | null | StreamedRequestBody, streamed?: StreamedRequestBody): void => {
+    const answer = respondRouted(mounted, new WireRequest(id, target.url, req, body, secure), router, controller)
+    const answered = (response: GatewayResponse): void => streamed?.tooLarge === true ? tooLarge(response) : finish(response)
+    // A synchronous handler's answer is written now, in the same turn the request was parsed in.
+    if (!(answer instanceof Promise)) {
+      try {
+        answered(answer)
+      } catch (error) {
+        failed(error)
+      }
+      return
+    }
+    answer.then(answered).catch(failed)
+  }
+  if (!hasBody(req)) return dispatch(null)
   if (mounted.runtime.streamsRequestBody && isLargeOrChunked(req) && !(Number(req.headers['content-length']) > limit)) {
-    streamed = new StreamedRequestBody(req, limit)
-    const body = streamed
+    const body = new StreamedRequestBody(req, limit)
     body.once('error', (error) => {
       if (!body.tooLarge) return
       mounted.log.warn({ reqId: id, code: 'WG_ERR_BODY_TOO_LARGE' }, `request refused: ${error.message}`)
@@ -154,22 +177,13 @@ function route (
     })
     // The exchange is over: what the handler did not read is dropped.
     res.once('finish', () => body.destroy())
-    read = Promise.resolve(body)
-  } else {
-    read = readBody(req, limit)
+    return dispatch(body, body)
   }
-  read.then((body) => {
+  readBody(req, limit).then((body) => {
     if (body === 'too-large') return tooLarge()
     if (body === 'aborted') return
-    const request = new WireRequest(id, target.url, req, body, secure)
-    return respondRouted(mounted, request, router, controller)
-      .then(response => streamed?.tooLarge === true ? tooLarge(response) : finish(response))
-  }).catch((error: unknown) => {
-    mounted.log.error({ reqId: id, err: error }, 'writing the response failed')
-    if (!res.headersSent) finish(errorResponse('WG_ERR_HANDLER_THREW', id))
-    else res.destroy()
-  })
-  return mounted
+    dispatch(body)
+  }).catch(failed)
 }
 
 /**

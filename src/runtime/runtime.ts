@@ -1,6 +1,6 @@
 import type { AppKind } from '../config/define.ts'
 import { GatewayError } from '../errors.ts'
-import type { GatewayRequest, GatewayResponse } from '../types.ts'
+import type { GatewayRequest, GatewayResponse, MaybePromise } from '../types.ts'
 
 export interface RuntimeStats {
   readonly mode: AppKind
@@ -34,10 +34,12 @@ export interface Runtime {
    */
   prewarm? (threads: number): Promise<void>
   /**
-   * Answers one request. Rejects with a `GatewayError` (and promptly when `signal` aborts). `started` is
-   * called once the request leaves the app's wait queue and runs: the app's timeout counts from there.
+   * Answers one request: the response itself when it is already there (inline mode, a synchronous
+   * handler), else a promise of it. Never throws; fails with a `GatewayError` as a rejected promise (and
+   * promptly when `signal` aborts). `started` is called once the request leaves the app's wait queue and
+   * runs: the app's timeout counts from there.
    */
-  dispatch (req: GatewayRequest, signal: AbortSignal, started?: () => void): Promise<GatewayResponse>
+  dispatch (req: GatewayRequest, signal: AbortSignal, started?: () => void): MaybePromise<GatewayResponse>
   /** Stops taking requests, drains those in flight, then stops. Idempotent, shared promise. */
   close (): Promise<void>
   /** Stops now; in-flight requests fail with `WG_ERR_RUNTIME_DESTROYED`. */
@@ -64,8 +66,8 @@ export abstract class BaseRuntime implements Runtime {
   #drained: (() => void) | undefined
 
   protected abstract onStart (): Promise<void>
-  /** Must call `started` when the request stops waiting for a slot and runs. */
-  protected abstract onDispatch (req: GatewayRequest, signal: AbortSignal, started: () => void): Promise<GatewayResponse>
+  /** Must call `started` when the request stops waiting for a slot and runs. May throw (taken as a rejection). */
+  protected abstract onDispatch (req: GatewayRequest, signal: AbortSignal, started: () => void): MaybePromise<GatewayResponse>
   /** Called once nothing is in flight. */
   protected abstract onClose (): Promise<void>
   /** Called at most once; must make every pending dispatch settle. */
@@ -89,12 +91,18 @@ export abstract class BaseRuntime implements Runtime {
     return this.#startPromise
   }
 
-  dispatch (req: GatewayRequest, signal: AbortSignal, started: () => void = noop): Promise<GatewayResponse> {
+  dispatch (req: GatewayRequest, signal: AbortSignal, started: () => void = noop): MaybePromise<GatewayResponse> {
     if (this.#state !== 'ready') {
       return Promise.reject(new GatewayError('WG_ERR_RUNTIME_CLOSED', `${this.mode} runtime is ${this.#state}, not ready`))
     }
     this.#inFlight++
-    return this.onDispatch(req, signal, started).then(this.#onSettled, this.#onFailed)
+    let answer: MaybePromise<GatewayResponse>
+    try {
+      answer = this.onDispatch(req, signal, started)
+    } catch (error) {
+      return Promise.reject(error).catch(this.#onFailed)
+    }
+    return answer instanceof Promise ? answer.then(this.#onSettled, this.#onFailed) : this.#onSettled(answer)
   }
 
   #onSettled = (res: GatewayResponse): GatewayResponse => {

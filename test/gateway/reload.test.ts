@@ -231,7 +231,7 @@ describe('replaceApps (the core that reload and a future per-app reload share)',
     expect(oldA.runtime.stats()).toMatchObject({ inFlight: 0 })
     const body = async (path: string): Promise<string> => {
       const app = table.router.match(path)
-      const res = await within(5000, `GET ${path}`, (app as NonNullable<typeof app>).respond(get(path), new AbortController()))
+      const res = await within(5000, `GET ${path}`, Promise.resolve((app as NonNullable<typeof app>).respond(get(path), new AbortController())))
       return Buffer.from(res.body as Uint8Array).toString('utf8')
     }
     expect(await body('/a')).toBe('a2')

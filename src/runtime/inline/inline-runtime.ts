@@ -6,7 +6,7 @@ import { loadHandler } from '../../handler/load.ts'
 import { handlerOptionsOf } from '../../handler/options.ts'
 import { primeWebClasses } from '../../handler/prime.ts'
 import { StreamedBody } from '../../handler/response-body.ts'
-import type { FetchHandler, GatewayRequest, GatewayResponse } from '../../types.ts'
+import type { FetchHandler, GatewayRequest, GatewayResponse, MaybePromise } from '../../types.ts'
 import { readableFromBody, webStreamFromReadable } from './inline-body.ts'
 import { BaseRuntime, onAbort } from '../runtime.ts'
 
@@ -47,18 +47,21 @@ export class InlineRuntime extends BaseRuntime {
     await primeWebClasses()
   }
 
-  protected onDispatch (req: GatewayRequest, signal: AbortSignal, started: () => void): Promise<GatewayResponse> {
+  protected onDispatch (req: GatewayRequest, signal: AbortSignal, started: () => void): MaybePromise<GatewayResponse> {
     const handler = this.#handler as FetchHandler
     // No queue: the handler runs now, on this thread.
     started()
+    const waitUntil = (promise: Promise<unknown>): void => this.#track(req.id, promise)
+    const call: HandlerCall = req.body instanceof Readable ? { ...req, connection: req.connection, body: webStreamFromReadable(req.body) } : req as HandlerCall
+    const answer = invokeHandler(handler, call, this.#app.env, 'inline', signal, waitUntil)
+    // A synchronous handler's whole answer: nothing to wait for, no promise, no listener on the signal.
+    if (!(answer instanceof Promise) && !(answer.body instanceof StreamedBody)) return signal.aborted ? Promise.reject(signal.reason) : answer as GatewayResponse
     return new Promise<GatewayResponse>((resolve, reject) => {
       // The handler keeps running after an abort (it sees ctx.signal); the caller gets its answer now.
       const stopListening = onAbort(signal, reject)
       this.#pending.add(reject)
       const done = (): void => { stopListening(); this.#pending.delete(reject) }
-      const waitUntil = (promise: Promise<unknown>): void => this.#track(req.id, promise)
-      const call: HandlerCall = req.body instanceof Readable ? { ...req, connection: req.connection, body: webStreamFromReadable(req.body) } : req as HandlerCall
-      invokeHandler(handler, call, this.#app.env, 'inline', signal, waitUntil).then(
+      Promise.resolve(answer).then(
         (res) => {
           done()
           if (!(res.body instanceof StreamedBody)) return resolve(res as GatewayResponse)

@@ -7,7 +7,7 @@ import { loadHandler } from '../../handler/load.ts'
 import { primeWebClasses } from '../../handler/prime.ts'
 import { getHeapStatistics } from 'node:v8'
 import { threadId } from 'node:worker_threads'
-import { StreamedBody } from '../../handler/response-body.ts'
+import { StreamedBody, type HandlerResponse } from '../../handler/response-body.ts'
 import {
   ABORT, FAILURE, LOAD_FAILED, LOG, Outbox, PROTOCOL_VERSION, READY, REQUEST, REQUEST_CHUNK, REQUEST_END,
   RESPONSE, RESPONSE_CREDIT, RETIRE, STOP, STOPPED, type FromWorker, type RequestMessage, type ServeTask, type ToWorker,
@@ -99,18 +99,24 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
       maybeStop()
     }
     const call = { id, method, url, headers, body: body === true ? streams.requestBody(seq) : body, connection: remoteAddress === '' ? undefined : { remoteAddress } }
-    invokeHandler(handler, call, task.env, task.mode, controller.signal, waitUntil).then(
-      (res) => {
-        // Still in flight while its body streams: an ABORT then cancels it, and the worker does not stop under it.
-        if (res.body instanceof StreamedBody) return streams.sendResponse(seq, res, res.body, controller.signal).then(settle)
-        outbox.push([RESPONSE, seq, res.status, res.statusText, res.headers, res.body], res.body)
-        settle()
-      },
-      (error: unknown) => {
-        outbox.push([FAILURE, seq, serializeError(error)])
-        settle()
-      },
-    )
+    const answered = (res: HandlerResponse): void => {
+      // Still in flight while its body streams: an ABORT then cancels it, and the worker does not stop under it.
+      if (res.body instanceof StreamedBody) return void streams.sendResponse(seq, res, res.body, controller.signal).then(settle)
+      outbox.push([RESPONSE, seq, res.status, res.statusText, res.headers, res.body], res.body)
+      settle()
+    }
+    const failed = (error: unknown): void => {
+      outbox.push([FAILURE, seq, serializeError(error)])
+      settle()
+    }
+    const answer = invokeHandler(handler, call, task.env, task.mode, controller.signal, waitUntil)
+    // A synchronous handler's answer goes into this batch's outbox now, not a microtask later.
+    if (answer instanceof Promise) return void answer.then(answered, failed)
+    try {
+      answered(answer)
+    } catch (error) {
+      failed(error)
+    }
   }
 
   // Requests of a batch start one after another in one macrotask while they are quick, so their responses
