@@ -67,6 +67,16 @@ export interface GatewayResponse {
  */
 export type MaybePromise<T> = T | Promise<T>
 
+/**
+ * Where a request's abort signal (client gone, timeout) is read from: an `AbortController`. Read only by
+ * what needs it: Node makes a controller's signal on first read, and a signal is an EventTarget (a Map
+ * of listeners and more) that a request answered at once never needs: ~100 ns and ~0.4 KB of young
+ * garbage a request (measured with a sampling heap profile, inline hello).
+ */
+export interface SignalSource {
+  readonly signal: AbortSignal
+}
+
 export type BufferedRequest = GatewayRequest & { readonly body: Uint8Array | null }
 
 /** The third argument of every handler. */

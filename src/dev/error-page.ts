@@ -1,5 +1,5 @@
 import type { AppKind } from '../config/define.ts'
-import { BaseRuntime } from '../runtime/runtime.ts'
+import { BaseRuntime, type SignalSource } from '../runtime/runtime.ts'
 import type { GatewayRequest, GatewayResponse } from '../types.ts'
 import { messageOf, parseStack, renderErrorPage, toPath } from './error-view.ts'
 
@@ -69,7 +69,7 @@ export class ErrorPageRuntime extends BaseRuntime {
   protected async onClose (): Promise<void> {}
   protected async onDestroy (): Promise<void> {}
 
-  protected async onDispatch (req: GatewayRequest, _signal: AbortSignal, started: () => void): Promise<GatewayResponse> {
+  protected async onDispatch (req: GatewayRequest, _abort: SignalSource, started: () => void): Promise<GatewayResponse> {
     started()
     const f = this.failure
     const { body, type } = renderErrorPage({

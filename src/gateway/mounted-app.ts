@@ -77,7 +77,7 @@ export class MountedApp {
     // queueTimeout instead, so a burst does not eat into the handler's own time.
     const arrived = performance.now()
     const timing = new RequestTiming(arrived, this.config.timeoutMs, controller)
-    const answer = this.runtime.dispatch(req, controller.signal, timing.started)
+    const answer = this.runtime.dispatch(req, controller, timing.started)
     if (!(answer instanceof Promise)) return this.#answered(req, answer, timing)
     timing.waiting()
     return answer.then(

@@ -2,6 +2,7 @@
 import { LightHeaders } from './light-headers.ts'
 import { delegateMembers, linkPrototype } from './light-response.ts'
 import { realRequest } from './native-fetch.ts'
+import type { SignalSource } from '../types.ts'
 
 /** What a handler's Request is made from (a subset of invoke.ts's HandlerCall, so both can share it). */
 export interface RequestParts {
@@ -29,16 +30,16 @@ const PLAIN_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT'
  */
 export class LightRequest {
   declare [PARTS]: RequestParts
-  declare [SIGNAL]: AbortSignal
+  declare [SIGNAL]: SignalSource
   declare [REAL]: Request | undefined
   declare [HREF]: string | undefined
-  declare [MAKE]: (parts: RequestParts, signal: AbortSignal) => Request
+  declare [MAKE]: (parts: RequestParts, abort: SignalSource) => Request
   declare [HEADERS]: LightHeaders | undefined
   /** Its body was read here (the light way): a real Request made afterwards must find it used. */
   declare [USED]: boolean
 
   get method (): string { return this[PARTS].method }
-  get signal (): AbortSignal { return this[SIGNAL] }
+  get signal (): AbortSignal { return this[SIGNAL].signal }
   /** The URL as the URL parser serializes it (host lower-cased, default port dropped), as Request.url is. */
   get url (): string {
     const real = this[REAL]
@@ -104,12 +105,12 @@ function consume<T> (light: LightRequest, read: (bytes: Uint8Array<ArrayBuffer>)
  * A light Request when the parts are ones the real constructor takes as they are, else the real Request
  * at once, so that what it refuses (a forbidden method, a URL it cannot parse) throws here, as before.
  */
-export function lightRequest (parts: RequestParts, signal: AbortSignal, make: (parts: RequestParts, signal: AbortSignal) => Request, untrusted: boolean): Request {
+export function lightRequest (parts: RequestParts, abort: SignalSource, make: (parts: RequestParts, abort: SignalSource) => Request, untrusted: boolean): Request {
   // A URL from the gateway's own front door already parses (http/target.ts); one from elsewhere is checked.
-  if (!PLAIN_METHODS.has(parts.method) || (untrusted && !URL.canParse(parts.url))) return make(parts, signal)
+  if (!PLAIN_METHODS.has(parts.method) || (untrusted && !URL.canParse(parts.url))) return make(parts, abort)
   const request = Object.create(LightRequest.prototype) as LightRequest
   request[PARTS] = parts
-  request[SIGNAL] = signal
+  request[SIGNAL] = abort
   request[REAL] = undefined
   request[HREF] = undefined
   request[MAKE] = make

@@ -4,7 +4,7 @@ import type { CgiChild, Spawner } from '../spawn/spawner.ts'
 import { Readable } from 'node:stream'
 import type { BufferedRequest, GatewayRequest, GatewayResponse } from '../types.ts'
 import { Slots } from './slots.ts'
-import { BaseRuntime, requestController } from './runtime.ts'
+import { BaseRuntime, requestController, type SignalSource } from './runtime.ts'
 
 /**
  * How long a process may go on once its response is complete before it gives up its slot (a cgi script
@@ -64,7 +64,8 @@ export abstract class ProcessRuntime extends BaseRuntime {
   /** Runs one request in its own process; `track` must be handed to `runCgi` as `onChild`. */
   protected abstract run (req: BufferedRequest, signal: AbortSignal, track: (child: CgiChild) => void): Promise<GatewayResponse>
 
-  protected async onDispatch (req: GatewayRequest, requestSignal: AbortSignal, started: () => void): Promise<GatewayResponse> {
+  protected async onDispatch (req: GatewayRequest, abort: SignalSource, started: () => void): Promise<GatewayResponse> {
+    const requestSignal = abort.signal
     // A front door's contract (streamsRequestBody is false), not something a client can cause.
     if (req.body instanceof Readable) throw new TypeError(`${this.mode} runtime takes a buffered request body, got a stream`)
     const { controller } = requestController(requestSignal, this.#destroyed.signal, this.#live)

@@ -1,6 +1,8 @@
 import type { AppKind } from '../config/define.ts'
 import { GatewayError } from '../errors.ts'
-import type { GatewayRequest, GatewayResponse, MaybePromise } from '../types.ts'
+import type { GatewayRequest, GatewayResponse, MaybePromise, SignalSource } from '../types.ts'
+
+export type { SignalSource } from '../types.ts'
 
 export interface RuntimeStats {
   readonly mode: AppKind
@@ -36,10 +38,10 @@ export interface Runtime {
   /**
    * Answers one request: the response itself when it is already there (inline mode, a synchronous
    * handler), else a promise of it. Never throws; fails with a `GatewayError` as a rejected promise (and
-   * promptly when `signal` aborts). `started` is called once the request leaves the app's wait queue and
+   * promptly when `abort.signal` aborts). `started` is called once the request leaves the app's wait queue and
    * runs: the app's timeout counts from there.
    */
-  dispatch (req: GatewayRequest, signal: AbortSignal, started?: () => void): MaybePromise<GatewayResponse>
+  dispatch (req: GatewayRequest, abort: SignalSource, started?: () => void): MaybePromise<GatewayResponse>
   /** Stops taking requests, drains those in flight, then stops. Idempotent, shared promise. */
   close (): Promise<void>
   /** Stops now; in-flight requests fail with `WG_ERR_RUNTIME_DESTROYED`. */
@@ -67,7 +69,7 @@ export abstract class BaseRuntime implements Runtime {
 
   protected abstract onStart (): Promise<void>
   /** Must call `started` when the request stops waiting for a slot and runs. May throw (taken as a rejection). */
-  protected abstract onDispatch (req: GatewayRequest, signal: AbortSignal, started: () => void): MaybePromise<GatewayResponse>
+  protected abstract onDispatch (req: GatewayRequest, abort: SignalSource, started: () => void): MaybePromise<GatewayResponse>
   /** Called once nothing is in flight. */
   protected abstract onClose (): Promise<void>
   /** Called at most once; must make every pending dispatch settle. */
@@ -91,14 +93,14 @@ export abstract class BaseRuntime implements Runtime {
     return this.#startPromise
   }
 
-  dispatch (req: GatewayRequest, signal: AbortSignal, started: () => void = noop): MaybePromise<GatewayResponse> {
+  dispatch (req: GatewayRequest, abort: SignalSource, started: () => void = noop): MaybePromise<GatewayResponse> {
     if (this.#state !== 'ready') {
       return Promise.reject(new GatewayError('WG_ERR_RUNTIME_CLOSED', `${this.mode} runtime is ${this.#state}, not ready`))
     }
     this.#inFlight++
     let answer: MaybePromise<GatewayResponse>
     try {
-      answer = this.onDispatch(req, signal, started)
+      answer = this.onDispatch(req, abort, started)
     } catch (error) {
       return Promise.reject(error).catch(this.#onFailed)
     }

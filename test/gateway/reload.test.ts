@@ -237,7 +237,7 @@ describe('replaceApps (the core that reload and a future per-app reload share)',
     expect(await body('/a')).toBe('a2')
     expect(await body('/b')).toBe('b1')
     // The replaced runtime is closed: it takes no request any more.
-    await expect(oldA.runtime.dispatch(get('/a'), new AbortController().signal)).rejects.toMatchObject({ code: 'WG_ERR_RUNTIME_CLOSED' })
+    await expect(oldA.runtime.dispatch(get('/a'), new AbortController())).rejects.toMatchObject({ code: 'WG_ERR_RUNTIME_CLOSED' })
   })
 })
 

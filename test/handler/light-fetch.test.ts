@@ -149,12 +149,13 @@ describe('LightResponse', () => {
 })
 
 describe('LightRequest', () => {
-  const signal = new AbortController().signal
+  const controller = new AbortController()
+  const signal = controller.signal
   const call = (over: Partial<Parameters<typeof createWebRequest>[0]> = {}): Parameters<typeof createWebRequest>[0] =>
     ({ id: 'r1', method: 'POST', url: 'http://Example.COM:80/a"b?q=1', headers: ['Host', 'example.com', 'X-A', '1', 'x-a', '2'], body: new TextEncoder().encode('payload'), ...over })
 
   it('answers method, url and signal as Node\'s Request would, without making one', () => {
-    const request = createWebRequest(call(), signal)
+    const request = createWebRequest(call(), controller)
     const real = new (realRequest())('http://Example.COM:80/a"b?q=1', { method: 'POST' })
     expect(request).toBeInstanceOf(LightRequest)
     expect(request.method).toBe('POST')
@@ -163,7 +164,7 @@ describe('LightRequest', () => {
   })
 
   it('makes the real Request for what it does not read itself: clone, a header change', async () => {
-    const request = createWebRequest(call(), signal)
+    const request = createWebRequest(call(), controller)
     expect(await request.clone().text()).toBe('payload')
     expect(await request.text()).toBe('payload')
     expect(request.bodyUsed).toBe(true)
@@ -221,7 +222,7 @@ describe('LightRequest', () => {
   const isReal = (request: Request): boolean => !(request instanceof LightRequest) || Object.getOwnPropertySymbols(request).some(key => key.description === 'warmgate.realRequest' && (request as unknown as Record<symbol, unknown>)[key] !== undefined)
   for (const [name, list] of headerLists) {
     it(`reads its headers as Node's Request would, without making one: ${name}`, () => {
-      const request = createWebRequest(call({ headers: list }), signal)
+      const request = createWebRequest(call({ headers: list }), controller)
       const real = new (realRequest())('http://127.0.0.1/', { method: 'POST', headers: pairsOf(list) })
       expect(read(request.headers, false)).toEqual(read(real.headers, false))
       expect(isReal(request)).toBe(false)
@@ -233,7 +234,7 @@ describe('LightRequest', () => {
   }
 
   it('reads its headers without making the real Request, and a change goes through it and on to fetch', async () => {
-    const request = createWebRequest(call({ headers: ['X-A', '1', 'Host', 'h'] }), signal)
+    const request = createWebRequest(call({ headers: ['X-A', '1', 'Host', 'h'] }), controller)
     const headers = request.headers
     expect(headers.get('x-a')).toBe('1')
     expect(isReal(request)).toBe(false)
@@ -277,7 +278,7 @@ describe('LightRequest', () => {
     for (const how of ['text', 'json', 'arrayBuffer', 'bytes'] as const) {
       it(`reads a body it holds as Node's Request would: ${name}, ${how}()`, async () => {
         const parts = call(over)
-        const light = await bodyRead(() => createWebRequest(parts, signal), how)
+        const light = await bodyRead(() => createWebRequest(parts, controller), how)
         const real = await bodyRead(() => {
           const bytes = parts.body as Uint8Array<ArrayBuffer> | null
           const hasBody = bytes !== null && parts.method !== 'GET' && bytes.byteLength > 0
@@ -289,7 +290,7 @@ describe('LightRequest', () => {
   }
 
   it('reads a body without making the real Request', async () => {
-    const request = createWebRequest(call({ body: new TextEncoder().encode('{"a":1}') }), signal)
+    const request = createWebRequest(call({ body: new TextEncoder().encode('{"a":1}') }), controller)
     expect(await request.json()).toEqual({ a: 1 })
     expect(isReal(request)).toBe(false)
     expect(request.bodyUsed).toBe(true)
@@ -297,9 +298,9 @@ describe('LightRequest', () => {
   })
 
   it('is refused at once where Node\'s would be: a forbidden method, a URL that does not parse, a bad CGI header', () => {
-    expect(() => createWebRequest(call({ method: 'TRACE' }), signal)).toThrow(expect.objectContaining({ code: 'WG_ERR_BAD_REQUEST' }))
-    expect(() => createWebRequest(call({ url: 'http://a%zz/' }), signal, true)).toThrow(expect.objectContaining({ code: 'WG_ERR_BAD_REQUEST' }))
-    expect(() => createWebRequest(call({ headers: ['bad name', 'x'] }), signal, true)).toThrow(expect.objectContaining({ code: 'WG_ERR_BAD_REQUEST' }))
+    expect(() => createWebRequest(call({ method: 'TRACE' }), controller)).toThrow(expect.objectContaining({ code: 'WG_ERR_BAD_REQUEST' }))
+    expect(() => createWebRequest(call({ url: 'http://a%zz/' }), controller, true)).toThrow(expect.objectContaining({ code: 'WG_ERR_BAD_REQUEST' }))
+    expect(() => createWebRequest(call({ headers: ['bad name', 'x'] }), controller, true)).toThrow(expect.objectContaining({ code: 'WG_ERR_BAD_REQUEST' }))
   })
 
   it('can be passed to new Request() and to fetch(), as a handler proxying its request would', async () => {
@@ -311,7 +312,7 @@ describe('LightRequest', () => {
     await once(server, 'listening')
     try {
       const { port } = server.address() as AddressInfo
-      const incoming = (): Request => createWebRequest(call({ url: `http://127.0.0.1:${port}/p?x=1`, headers: ['X-A', '1'] }), signal)
+      const incoming = (): Request => createWebRequest(call({ url: `http://127.0.0.1:${port}/p?x=1`, headers: ['X-A', '1'] }), controller)
       const copy = new Request(incoming())
       expect(copy.url).toBe(`http://127.0.0.1:${port}/p?x=1`)
       expect(await copy.text()).toBe('payload')

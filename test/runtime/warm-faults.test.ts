@@ -241,7 +241,8 @@ describe('warm mode: recycling and scaling', () => {
   }, 40_000)
 
   it('workers.maxHeapMb retires a worker whose heap passed the mark after a request, and the next request is served by a fresh one', async (t) => {
-    const h = await open(t, { workers: { min: 1, max: 1, maxHeapMb: 40 } })
+    // Filling 60 MB can take longer than the fixture's 300 ms timeout on a loaded 2-core machine.
+    const h = await open(t, { timeout: '10s', workers: { min: 1, max: 1, maxHeapMb: 40 } })
     const first = (await h.send('/f/retain?mb=60')).json<{ threadId: number }>()
     await replaced(h, first.threadId)
     expect(retireLines(h, 'recycle')).toHaveLength(1)

@@ -176,7 +176,7 @@ async function main (): Promise<void> {
 
   let response: unknown
   try {
-    response = await handler(createWebRequest(call, controller.signal, true), appEnv, ctx)
+    response = await handler(createWebRequest(call, controller, true), appEnv, ctx)
   } catch (error) {
     const code = EXIT_CODES[(error as { code?: string })?.code ?? '']
     if (code !== undefined) fail(code, (error as Error).message, (error as { cause?: unknown }).cause ?? error)

@@ -9,7 +9,7 @@ import { isStaleConnection } from './fastcgi-failure.ts'
 import { FastCgiPool, type FastCgiPoolStats } from './fastcgi-pool.ts'
 import { fastCgiParams } from './fastcgi-backend-request.ts'
 import { splitFastCgiPath } from './fastcgi-script.ts'
-import { BaseRuntime, requestController } from '../runtime.ts'
+import { BaseRuntime, requestController, type SignalSource } from '../runtime.ts'
 import { Slots } from '../slots.ts'
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
@@ -59,7 +59,8 @@ export class FastCgiRuntime extends BaseRuntime {
   // No connection at start: php-fpm may come up after the gateway, and a request answers 502 until it does.
   protected async onStart (): Promise<void> {}
 
-  protected async onDispatch (req: GatewayRequest, requestSignal: AbortSignal, started: () => void): Promise<GatewayResponse> {
+  protected async onDispatch (req: GatewayRequest, abort: SignalSource, started: () => void): Promise<GatewayResponse> {
+    const requestSignal = abort.signal
     // The path as sent, not as the URL parser resolved it (see CgiRuntime): `%2e%2e` and `/../` are refused.
     const url = rawUrl(req)
     const path = pathOf(url)

@@ -8,7 +8,7 @@ import { primeWebClasses } from '../../handler/prime.ts'
 import { StreamedBody } from '../../handler/response-body.ts'
 import type { FetchHandler, GatewayRequest, GatewayResponse, MaybePromise } from '../../types.ts'
 import { readableFromBody, webStreamFromReadable } from './inline-body.ts'
-import { BaseRuntime, onAbort } from '../runtime.ts'
+import { BaseRuntime, onAbort, type SignalSource } from '../runtime.ts'
 
 export interface RuntimeHooks {
   /** Receives a rejected `ctx.waitUntil` promise, to log it with the request id. */
@@ -47,15 +47,17 @@ export class InlineRuntime extends BaseRuntime {
     await primeWebClasses()
   }
 
-  protected onDispatch (req: GatewayRequest, signal: AbortSignal, started: () => void): MaybePromise<GatewayResponse> {
+  protected onDispatch (req: GatewayRequest, abort: SignalSource, started: () => void): MaybePromise<GatewayResponse> {
     const handler = this.#handler as FetchHandler
     // No queue: the handler runs now, on this thread.
     started()
     const waitUntil = (promise: Promise<unknown>): void => this.#track(req.id, promise)
     const call: HandlerCall = req.body instanceof Readable ? { ...req, connection: req.connection, body: webStreamFromReadable(req.body) } : req as HandlerCall
-    const answer = invokeHandler(handler, call, this.#app.env, 'inline', signal, waitUntil)
-    // A synchronous handler's whole answer: nothing to wait for, no promise, no listener on the signal.
-    if (!(answer instanceof Promise) && !(answer.body instanceof StreamedBody)) return signal.aborted ? Promise.reject(signal.reason) : answer as GatewayResponse
+    const answer = invokeHandler(handler, call, this.#app.env, 'inline', abort, waitUntil)
+    // A synchronous handler's whole answer: nothing to wait for, no promise, and no signal is made (a
+    // client gone meanwhile is the front door's to see: it does not write to a closed connection).
+    if (!(answer instanceof Promise) && !(answer.body instanceof StreamedBody)) return answer as GatewayResponse
+    const signal = abort.signal
     return new Promise<GatewayResponse>((resolve, reject) => {
       // The handler keeps running after an abort (it sees ctx.signal); the caller gets its answer now.
       const stopListening = onAbort(signal, reject)

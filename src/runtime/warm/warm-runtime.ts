@@ -12,7 +12,7 @@ import {
 import type { GatewayRequest, GatewayResponse } from '../../types.ts'
 import type { RuntimeHooks } from '../inline/inline-runtime.ts'
 import { COMPILE_CACHE } from '../compile-cache.ts'
-import { BaseRuntime } from '../runtime.ts'
+import { BaseRuntime, type SignalSource } from '../runtime.ts'
 import { Slots } from '../slots.ts'
 import { WarmBodies } from './warm-body.ts'
 import { type RetireReason, WarmThread } from './warm-thread.ts'
@@ -305,7 +305,8 @@ export class WarmRuntime extends BaseRuntime {
     this.#replenish()
   }
 
-  protected onDispatch (req: GatewayRequest, signal: AbortSignal, started: () => void): Promise<GatewayResponse> {
+  protected onDispatch (req: GatewayRequest, abort: SignalSource, started: () => void): Promise<GatewayResponse> {
+    const signal = abort.signal
     if (this.#closing) return Promise.reject(new GatewayError('WG_ERR_RUNTIME_CLOSED', 'warm runtime is closing'))
     if (this.#slots.tryAcquire()) return this.#run(req, signal, started)
     return this.#slots.acquire(signal).then(() => this.#run(req, signal, started))

@@ -109,7 +109,7 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
       outbox.push([FAILURE, seq, serializeError(error)])
       settle()
     }
-    const answer = invokeHandler(handler, call, task.env, task.mode, controller.signal, waitUntil)
+    const answer = invokeHandler(handler, call, task.env, task.mode, controller, waitUntil)
     // A synchronous handler's answer goes into this batch's outbox now, not a microtask later.
     if (answer instanceof Promise) return void answer.then(answered, failed)
     try {
