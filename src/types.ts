@@ -77,6 +77,11 @@ export interface SignalSource {
   readonly signal: AbortSignal
 }
 
+/** What aborts a request (client gone, timeout): an `AbortController`, or a LazyAbortController. */
+export interface Aborter extends SignalSource {
+  abort (reason?: unknown): void
+}
+
 export type BufferedRequest = GatewayRequest & { readonly body: Uint8Array | null }
 
 /** The third argument of every handler. */

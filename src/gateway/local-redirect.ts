@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import type { GatewayRequest, GatewayResponse } from '../types.ts'
+import type { Aborter, GatewayRequest, GatewayResponse } from '../types.ts'
 import { errorResponse } from './error-response.ts'
 import type { MountedApp } from './mounted-app.ts'
 import type { Router } from './router.ts'
@@ -15,7 +15,7 @@ const BODY_FIELDS = new Set(['content-length', 'content-type', 'transfer-encodin
  * itself, as a GET for that path, through the router (it may name another app). The client never sees
  * the first response; its body is discarded.
  */
-export async function followLocalRedirects (first: GatewayResponse, req: GatewayRequest, from: MountedApp, router: Router<MountedApp>, controller: AbortController): Promise<GatewayResponse> {
+export async function followLocalRedirects (first: GatewayResponse, req: GatewayRequest, from: MountedApp, router: Router<MountedApp>, controller: Aborter): Promise<GatewayResponse> {
   let res = first
   let app = from
   for (let hops = 1; res.localRedirect !== undefined; hops++) {

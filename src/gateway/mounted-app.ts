@@ -3,7 +3,7 @@ import { ERROR_CODES, GatewayError, isGatewayError } from '../errors.ts'
 import type { Logger } from '../log/logger.ts'
 import type { GatewayMetrics } from '../ops/metrics.ts'
 import type { Runtime } from '../runtime/runtime.ts'
-import type { GatewayRequest, GatewayResponse, MaybePromise } from '../types.ts'
+import type { Aborter, GatewayRequest, GatewayResponse, MaybePromise } from '../types.ts'
 import { devErrorResponse } from '../dev/error-view.ts'
 import { errorResponse } from './error-response.ts'
 
@@ -72,7 +72,7 @@ export class MountedApp {
    * away; the timeout aborts it too, so the handler's `ctx.signal` sees both. An answer the runtime
    * has at once (a synchronous inline handler) is returned as it is, and no timer is ever set for it.
    */
-  respond (req: GatewayRequest, controller: AbortController): MaybePromise<GatewayResponse> {
+  respond (req: GatewayRequest, controller: Aborter): MaybePromise<GatewayResponse> {
     // The timeout counts from dispatch, not from arrival: time spent waiting for a slot is bounded by
     // queueTimeout instead, so a burst does not eat into the handler's own time.
     const arrived = performance.now()
@@ -153,12 +153,12 @@ class RequestTiming {
   /** `performance.now()` when it left the wait queue and ran; 0 until then. */
   ran = 0
   readonly #timeoutMs: number
-  readonly #controller: AbortController
+  readonly #controller: Aborter
   #timer: NodeJS.Timeout | undefined
   #waiting = false
   #stopped = false
 
-  constructor (arrived: number, timeoutMs: number, controller: AbortController) {
+  constructor (arrived: number, timeoutMs: number, controller: Aborter) {
     this.arrived = arrived
     this.#timeoutMs = timeoutMs
     this.#controller = controller
@@ -187,7 +187,7 @@ class RequestTiming {
   }
 }
 
-function abortOnTimeout (controller: AbortController, ms: number): void {
+function abortOnTimeout (controller: Aborter, ms: number): void {
   controller.abort(new GatewayError('WG_ERR_TIMEOUT', `handler did not answer within ${ms} ms`))
 }
 

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream'
 import { errorResponse } from '../gateway/error-response.ts'
 import { clientAborted, type MountedApp } from '../gateway/mounted-app.ts'
 import { answerOperator, isOperatorPath, recordAnswer, refusal, routeTo, waitForStart } from '../gateway/pipeline.ts'
+import { LazyAbortController } from '../gateway/lazy-abort.ts'
 import { respondRouted } from '../gateway/respond.ts'
 import type { Router } from '../gateway/router.ts'
 import type { StartingTable } from '../gateway/app-table.ts'
@@ -128,12 +129,32 @@ function answer (
   req: IncomingMessage, res: ServerResponse, context: ListenerContext, id: string, target: RequestTarget,
   secure: boolean, mounted: MountedApp, router: Router<MountedApp>, finish: (response: GatewayResponse) => void,
 ): void {
-
-  const controller = new AbortController()
-  res.once('close', () => {
-    if (!res.writableFinished) controller.abort(clientAborted())
-    mounted.leave()
-  })
+  const abort = new LazyAbortController()
+  const limit = mounted.config.bodyLimit
+  if (!hasBody(req)) {
+    const answered = respondRouted(mounted, new WireRequest(id, target.url, req, null, secure), router, abort)
+    if (!(answered instanceof Promise) && (answered.body === null || answered.body instanceof Uint8Array)) {
+      // The fast path: a synchronous handler's whole answer, written in the turn the request was parsed
+      // in. The app's part is over with it; a 'close' listener is needed only if the handler made the signal.
+      try {
+        finish(answered)
+      } catch (error) {
+        failed(error, res, mounted, id, finish)
+      }
+      mounted.leave()
+      if (abort.made) res.once('close', () => { if (!res.writableFinished) abort.abort(clientAborted()) })
+      return
+    }
+    watchClose(res, abort, mounted)
+    Promise.resolve(answered).then(finish).catch((error: unknown) => failed(error, res, mounted, id, finish))
+    return
+  }
+  watchClose(res, abort, mounted)
+  // The body will be read now (a declared length over the limit is refused in readBody, unread).
+  if (awaitingContinue.has(req) && !(Number(req.headers['content-length']) > limit)) {
+    awaitingContinue.delete(req)
+    res.writeContinue()
+  }
   const tooLarge = (response?: GatewayResponse): void => {
     if (response !== undefined && response.body !== null && !(response.body instanceof Uint8Array)) response.body.destroy()
     // A streamed body that crossed the limit was logged when it did (below); one refused whole is logged here.
@@ -141,32 +162,6 @@ function answer (
     refused.headers.push('connection', 'close') // the rest of the body is not read: the connection cannot be reused
     finish(refused)
   }
-  const limit = mounted.config.bodyLimit
-  // The body will be read now (a declared length over the limit is refused in readBody, unread).
-  if (awaitingContinue.has(req) && !(Number(req.headers['content-length']) > limit)) {
-    awaitingContinue.delete(req)
-    res.writeContinue()
-  }
-  const failed = (error: unknown): void => {
-    mounted.log.error({ reqId: id, err: error }, 'writing the response failed')
-    if (!res.headersSent) finish(errorResponse('WG_ERR_HANDLER_THREW', id))
-    else res.destroy()
-  }
-  const dispatch = (body: Uint8Array | null | StreamedRequestBody, streamed?: StreamedRequestBody): void => {
-    const answer = respondRouted(mounted, new WireRequest(id, target.url, req, body, secure), router, controller)
-    const answered = (response: GatewayResponse): void => streamed?.tooLarge === true ? tooLarge(response) : finish(response)
-    // A synchronous handler's answer is written now, in the same turn the request was parsed in.
-    if (!(answer instanceof Promise)) {
-      try {
-        answered(answer)
-      } catch (error) {
-        failed(error)
-      }
-      return
-    }
-    answer.then(answered).catch(failed)
-  }
-  if (!hasBody(req)) return dispatch(null)
   if (mounted.runtime.streamsRequestBody && isLargeOrChunked(req) && !(Number(req.headers['content-length']) > limit)) {
     const body = new StreamedRequestBody(req, limit)
     body.once('error', (error) => {
@@ -177,13 +172,30 @@ function answer (
     })
     // The exchange is over: what the handler did not read is dropped.
     res.once('finish', () => body.destroy())
-    return dispatch(body, body)
+    Promise.resolve(respondRouted(mounted, new WireRequest(id, target.url, req, body, secure), router, abort))
+      .then(response => body.tooLarge ? tooLarge(response) : finish(response))
+      .catch((error: unknown) => failed(error, res, mounted, id, finish))
+    return
   }
   readBody(req, limit).then((body) => {
     if (body === 'too-large') return tooLarge()
     if (body === 'aborted') return
-    dispatch(body)
-  }).catch(failed)
+    return Promise.resolve(respondRouted(mounted, new WireRequest(id, target.url, req, body, secure), router, abort)).then(finish)
+  }).catch((error: unknown) => failed(error, res, mounted, id, finish))
+}
+
+/** Until the exchange is over: a client that goes away aborts the request, and the app is left at the end. */
+function watchClose (res: ServerResponse, abort: LazyAbortController, mounted: MountedApp): void {
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort(clientAborted())
+    mounted.leave()
+  })
+}
+
+function failed (error: unknown, res: ServerResponse, mounted: MountedApp, id: string, finish: (response: GatewayResponse) => void): void {
+  mounted.log.error({ reqId: id, err: error }, 'writing the response failed')
+  if (!res.headersSent) finish(errorResponse('WG_ERR_HANDLER_THREW', id))
+  else res.destroy()
 }
 
 /**
