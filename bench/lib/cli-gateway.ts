@@ -3,15 +3,18 @@
 // Prints "warmgate VERSION listening on URL" once ready; pino's JSON lines (at the chosen level) and the CLI's
 // own messages are kept.
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
+import { assertBuilt, BUILT_CLI } from './built.ts'
 import { eachLine, stopChild, track } from './children.ts'
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
+
+/** The built package's CLI, as users run it (built.ts). */
+const CLI = BUILT_CLI
 
 export interface Server { url: string, pid: number, logLines: () => string[], stop: () => Promise<void> }
 
 /** The gateway as the `warmgate` CLI runs it: `warmgate start --config FILE --host 127.0.0.1 --port 0`. */
 export async function startCliGateway (options: { node: string, config: string, logLevel: string, env: Record<string, string | undefined>, args?: string[] }, timeoutMs = 30_000): Promise<Server> {
+  assertBuilt()
   const args = [CLI, 'start', '--config', options.config, '--host', '127.0.0.1', '--port', '0', '--log-level', options.logLevel, ...(options.args ?? [])]
   const child = track(spawn(options.node, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env }))
   const lines: string[] = []

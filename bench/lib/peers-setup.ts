@@ -62,9 +62,11 @@ export function prepare (workloads: Workload[], options: { cpuProf: boolean }, o
   }
   for (const w of workloads) {
     if (!w.peers.includes('warmgate --processes 2')) continue
-    // The CLI as users start it, from a config: the workload's app alone, as serve.ts mounts it.
+    // The CLI as users start it, from a config: the workload's app alone, as serve.ts mounts it. One worker
+    // thread per process, as in bench:processes: two processes then run two handler threads in all, as
+    // Watt with 2 workers does (with 2 each, four threads and two main threads share the two cores).
     const file = join(dir, `cli-${w.name}.config.mjs`)
-    writeFileSync(file, `export default { apps: { ${w.name}: { route: '/${w.name}', entry: ${JSON.stringify(APP_ENTRIES[w.name])}, mode: 'warm', workers: { min: 2, max: 2 } } } }\n`)
+    writeFileSync(file, `export default { apps: { ${w.name}: { route: '/${w.name}', entry: ${JSON.stringify(APP_ENTRIES[w.name])}, mode: 'warm', workers: { min: 1, max: 1 } } } }\n`)
     setup.cliConfigs[w.name] = file
   }
   if (wanted.has('lighttpd mod_cgi')) {

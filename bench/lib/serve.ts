@@ -5,9 +5,9 @@
 // Everything else it writes to stdout is pino's JSON log (at the chosen level). SIGTERM/SIGINT close it.
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { fixYoungGeneration } from '../../src/cli/heap.ts'
-import { createGateway, type AppConfig, type Mode } from '../../src/index.ts'
+import type { AppConfig, Mode } from '../../src/index.ts'
 import type { LogLevel } from '../../src/log/logger.ts'
+import { builtGateway, builtHeap } from './built.ts'
 
 const BENCH_APPS = {
   hello: '../../apps/hello.ts',
@@ -44,8 +44,9 @@ async function main (): Promise<void> {
   }
   if (mode === 'warm') appConfig.workers = { min: Number(values.min ?? 1), max: Number(values.max ?? values.min ?? 1) }
 
-  // As the warmgate CLI runs it (src/cli/start.ts): every mode, the same heap setting.
-  fixYoungGeneration()
+  // The built package, as users run it (built.ts), with the heap setting the warmgate CLI applies (src/cli/start.ts).
+  const { createGateway } = await builtGateway()
+  ;(await builtHeap()).fixYoungGeneration()
   const gateway = await createGateway({ apps: { [app]: appConfig } }, { logLevel: values['log-level'] as LogLevel })
   const { url, fastcgi } = await gateway.listen({ host: '127.0.0.1', port: 0, fastcgi: values.fastcgi })
   process.stdout.write(JSON.stringify({ [READY_KEY]: true, url, fastcgi, pid: process.pid, routes: gateway.routes() }) + '\n')
