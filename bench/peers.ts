@@ -8,6 +8,8 @@
 //   warmgate inline, warmgate warm 2  the gateway (bench/lib/serve.ts), inline and with 2 warm workers
 //   warmgate --processes 2            `warmgate start --processes 2` (the CLI: a supervisor and 2 gateway
 //                                     processes on one port, each warm with 1 worker; hello, cpu)
+//   warmgate --processes 2 inline     the same, the app inline: each process answers on its own event loop,
+//                                     the shape of Watt's workers (hello, cpu)
 //   bare node:http                    node:http calling the same handler (web Request in, Response read whole
 //                                     and sent): the ceiling for a fetch-style handler on one thread
 //   fastify                           Fastify calling the same handler, converted the same way
@@ -114,8 +116,9 @@ async function startPeer (peer: PeerName, workload: Workload, setup: Setup, prof
       const gateway = await startGateway({ app: workload.name, mode: warm ? 'warm' : 'inline', workers: warm ? { min: 2, max: 2 } : undefined, logLevel: 'warn', cpuProfDir: profDir })
       return { server: { url: gateway.url, pid: gateway.pid, logLines: () => gateway.logLines, stop: gateway.stop }, url: gateway.url + workload.path }
     }
-    case 'warmgate --processes 2': {
-      const config = setup.cliConfigs[workload.name]
+    case 'warmgate --processes 2':
+    case 'warmgate --processes 2 inline': {
+      const config = (peer === 'warmgate --processes 2' ? setup.cliConfigs : setup.cliInlineConfigs)[workload.name]
       if (config === undefined) throw new Error(`no CLI config for ${workload.name}`)
       const server = await startCliGateway({ node: nodeBinary(), config, logLevel: 'warn', env: process.env, args: ['--processes', '2'] }, 60_000)
       return { server, url: server.url + workload.path }
@@ -235,7 +238,7 @@ async function main (): Promise<number> {
   out('  peers    warmgate inline / warm 2 (2 worker threads); bare node:http and fastify: the same handler module, web Request in,')
   out('           Response read whole and sent; fastify native: Fastify\'s own route with the same body (hello only: the target\'s baseline);')
   out('           lighttpd mod_cgi: apps/cgi-bin/hello.sh (hello only); nginx static: a file with the same body (1 worker; hello, big)')
-  out('           warmgate --processes 2: the CLI, a supervisor + 2 gateway processes (warm, 1 worker each); srvx (FastResponse as the')
+  out('           warmgate --processes 2: the CLI, a supervisor + 2 gateway processes (warm, 1 worker each; "inline": the app inline); srvx (FastResponse as the')
   out('           global Response) and a Hono app on @hono/node-server: the same handler module; watt 1 worker / 2 workers: wattpm start,')
   out('           one @platformatic/node app (node:http, the same body; logger warn, metrics and management API off); one process, workers are threads')
   for (const s of skipped) out(`  skipped  ${s.peer}: ${s.reason}`)

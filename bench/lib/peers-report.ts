@@ -4,7 +4,7 @@ import type { WrkReport, WrkSettings } from './wrk.ts'
 import { spread, table } from './stats.ts'
 
 export type WorkloadName = 'hello' | 'cpu' | 'io' | 'big'
-export type PeerName = 'warmgate inline' | 'warmgate warm 2' | 'warmgate --processes 2' | 'bare node:http' | 'fastify' | 'fastify native'
+export type PeerName = 'warmgate inline' | 'warmgate warm 2' | 'warmgate --processes 2' | 'warmgate --processes 2 inline' | 'bare node:http' | 'fastify' | 'fastify native'
   | 'srvx' | 'hono node-server' | 'watt 1 worker' | 'watt 2 workers' | 'lighttpd mod_cgi' | 'nginx static'
 
 /** Peers that need the scratch packages of peer-packages.ts. */
@@ -33,7 +33,7 @@ export const WORKLOADS: Workload[] = [
     path: '/hello',
     expect: 'Hello, world!',
     wrk: { threads: 1, connections: 50, timeoutS: 2 },
-    peers: ['warmgate inline', 'warmgate warm 2', 'warmgate --processes 2', 'bare node:http', 'fastify', 'fastify native', 'srvx', 'hono node-server',
+    peers: ['warmgate inline', 'warmgate warm 2', 'warmgate --processes 2', 'warmgate --processes 2 inline', 'bare node:http', 'fastify', 'fastify native', 'srvx', 'hono node-server',
       'watt 1 worker', 'watt 2 workers', 'lighttpd mod_cgi', 'nginx static'],
   },
   {
@@ -42,7 +42,7 @@ export const WORKLOADS: Workload[] = [
     path: '/cpu?n=7000',
     expect: '7000 rounds',
     wrk: { threads: 1, connections: 8, timeoutS: 2 },
-    peers: ['warmgate inline', 'warmgate warm 2', 'warmgate --processes 2', 'bare node:http', 'fastify', 'srvx', 'hono node-server', 'watt 1 worker', 'watt 2 workers'],
+    peers: ['warmgate inline', 'warmgate warm 2', 'warmgate --processes 2', 'warmgate --processes 2 inline', 'bare node:http', 'fastify', 'srvx', 'hono node-server', 'watt 1 worker', 'watt 2 workers'],
   },
   {
     // 20 ms of waiting per request: at 50 connections no server can pass 50 / 0.020 = 2500 req/s.

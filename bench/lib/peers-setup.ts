@@ -27,8 +27,10 @@ export interface Setup {
   nginx?: Nginx
   /** srvx, @hono/node-server and Watt, from the scratch dir. */
   packages?: PeerPackages
-  /** Per workload: the config file `warmgate start --processes 2` runs (that app alone, warm, 2 workers a process). */
+  /** Per workload: the config file `warmgate start --processes 2` runs (that app alone, warm, 1 worker a process). */
   cliConfigs: Partial<Record<Workload['name'], string>>
+  /** The same with the app inline: each process answers on its own event loop, as each Watt worker does. */
+  cliInlineConfigs: Partial<Record<Workload['name'], string>>
   profRoot?: string
 }
 
@@ -47,7 +49,7 @@ export function prepare (workloads: Workload[], options: { cpuProf: boolean }, o
   const dir = mkdtempSync(join(tmpdir(), 'warmgate-peers-'))
   // nginx started as root serves from an unprivileged worker (www-data): it must be able to enter the dir.
   chmodSync(dir, 0o755)
-  const setup: Setup = { dir, cgiDocroot: join(dir, 'cgi-docroot'), staticRoot: join(dir, 'static'), cliConfigs: {} }
+  const setup: Setup = { dir, cgiDocroot: join(dir, 'cgi-docroot'), staticRoot: join(dir, 'static'), cliConfigs: {}, cliInlineConfigs: {} }
   if (options.cpuProf) setup.profRoot = join(ROOT, `bench/results/profiles/peers-${new Date().toISOString().replace(/[:.]/g, '-')}`)
   if ((wanted.has('fastify') || wanted.has('fastify native')) && fastifyVersion() === undefined) {
     const reason = 'the fastify package is not installed (npm install: it is a devDependency)'
@@ -61,6 +63,11 @@ export function prepare (workloads: Workload[], options: { cpuProf: boolean }, o
     }
   }
   for (const w of workloads) {
+    if (w.peers.includes('warmgate --processes 2 inline')) {
+      const file = join(dir, `cli-${w.name}-inline.config.mjs`)
+      writeFileSync(file, `export default { apps: { ${w.name}: { route: '/${w.name}', entry: ${JSON.stringify(APP_ENTRIES[w.name])}, mode: 'inline' } } }\n`)
+      setup.cliInlineConfigs[w.name] = file
+    }
     if (!w.peers.includes('warmgate --processes 2')) continue
     // The CLI as users start it, from a config: the workload's app alone, as serve.ts mounts it. One worker
     // thread per process, as in bench:processes: two processes then run two handler threads in all, as
