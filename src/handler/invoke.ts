@@ -61,8 +61,10 @@ export function invokeHandler (
     } catch (cause) {
       throw handlerThrew(cause)
     }
-    if (isThenable(result)) return Promise.resolve(result).then(readWebResponse, (cause: unknown) => { throw handlerThrew(cause) })
-    return readWebResponse(result)
+    // The main thread writes a body to the socket itself; a worker transfers the body's buffer whole.
+    const pooled = mode === 'inline'
+    if (isThenable(result)) return Promise.resolve(result).then(value => readWebResponse(value, pooled), (cause: unknown) => { throw handlerThrew(cause) })
+    return readWebResponse(result, pooled)
   } catch (error) {
     return Promise.reject(error)
   }

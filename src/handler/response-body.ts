@@ -69,13 +69,16 @@ export class StreamedBody {
  * bytes, JSON: today's fast path, one buffer with a Content-Length); otherwise hands back a `StreamedBody`.
  * A light Response of data is read synchronously; anything else through a promise, which rejects with a
  * `GatewayError` (500) when the result is not a Response or its body fails before a first chunk.
+ * `pooled`: a string body may be encoded into Node's shared buffer pool (the main thread, which writes
+ * it to a socket), not into a buffer of its own (a warm worker, which transfers the buffer whole).
  */
-export function readWebResponse (result: unknown): MaybePromise<HandlerResponse> {
+export function readWebResponse (result: unknown, pooled = false): MaybePromise<HandlerResponse> {
   // A light Response of data (light-response.ts): no stream, no Headers object. Answered synchronously.
   const fast = takeFast(result)
   if (fast !== undefined) {
     const body = fast.body
-    return { status: fast.status, statusText: fast.statusText, headers: fast.headers, body: typeof body === 'string' ? encoder.encode(body) : body }
+    // Buffer.from takes a small string's bytes from the pool: no backing store of its own to allocate and free.
+    return { status: fast.status, statusText: fast.statusText, headers: fast.headers, body: typeof body === 'string' ? (pooled ? Buffer.from(body) : encoder.encode(body)) : body }
   }
   return readOtherResponse(result)
 }

@@ -310,7 +310,7 @@ function writeHttpResponse (req: IncomingMessage, res: ServerResponse, id: strin
   if (body === null || bodyless || req.method === 'HEAD') {
     if (body !== null && !(body instanceof Uint8Array)) body.destroy()
     res.end()
-  } else if (body instanceof Uint8Array) res.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength))
+  } else if (body instanceof Uint8Array) res.end(body instanceof Buffer ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength))
   else streamBody(res, body, handlerLength === undefined ? undefined : Number(handlerLength))
 }
 
