@@ -7,7 +7,7 @@ import type { Logger } from '../../log/logger.ts'
 import type { GatewayResponse } from '../../types.ts'
 import { FAILURE_CODES, lowerFraming, StderrLog } from '../cgi/cgi-exchange.ts'
 import { markStale, protocolError } from './fastcgi-failure.ts'
-import type { FastCgiConnection } from './fastcgi-pool.ts'
+import type { ConnectionUser, FastCgiConnection } from './fastcgi-pool.ts'
 
 export interface FastCgiExchangeOptions {
   /** The app's logger; lines add `reqId`. */
@@ -41,7 +41,7 @@ export function runFastCgi (conn: FastCgiConnection, params: Record<string, stri
 
 type State = 'head' | 'collect' | 'stream'
 
-class Exchange {
+class Exchange implements ConnectionUser {
   readonly #conn: FastCgiConnection
   readonly #options: FastCgiExchangeOptions
   readonly #resolve: (res: GatewayResponse) => void
@@ -77,10 +77,8 @@ class Exchange {
     if (signal.aborted) return this.#abort(signal)
     this.#signal = signal
     signal.addEventListener('abort', this.#onAbort, { once: true })
-    socket.on('data', this.#onData)
-    socket.once('end', this.#onEnd)
-    socket.once('close', this.#onEnd)
-    socket.on('error', this.#onError)
+    // The connection's listeners pass its socket's events here until #finish.
+    this.#conn.user = this
     // §3.5/§6.2: BEGIN_REQUEST, the PARAMS stream and its empty end record; with a buffered body the
     // whole STDIN stream too, so a small request is a single write.
     const parts = [
@@ -124,7 +122,7 @@ class Exchange {
     }
   }
 
-  #onData = (chunk: Buffer): void => {
+  onData (chunk: Buffer): void {
     this.#answered = true
     let records: FastCgiRecord[]
     try {
@@ -248,12 +246,11 @@ class Exchange {
     this.#resolve(res)
   }
 
-  #onEnd = (): void => {
-    this.#fail(this.#closed(new GatewayError('WG_ERR_FASTCGI_CLOSED', 'the FastCGI backend closed the connection before END_REQUEST')))
-  }
-
-  #onError = (error: Error): void => {
-    this.#fail(this.#closed(new GatewayError('WG_ERR_FASTCGI_CLOSED', `the FastCGI connection failed before END_REQUEST: ${error.message}`, { cause: error })))
+  onClosed (error?: Error): void {
+    if (this.#over) return
+    this.#fail(this.#closed(error === undefined
+      ? new GatewayError('WG_ERR_FASTCGI_CLOSED', 'the FastCGI backend closed the connection before END_REQUEST')
+      : new GatewayError('WG_ERR_FASTCGI_CLOSED', `the FastCGI connection failed before END_REQUEST: ${error.message}`, { cause: error })))
   }
 
   #closed (error: GatewayError): GatewayError {
@@ -285,10 +282,7 @@ class Exchange {
     this.#over = true
     clearTimeout(this.#timer)
     const { socket } = this.#conn
-    socket.off('data', this.#onData)
-    socket.off('end', this.#onEnd)
-    socket.off('close', this.#onEnd)
-    socket.off('error', this.#onError)
+    if (this.#conn.user === this) this.#conn.user = undefined
     this.#signal?.removeEventListener('abort', this.#onAbort)
     if (this.#in !== undefined) this.#in.off('data', this.#onBodyData)
     // A reused connection must flow again so that the pool sees the backend close it.

@@ -7,8 +7,25 @@ export interface FastCgiConnection {
   readonly socket: Socket
   /** Requests it has carried before the current one (0: freshly connected). */
   served: number
-  /** Set while the connection sits in the idle list. */
+  /**
+   * Closes the connection once it has been idle for keepAliveTimeout. Made at its first release and
+   * refreshed at each one after (one timer a connection, not one a request); firing while the
+   * connection is busy does nothing.
+   */
   idleTimer: NodeJS.Timeout | undefined
+  /**
+   * The request the connection carries now, which its socket's events go to. The listeners are the
+   * connection's, set once when it connects: adding and removing four of them for every request cost
+   * more than the request's own records did.
+   */
+  user: ConnectionUser | undefined
+}
+
+/** What a request running on a connection hears of its socket. */
+export interface ConnectionUser {
+  onData (chunk: Buffer): void
+  /** The socket ended, closed or failed (`error`) under the request. */
+  onClosed (error?: Error): void
 }
 
 export interface FastCgiPoolStats {
@@ -48,9 +65,6 @@ export class FastCgiPool {
   acquire (signal: AbortSignal): FastCgiConnection | Promise<FastCgiConnection> {
     const idle = this.#idle.pop()
     if (idle !== undefined) {
-      clearTimeout(idle.idleTimer)
-      idle.idleTimer = undefined
-      idle.socket.off('data', onIdleData)
       this.#busy.add(idle)
       return idle
     }
@@ -67,10 +81,13 @@ export class FastCgiPool {
     }
     conn.served++
     // The backend says nothing on an idle connection; a byte there is a protocol error, an end is a
-    // backend that closed it (php-fpm after pm.max_requests, a restart): either way it is dropped.
-    socket.on('data', onIdleData)
-    conn.idleTimer = setTimeout(() => this.#drop(conn), this.#options.keepAliveTimeoutMs)
-    conn.idleTimer.unref()
+    // backend that closed it (php-fpm after pm.max_requests, a restart): either way it is dropped (the
+    // connection's own listeners, set in #connect, with no user).
+    conn.user = undefined
+    if (conn.idleTimer === undefined) {
+      conn.idleTimer = setTimeout(() => { if (!this.#busy.has(conn)) this.#drop(conn) }, this.#options.keepAliveTimeoutMs)
+      conn.idleTimer.unref()
+    } else conn.idleTimer.refresh()
     this.#idle.push(conn)
   }
 
@@ -115,10 +132,17 @@ export class FastCgiPool {
           return reject(new GatewayError('WG_ERR_RUNTIME_CLOSED', 'fastcgi runtime closed while connecting'))
         }
         if ('host' in address) socket.setNoDelay(true)
-        const conn: FastCgiConnection = { socket, served: 0, idleTimer: undefined }
-        // Idle or busy, a connection must never throw an unhandled 'error'; the exchange adds its own.
-        socket.on('error', noop)
-        socket.once('close', () => this.#drop(conn))
+        const conn: FastCgiConnection = { socket, served: 0, idleTimer: undefined, user: undefined }
+        // Set once, for the connection's life; its current request (`user`) hears them. Bytes with no
+        // request on the connection are a backend breaking the protocol: the connection is closed.
+        socket.on('data', (chunk: Buffer) => conn.user === undefined ? socket.destroy() : conn.user.onData(chunk))
+        // Idle or busy, a connection must never throw an unhandled 'error'.
+        socket.on('error', (error: Error) => conn.user?.onClosed(error))
+        socket.once('end', () => conn.user?.onClosed())
+        socket.once('close', () => {
+          conn.user?.onClosed()
+          this.#drop(conn)
+        })
         this.#opened++
         this.#busy.add(conn)
         resolve(conn)
@@ -145,9 +169,3 @@ export class FastCgiPool {
     })
   }
 }
-
-function onIdleData (this: Socket): void {
-  this.destroy()
-}
-
-function noop (): void {}

@@ -89,7 +89,8 @@ export class FastCgiRuntime extends BaseRuntime {
       if (body instanceof Readable && declaredLength(req.headers) === null) body = await readWhole(body, signal)
       const bodyLength = body instanceof Readable ? declaredLength(req.headers) : body?.byteLength ?? null
       const params = fastCgiParams(this.#app, this.#fastcgi, req, found.script, url, bodyLength)
-      await this.#slots.acquire(signal)
+      // A free slot is taken without a promise turn (the usual case below maxConnections).
+      if (!this.#slots.tryAcquire()) await this.#slots.acquire(signal)
       busy = true
       this.#busy++
       started()
@@ -98,7 +99,9 @@ export class FastCgiRuntime extends BaseRuntime {
       let retried = false
       const retry = (error: unknown): boolean => idempotent && !retried && !signal.aborted && isStaleConnection(error)
       for (;;) {
-        const conn = await this.#pool.acquire(signal)
+        // An idle connection comes back as it is: awaiting it would cost a microtask turn a request.
+        const taken = this.#pool.acquire(signal)
+        const conn = taken instanceof Promise ? await taken : taken
         try {
           return await runFastCgi(conn, params, body, signal, {
             log: this.#log,
