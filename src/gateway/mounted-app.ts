@@ -6,6 +6,7 @@ import type { Runtime } from '../runtime/runtime.ts'
 import type { Aborter, GatewayRequest, GatewayResponse, MaybePromise } from '../types.ts'
 import { devErrorResponse } from '../dev/error-view.ts'
 import { errorResponse } from './error-response.ts'
+import { TimeoutWheel, type Expiring } from './timeout-wheel.ts'
 
 export interface MountedAppOptions {
   exposeErrors?: boolean
@@ -25,6 +26,8 @@ export class MountedApp {
   readonly log: Logger
   #routed = 0
   #idle: Array<() => void> = []
+  /** The timeouts of this app's requests answered asynchronously (timeout-wheel.ts). */
+  readonly #timeouts: TimeoutWheel
 
   /** `warmgate dev`: a 5xx answer is the dev error page, with the error's message and stack (never in `start`). */
   readonly exposeErrors: boolean
@@ -39,6 +42,7 @@ export class MountedApp {
     this.exposeErrors = options.exposeErrors === true
     this.serverTiming = options.serverTiming === true
     this.metrics = options.metrics
+    this.#timeouts = new TimeoutWheel(config.timeoutMs)
   }
 
   /**
@@ -76,7 +80,7 @@ export class MountedApp {
     // The timeout counts from dispatch, not from arrival: time spent waiting for a slot is bounded by
     // queueTimeout instead, so a burst does not eat into the handler's own time.
     const arrived = performance.now()
-    const timing = new RequestTiming(arrived, this.config.timeoutMs, controller)
+    const timing = new RequestTiming(arrived, this.#timeouts, this.config.timeoutMs, controller)
     const answer = this.runtime.dispatch(req, controller, timing.started)
     if (!(answer instanceof Promise)) return this.#answered(req, answer, timing)
     timing.waiting()
@@ -144,22 +148,25 @@ export class MountedApp {
 }
 
 /**
- * When a request arrived and started to run, and its timeout. The timer is set only once the answer is
- * known to be asynchronous (`waiting`) and the request runs (`started`), whichever comes last: a
- * synchronous answer never costs a timer.
+ * When a request arrived and started to run, and its timeout. The timeout is watched (the app's
+ * TimeoutWheel) only once the answer is known to be asynchronous (`waiting`) and the request runs
+ * (`started`), whichever comes last: a synchronous answer never costs one.
  */
-class RequestTiming {
+class RequestTiming implements Expiring {
   readonly arrived: number
   /** `performance.now()` when it left the wait queue and ran; 0 until then. */
   ran = 0
+  deadline = Infinity
+  readonly #wheel: TimeoutWheel
   readonly #timeoutMs: number
   readonly #controller: Aborter
-  #timer: NodeJS.Timeout | undefined
   #waiting = false
+  #watched = false
   #stopped = false
 
-  constructor (arrived: number, timeoutMs: number, controller: Aborter) {
+  constructor (arrived: number, wheel: TimeoutWheel, timeoutMs: number, controller: Aborter) {
     this.arrived = arrived
+    this.#wheel = wheel
     this.#timeoutMs = timeoutMs
     this.#controller = controller
   }
@@ -167,28 +174,31 @@ class RequestTiming {
   /** The runtime's `started` callback, bound once per request. */
   readonly started = (): void => {
     this.ran = performance.now()
-    if (this.#waiting) this.#arm(this.#timeoutMs)
+    if (this.#waiting) this.#watch()
   }
 
   waiting (): void {
     this.#waiting = true
-    // Started synchronously inside dispatch: the time it has run already counts.
-    if (this.ran !== 0) this.#arm(this.#timeoutMs - (performance.now() - this.ran))
+    // Started synchronously inside dispatch: the time it has run already counts (the deadline is from `ran`).
+    if (this.ran !== 0) this.#watch()
   }
 
   stop (): void {
     this.#stopped = true
-    clearTimeout(this.#timer)
+    if (this.#watched) this.#wheel.delete(this)
   }
 
-  #arm (ms: number): void {
-    if (this.#stopped || this.#timer !== undefined) return
-    this.#timer = setTimeout(abortOnTimeout, Math.max(0, ms), this.#controller, this.#timeoutMs)
+  expire (): void {
+    this.#watched = false
+    this.#controller.abort(new GatewayError('WG_ERR_TIMEOUT', `handler did not answer within ${this.#timeoutMs} ms`))
   }
-}
 
-function abortOnTimeout (controller: Aborter, ms: number): void {
-  controller.abort(new GatewayError('WG_ERR_TIMEOUT', `handler did not answer within ${ms} ms`))
+  #watch (): void {
+    if (this.#stopped || this.#watched) return
+    this.#watched = true
+    this.deadline = this.ran + this.#timeoutMs
+    this.#wheel.add(this)
+  }
 }
 
 export function clientAborted (): GatewayError {
