@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { pickRequestId, requestTarget } from '../../src/http/target.ts'
+import { newRequestId, pickRequestId, requestTarget } from '../../src/http/target.ts'
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 const FALLBACK = '127.0.0.1:8080'
@@ -30,6 +32,28 @@ describe('pickRequestId', () => {
 
   it('generates a different id each time', () => {
     expect(pickRequestId(undefined)).not.toBe(pickRequestId(undefined))
+  })
+
+  it('generates UUID-shaped ids, 100,000 of them all different, with a prefix drawn per process', () => {
+    const ids = new Set<string>()
+    for (let i = 0; i < 100_000; i++) {
+      const id = newRequestId()
+      if (!UUID_RE.test(id)) expect(id).toMatch(UUID_RE)
+      ids.add(id)
+    }
+    expect(ids.size).toBe(100_000)
+    // Two processes draw their own prefixes: ids stay unique across the processes of `--processes N`.
+    const module = fileURLToPath(new URL('../../src/http/target.ts', import.meta.url))
+    const idOfNewProcess = (): string => {
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', `import { newRequestId } from ${JSON.stringify(module)}; process.stdout.write(newRequestId())`], { encoding: 'utf8', timeout: 20_000 })
+      expect(child.status, child.stderr).toBe(0)
+      return child.stdout
+    }
+    const [a, b] = [idOfNewProcess(), idOfNewProcess()]
+    expect(a).toMatch(UUID_RE)
+    expect(b).toMatch(UUID_RE)
+    expect(a.slice(0, 24)).not.toBe(b.slice(0, 24))
+    expect(a.slice(0, 24)).not.toBe(newRequestId().slice(0, 24))
   })
 })
 
