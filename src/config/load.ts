@@ -62,8 +62,9 @@ async function describeLoadError (cause: unknown, path: string): Promise<string>
     const fix = /\n {2}fix: (.*)$/.exec(describeStripError(cause) ?? '')?.[1]
     if (fix !== undefined) text += `\n  fix: ${fix}`
   }
-  // `npm init -y` writes "type": "commonjs": Node then reads the config's `import` as CommonJS.
-  if (message.includes('Cannot use import statement outside a module')) {
+  // `npm init -y` writes "type": "commonjs": Node then reads the config's `import` (or, in a config with
+  // no import, its `export default`) as CommonJS.
+  if (message.includes('Cannot use import statement outside a module') || (message.includes("Unexpected token 'export'") && !/\.m[jt]s$/.test(path))) {
     text += ' (the nearest package.json does not say "type": "module": add it with `npm pkg set type=module`, or name the file gateway.config.mts)'
   }
   return text

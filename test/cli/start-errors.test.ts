@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -71,6 +71,21 @@ describe('warmgate start with a config file that fails to load', () => {
     expect(result.stderr).toContain("    3 |     hello: { route: '/hello', entry: './hello.ts' workers: { min: 1 } },\n")
     expect(result.stderr).toContain(`      | ${' '.repeat(50)}^\n`)
     expect(result.stdout).not.toContain('listening')
+  })
+
+  it.each([
+    ['only an export', "export default { apps: { a: { route: '/a', entry: './a.ts' } } }\n"],
+    ['an import', "import { join } from 'node:path'\nexport default { apps: { a: { route: '/a', entry: join('.', 'a.ts') } } }\n"],
+  ])('exits 1 saying how to fix a "type": "commonjs" project (npm init -y) whose ES config has %s', async (label, source) => {
+    const dir = join(SCRATCH, `commonjs-${label.replace(/\W+/g, '-')}`)
+    mkdirSync(dir)
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'app', type: 'commonjs' }))
+    writeFileSync(join(dir, 'gateway.config.ts'), source)
+    const result = await start(['--config', join(dir, 'gateway.config.ts')])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain(`config file ${join(dir, 'gateway.config.ts')} failed to load: SyntaxError: `)
+    expect(result.stderr).toContain('add it with `npm pkg set type=module`, or name the file gateway.config.mts')
+    expect(result.stderr).not.toMatch(STACK_LINE)
   })
 
   it('exits 1 showing where the config threw at its top level', async () => {
