@@ -15,14 +15,15 @@ let idCount = IDS_PER_PREFIX
 
 /**
  * A new request id, shaped as a version 4 UUID: a random prefix (74 random bits, drawn per process and
- * again every 2^48 ids) and a counter in the last 12 hex digits, as hyperid does. Unique as randomUUID's
+ * again when the counter runs out) and a counter in the last 12 hex digits, from a random start below
+ * 2^47, as hyperid does. Unique as randomUUID's
  * are, but not unguessable: an id names a request in logs and headers, it is no secret. About half the
  * time of randomUUID, and no buffer per id.
  */
 export function newRequestId (): string {
   if (idCount === IDS_PER_PREFIX) {
     idPrefix = randomUUID().slice(0, 24)
-    idCount = 0
+    idCount = Math.floor(Math.random() * 2 ** 47)
   }
   const hex = (idCount++).toString(16)
   return idPrefix + ZEROS.slice(hex.length) + hex
