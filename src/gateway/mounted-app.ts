@@ -74,7 +74,7 @@ export class MountedApp {
   /**
    * Answers a request; never rejects. `controller` is aborted by the front door when the client goes
    * away; the timeout aborts it too, so the handler's `ctx.signal` sees both. An answer the runtime
-   * has at once (a synchronous inline handler) is returned as it is, and no timer is ever set for it.
+   * has at once (a synchronous inline handler) is returned as it is, and no timeout is watched for it.
    */
   respond (req: GatewayRequest, controller: Aborter): MaybePromise<GatewayResponse> {
     // The timeout counts from dispatch, not from arrival: time spent waiting for a slot is bounded by
