@@ -13,6 +13,10 @@ export default defineConfig({
     io: { route: '/io', entry: './apps/io.ts' },
     big: { route: '/big', entry: './apps/big.ts' },
     hono: { route: '/hono', entry: './apps/hono.ts', env: { GREETING: 'hi' } },
+    // Node-style apps, unchanged: an Express 5, a Koa and a Fastify app (kind 'node', detected).
+    express: { route: '/express', entry: './apps/express.ts' },
+    koa: { route: '/koa', entry: './apps/koa.ts' },
+    fastify: { route: '/fastify', entry: './apps/fastify.ts' },
     // An AWS Lambda handler (a named `handler` export), unchanged: API Gateway 2.0 events in, results out.
     lambda: { route: '/lambda', entry: './apps/lambda.ts' },
     // The same handler as /hello, one fresh process per request (CGI's model).

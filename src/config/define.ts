@@ -17,7 +17,7 @@ export type AppKind = Mode | 'cgi' | 'fastcgi'
  * What a handler module exports: `fetch` (a default-exported fetch function or `{ fetch }` object) or `lambda`
  * (an AWS Lambda `handler(event, context)` named export; README "AWS Lambda handlers").
  */
-export type HandlerKind = 'fetch' | 'lambda'
+export type HandlerKind = 'fetch' | 'lambda' | 'node'
 
 /** The API Gateway payload format a Lambda handler gets: HTTP API 2.0, or the REST API / HTTP API 1.0 shape. */
 export type LambdaPayload = '1.0' | '2.0'
@@ -91,8 +91,9 @@ export interface AppConfig {
   /** Warm: heap limit of each worker thread (V8 old generation), in MiB; a worker that passes it is replaced. */
   memoryMb?: number
   /**
-   * How the entry module is called. Default: detected (a named `handler` export and no default export is a
-   * Lambda handler). Not allowed with `cgi`.
+   * How the entry module is called: `'fetch'` (a fetch handler), `'lambda'` (an AWS Lambda `handler`) or
+   * `'node'` (a `(req, res)` app: Express, Koa, Fastify, a node:http Server). Default: detected from the
+   * module's exports (docs/node-apps.md lists the rules). Not allowed with `cgi`.
    */
   kind?: HandlerKind
   /** Lambda handlers: the event format. Not allowed with `cgi` or `kind: 'fetch'`. */

@@ -167,11 +167,11 @@ function checkRuntimeOptions (obj: Record<string, unknown>, path: string, fail: 
 function checkHandlerKind (app: Record<string, unknown>, path: string, fail: Fail, errors: string[]): void {
   if (app.kind !== undefined) {
     if (app.cgi !== undefined) errors.push(`${path}.kind: expected no kind for a cgi app (its scripts are CGI executables), got ${describe(app.kind)}`)
-    else if (app.kind !== 'fetch' && app.kind !== 'lambda') fail(`${path}.kind`, "'fetch' or 'lambda' (or no kind: detected from the module's exports)", app.kind)
+    else if (app.kind !== 'fetch' && app.kind !== 'lambda' && app.kind !== 'node') fail(`${path}.kind`, "'fetch', 'lambda' or 'node' (or no kind: detected from the module's exports)", app.kind)
   }
   if (app.lambda === undefined) return
   if (app.cgi !== undefined) errors.push(`${path}.lambda: expected no lambda options for a cgi app, got ${JSON.stringify(app.lambda)}`)
-  else if (app.kind === 'fetch') errors.push(`${path}.lambda: expected no lambda options with kind 'fetch', got ${JSON.stringify(app.lambda)}`)
+  else if (app.kind === 'fetch' || app.kind === 'node') errors.push(`${path}.lambda: expected no lambda options with kind '${app.kind}', got ${JSON.stringify(app.lambda)}`)
   else if (!isPlainObject(app.lambda)) fail(`${path}.lambda`, "an object ({ payload: '2.0' })", app.lambda)
   else {
     unknownKeys(app.lambda, ['payload'], `${path}.lambda.`, errors)

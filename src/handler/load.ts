@@ -48,7 +48,39 @@ export async function loadHandler (entry: string, version?: string, options?: Ha
     const { createLambdaHandler } = await import('../lambda/adapter.ts')
     return createLambdaHandler(mod.handler as LambdaHandler, settings)
   }
+  if (kind === 'node' || kind === 'auto') {
+    const app = await nodeAppOf(mod, entry, kind === 'node')
+    if (app !== undefined) return app
+  }
   return fetchHandlerOf(mod, entry)
+}
+
+/**
+ * A Node-style app (`(req, res)`: Express, Koa, Fastify, a node:http Server) wrapped as a fetch handler, or
+ * undefined when the default export is not one (and `kind: 'node'` does not insist). Loaded only for such
+ * apps: light-my-request and node:stream cost a fetch app's cold request nothing.
+ */
+async function nodeAppOf (mod: Record<string, unknown>, entry: string, forced: boolean): Promise<FetchHandler | undefined> {
+  const { detectNodeApp } = await import('../node-app/detect.ts')
+  let app
+  try {
+    app = detectNodeApp(mod.default, forced)
+  } catch (cause) {
+    throw new GatewayError('WG_ERR_HANDLER_INVALID', `handler module ${entry}: reading the default export threw: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+  }
+  if (app === undefined) {
+    if (forced) throw new GatewayError('WG_ERR_HANDLER_INVALID', `handler module ${entry} is a Node-style app (kind: 'node') but its default export is not one: export an Express or Connect app, a Koa app, a Fastify instance, a node:http Server that is not listening, or a function (req, res); found ${describeExports(mod)}`)
+    return undefined
+  }
+  let listener
+  try {
+    listener = await app.listener()
+  } catch (cause) {
+    throw new GatewayError('WG_ERR_HANDLER_LOAD', `handler module ${entry} exports ${app.what} that failed to start: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+  }
+  if (typeof listener !== 'function') throw new GatewayError('WG_ERR_HANDLER_INVALID', `handler module ${entry} exports ${app.what} whose listener is ${describeValue(listener)}, not a function (req, res)`)
+  const { createNodeHandler } = await import('../node-app/adapter.ts')
+  return createNodeHandler(listener, app.server)
 }
 
 /**
