@@ -1,6 +1,7 @@
 // Shared by the main thread (inline mode) and warm workers: imports nothing from either side.
 import { GatewayError } from '../errors.ts'
 import { takeFast } from './light-response.ts'
+import { PlainResponse } from './plain-response.ts'
 import { realResponse } from './native-fetch.ts'
 import { assertResponseHead } from './response-head.ts'
 import type { MaybePromise } from '../types.ts'
@@ -80,7 +81,22 @@ export function readWebResponse (result: unknown, pooled = false): MaybePromise<
     // Buffer.from takes a small string's bytes from the pool: no backing store of its own to allocate and free.
     return { status: fast.status, statusText: fast.statusText, headers: fast.headers, body: typeof body === 'string' ? (pooled ? Buffer.from(body) : encoder.encode(body)) : body }
   }
+  if (result instanceof PlainResponse) return readPlainResponse(result)
   return readOtherResponse(result)
+}
+
+/** A Node-style app's answer (plain-response.ts): its header lines kept as the app set them, checked as any handler's. */
+function readPlainResponse (result: PlainResponse): MaybePromise<HandlerResponse> {
+  const { status, statusText, headers, body } = result
+  assertResponseHead(status, statusText, headers)
+  if (body === null || body instanceof Uint8Array) return { status, statusText, headers, body }
+  return readStart(body.getReader()).then(
+    (read) => ({ status, statusText, headers, body: read }),
+    (cause: unknown) => {
+      if (cause instanceof GatewayError) throw cause
+      throw new GatewayError('WG_ERR_HANDLER_THREW', `reading the response body failed: ${(cause as Error).message}`, { cause })
+    },
+  )
 }
 
 async function readOtherResponse (result: unknown): Promise<HandlerResponse> {

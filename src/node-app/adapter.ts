@@ -12,6 +12,7 @@ import LightRequest from 'light-my-request/lib/request.js'
 import LightResponse from 'light-my-request/lib/response.js'
 import { GatewayError } from '../errors.ts'
 import { callOf } from '../handler/invoke.ts'
+import { PlainResponse } from '../handler/plain-response.ts'
 import type { FetchHandler, HandlerContext } from '../types.ts'
 import type { NodeListener } from './detect.ts'
 
@@ -218,17 +219,19 @@ function responseOf (injected: Injected, method: string, inline: boolean): Respo
   }
   const headers = headerPairs(res.getHeaders())
   const stream = injected.stream()
-  const init = { status, statusText: res.statusMessage, headers }
+  let body: Uint8Array | null | ReadableStream<Uint8Array>
   if (bodyless(status, method)) {
     stream.resume()
-    return new Response(null, init)
-  }
-  if (res.writableEnded) {
+    body = null
+  } else if (res.writableEnded) {
     const bytes = stream.read() as Buffer | null
     stream.resume()
-    return new Response(bytes === null ? null : owned(bytes, inline), init)
+    // An ended response with no bytes is an empty body (Content-Length: 0, as node:http sends), not none.
+    body = bytes === null ? new Uint8Array(0) : owned(bytes, inline)
+  } else {
+    body = Readable.toWeb(stream) as ReadableStream<Uint8Array>
   }
-  return new Response(Readable.toWeb(stream) as ReadableStream<Uint8Array>, init)
+  return new PlainResponse(status, res.statusMessage, headers, body) as unknown as Response
 }
 
 /** A warm worker transfers a whole body's ArrayBuffer: a slice of Node's buffer pool must be copied out first. */
@@ -240,14 +243,14 @@ function owned (bytes: Buffer, inline: boolean): Uint8Array {
 /** Hop-by-hop fields are the gateway's to write (RFC 9110 §7.6.1); Node does not put them in getHeaders unless the app set them. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection'])
 
-function headerPairs (headers: Record<string, number | string | string[] | undefined>): [string, string][] {
-  const pairs: [string, string][] = []
+function headerPairs (headers: Record<string, number | string | string[] | undefined>): string[] {
+  const pairs: string[] = []
   for (const name in headers) {
     if (HOP_BY_HOP.has(name)) continue
     const value = headers[name]
     if (value === undefined) continue
-    if (Array.isArray(value)) for (const item of value) pairs.push([name, String(item)])
-    else pairs.push([name, String(value)])
+    if (Array.isArray(value)) for (const item of value) pairs.push(name, String(item))
+    else pairs.push(name, String(value))
   }
   return pairs
 }

@@ -5,6 +5,7 @@
 import { installLightFetch } from '../../handler/install-fetch.ts'
 import { createWebRequest, HANDLER_CALL, type HandlerCall } from '../../handler/invoke.ts'
 import { takeFast } from '../../handler/light-response.ts'
+import { PlainResponse } from '../../handler/plain-response.ts'
 import { isResponse } from '../../handler/response-body.ts'
 import { loadHandler } from '../../handler/load.ts'
 import { HANDLER_OPTIONS_ENV, type HandlerOptions } from '../../handler/options.ts'
@@ -182,9 +183,10 @@ async function main (): Promise<void> {
     if (code !== undefined) fail(code, (error as Error).message, (error as { cause?: unknown }).cause ?? error)
     fail(EXIT_THREW, `handler threw: ${error instanceof Error ? error.message : String(error)}`, error)
   }
-  if (!isResponse(response)) fail(EXIT_RESULT, 'handler must return a Response')
+  if (!isResponse(response) && !(response instanceof PlainResponse)) fail(EXIT_RESULT, 'handler must return a Response')
   try {
-    await writeCgiResponse(response, call.method === 'HEAD')
+    if (response instanceof PlainResponse) await writePlainResponse(response, call.method === 'HEAD')
+    else await writeCgiResponse(response, call.method === 'HEAD')
   } catch (error) {
     // EPIPE: the gateway stopped reading (the client went away, or it asked for HEAD): not the handler's
     // fault, and the gateway logs the disconnect itself, so an info line, as it does for the other modes.
@@ -250,6 +252,23 @@ async function writeCgiResponse (response: Response, isHead: boolean): Promise<v
     if (done) return
     write(value)
     read = reader.read()
+  }
+}
+
+/** A Node-style app's answer (plain-response.ts): its header lines as the app set them; a stream body as it comes. */
+async function writePlainResponse (response: PlainResponse, isHead: boolean): Promise<void> {
+  const body = response.body
+  if (body === null || body instanceof Uint8Array) {
+    write(head(response, response.headers, body === null ? undefined : body.byteLength))
+    if (body !== null && !isHead) write(body)
+    return
+  }
+  write(head(response, response.headers, undefined))
+  const reader = body.getReader()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return
+    write(value)
   }
 }
 
