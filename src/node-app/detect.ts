@@ -56,6 +56,8 @@ export function detectNodeApp (value: unknown, forced: boolean): NodeApp | undef
       what: 'a node:http Server',
       server,
       listener: async () => {
+        // listen() binds after a lookup, even of an IP literal: a turn later it shows.
+        await new Promise((resolve) => setImmediate(resolve))
         if (server.listening === true) throw new Error('it is already listening: export the server without calling listen(); the gateway takes the requests')
         return function (this: unknown, req: unknown, res: unknown) { server.emit('request', req, res) }
       },

@@ -14,7 +14,8 @@ describe('validateConfig: kind and lambda', () => {
   })
 
   it.each([
-    [{ kind: 'aws' }, 'apps.fn.kind: expected \'fetch\' or \'lambda\' (or no kind: detected from the module\'s exports), got "aws"'],
+    [{ kind: 'node', lambda: { payload: '2.0' } }, 'apps.fn.lambda: expected no lambda options with kind \'node\', got {"payload":"2.0"}'],
+    [{ kind: 'aws' }, 'apps.fn.kind: expected \'fetch\', \'lambda\' or \'node\' (or no kind: detected from the module\'s exports), got "aws"'],
     [{ lambda: { payload: '3.0' } }, 'apps.fn.lambda.payload: expected \'1.0\' or \'2.0\', got "3.0"'],
     [{ lambda: { payload: 2 } }, 'apps.fn.lambda.payload: expected \'1.0\' or \'2.0\', got 2'],
     [{ lambda: 'v2' }, 'apps.fn.lambda: expected an object ({ payload: \'2.0\' }), got "v2"'],
