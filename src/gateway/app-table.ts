@@ -179,6 +179,7 @@ export class AppTable {
   /** Drains apps taken out of service (bounded by `server.shutdownTimeout`); close() waits for it too. */
   async retire (apps: readonly MountedApp[]): Promise<void> {
     if (apps.length === 0) return
+    for (const app of apps) app.closeWebSockets(1012, 'service restart')
     const drain = drainApps(apps, performance.now() + this.#config.server.shutdownTimeoutMs)
     this.#draining.add(drain)
     try {
@@ -198,6 +199,7 @@ export class AppTable {
     this.#closing = true
     this.#settleStarted(false)
     await this.#building
+    for (const app of this.#apps) app.closeWebSockets(1001, 'server shutting down')
     const counts = await Promise.all([drainApps(this.#apps, deadline), ...this.#draining])
     await this.#spawner?.close()
     return counts.reduce((sum, count) => sum + count, 0)

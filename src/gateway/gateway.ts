@@ -7,7 +7,8 @@ import { LISTEN_ADDRESS_EXPECTED, parseListenAddress } from '../config/listen-ad
 import { GatewayError } from '../errors.ts'
 import { FastCgiServer, type FastCgiStats } from '../front/fastcgi-server.ts'
 import { createClientErrorHandler } from '../http/client-error.ts'
-import { continueWhenRouted, createRequestListener } from '../http/listener.ts'
+import { continueWhenRouted, createRequestListener, type ListenerContext } from '../http/listener.ts'
+import { createUpgradeListener, WebSocketHub } from '../websocket/upgrade.ts'
 import { serverOptions } from '../http/server-options.ts'
 import { createLogger, type Logger, type LogLevel } from '../log/logger.ts'
 import type { Runtime, RuntimeStats } from '../runtime/runtime.ts'
@@ -216,6 +217,9 @@ class GatewayImpl implements Gateway {
   #fastcgi: FastCgiServer | undefined
   #fallbackHost: string
   #closePromise: Promise<void> | undefined
+  /** What the HTTP listener and the upgrade listener route with. */
+  readonly #listenerContext: ListenerContext
+  readonly #websockets = new WebSocketHub()
 
   constructor (table: AppTable, read: () => Promise<ResolvedConfig>) {
     this.#table = table
@@ -230,7 +234,8 @@ class GatewayImpl implements Gateway {
     const admin = { source: this.#admin, serve: table.config.server.ops.admin === undefined }
     // No socket to keep apart: gateway.fetch answers the operator endpoints even with server.admin (embedding.md).
     this.#pipeline = { table, log: table.log, admin: { source: this.#admin, serve: true } }
-    this.handler = createRequestListener({ table, log: table.log, fallbackHost: () => this.#fallbackHost, admin })
+    this.#listenerContext = { table, log: table.log, fallbackHost: () => this.#fallbackHost, admin }
+    this.handler = createRequestListener(this.#listenerContext)
     this.reload = serialized(async () => reloadAll(table, read))
   }
 
@@ -327,6 +332,7 @@ class GatewayImpl implements Gateway {
     const server = createServer(serverOptions(this.config.server), this.handler)
     server.on('clientError', createClientErrorHandler(this.log))
     server.on('checkContinue', continueWhenRouted(this.handler))
+    server.on('upgrade', createUpgradeListener(this.#listenerContext, this.handler, this.#websockets))
     this.#server = server
     return new Promise((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => {

@@ -2,6 +2,7 @@ import type { ResolvedApp } from '../config/resolve.ts'
 import { ERROR_CODES, GatewayError, isGatewayError } from '../errors.ts'
 import type { Logger } from '../log/logger.ts'
 import type { GatewayMetrics } from '../ops/metrics.ts'
+import type { WebSocketConnection } from '../websocket/connection.ts'
 import type { Runtime } from '../runtime/runtime.ts'
 import type { Aborter, GatewayRequest, GatewayResponse, MaybePromise } from '../types.ts'
 import { devErrorResponse } from '../dev/error-view.ts'
@@ -35,6 +36,11 @@ export class MountedApp {
   readonly serverTiming: boolean
   readonly metrics: GatewayMetrics | undefined
 
+  /** Its open WebSocket connections (websocket/upgrade.ts), closed when the app leaves (reload, shutdown). */
+  readonly sockets = new Set<WebSocketConnection>()
+  /** Set once the app's connections were told to close: no new ones are upgraded. */
+  closingSockets = false
+
   constructor (config: ResolvedApp, runtime: Runtime, log: Logger, options: MountedAppOptions = {}) {
     this.config = config
     this.runtime = runtime
@@ -59,6 +65,15 @@ export class MountedApp {
     const idle = this.#idle
     this.#idle = []
     for (const resolve of idle) resolve()
+  }
+
+  /**
+   * Closes every WebSocket of this app (RFC 6455 §7.4.1: 1001 going away, at shutdown; 1012 service
+   * restart, at a reload, so that clients reconnect to the new version), and upgrades no more.
+   */
+  closeWebSockets (code: 1001 | 1012, reason: string): void {
+    this.closingSockets = true
+    for (const conn of this.sockets) conn.close(code, reason)
   }
 
   /** Requests routed here and not yet answered. */

@@ -6,6 +6,7 @@ import type { LambdaHandler } from '../lambda/adapter.ts'
 import { installAwsLambdaGlobal } from '../lambda/global.ts'
 import type { FetchHandler } from '../types.ts'
 import type { HandlerOptions } from './options.ts'
+import { checkHooks, WEBSOCKET_HOOKS } from './websocket.ts'
 
 // process.getBuiltinModule, not `import … from 'node:…'`: an ESM import of a builtin builds a facade that
 // reads every export, and fs's and util's lazy ones load streams, readline, workers… (~8 ms of each cold request).
@@ -103,7 +104,10 @@ function fetchHandlerOf (mod: Record<string, unknown>, entry: string): FetchHand
         const problem = callableProblem(fetch)
         if (problem !== undefined) throw invalid(`the default export's fetch is ${problem.what}; ${problem.fix}`)
         // Bound once here, not per request: Hono's fetch reads `this`.
-        return fetch.bind(exported) as FetchHandler
+        const bound = fetch.bind(exported) as FetchHandler
+        const hooks = checkHooks((exported as { websocket?: unknown }).websocket, entry)
+        if (hooks !== undefined) Object.defineProperty(bound, WEBSOCKET_HOOKS, { value: hooks })
+        return bound
       }
       if (fetch !== undefined) throw invalid(`the default export's fetch is ${describeValue(fetch)}, not a function (request, env, ctx) => Response`)
     }

@@ -68,6 +68,8 @@ export class GatewayMetrics {
   readonly #replaced = new Counter({ name: 'warmgate_workers_replaced_total', help: 'Warm worker threads taken out of their pool, by reason: crash, oom, timeout (hung handler), recycle (maxRequests/maxHeapMb), idle.', labelNames: ['app', 'reason'] as const, registers: [this.registry] })
   readonly #spawns = new FastCounter({ name: 'warmgate_process_spawns_total', help: 'Processes started for cold-mode and cgi requests.', labelNames: ['app', 'mode'], registers: [this.registry] })
   readonly #processSeconds = new FastHistogram({ name: 'warmgate_process_seconds', help: 'Life of a cold-mode or cgi process, from spawn to exit.', labelNames: ['app', 'mode'], buckets: LATENCY_BUCKETS, registers: [this.registry] })
+  readonly #websocketMessages = new Counter({ name: 'warmgate_websocket_messages_total', help: 'WebSocket messages, by app and direction: in (from clients) or out (to clients).', labelNames: ['app', 'direction'] as const, registers: [this.registry] })
+  readonly #websocketsOpen = new Gauge({ name: 'warmgate_websockets_open', help: 'WebSocket connections open now, by app.', labelNames: ['app'] as const, registers: [this.registry] })
   /** Each app's series of the per-request metrics, looked up once per app (fast-metrics.ts says why). */
   readonly #apps = new WeakMap<CountedApp, AppSeries>()
   readonly #unrouted: AppSeries = this.#seriesFor({ name: '', mode: '' })
@@ -139,6 +141,15 @@ export class GatewayMetrics {
 
   workerReplaced (app: string, reason: ReplaceReason): void {
     this.#replaced.inc({ app, reason })
+  }
+
+  /** A WebSocket connection opened (`+1`) or ended (`-1`). */
+  websocketOpen (app: string, delta: 1 | -1): void {
+    this.#websocketsOpen.inc({ app }, delta)
+  }
+
+  websocketMessage (app: string, direction: 'in' | 'out'): void {
+    this.#websocketMessages.inc({ app, direction })
   }
 
   processSpawned (app: CountedApp): void {

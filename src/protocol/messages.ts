@@ -11,7 +11,7 @@ import type { SerializedError } from '../errors.ts'
 import type { HandlerOptions } from '../handler/options.ts'
 
 /** Bumped on any change to the shapes below; the worker states it in its `READY` message. */
-export const PROTOCOL_VERSION = 4
+export const PROTOCOL_VERSION = 5
 
 /**
  * Flow control of a streamed body, either way: the sender may have this many bytes in flight (sent but
@@ -26,6 +26,9 @@ export const STOP = 3
 export const REQUEST_CHUNK = 4
 export const REQUEST_END = 5
 export const RESPONSE_CREDIT = 6
+export const WS_OPEN = 7
+export const WS_MESSAGE = 8
+export const WS_CLOSED = 9
 // worker → main
 export const RESPONSE = 11
 export const FAILURE = 12
@@ -38,6 +41,9 @@ export const RESPONSE_END = 18
 export const REQUEST_CREDIT = 19
 export const RETIRE = 20
 export const STOPPED = 21
+export const WS_SEND = 22
+export const WS_CLOSE = 23
+export const WS_ACK = 24
 
 /**
  * `[REQUEST, seq, id, method, url, headers, body, remoteAddress]` — seq is the runtime's own key, id the
@@ -54,7 +60,17 @@ export type RequestChunkMessage = [typeof REQUEST_CHUNK, number, Uint8Array]
 export type RequestEndMessage = [typeof REQUEST_END, number, SerializedError | null]
 /** `[RESPONSE_CREDIT, seq, bytes]`: the worker may send that many more bytes of the response body. */
 export type ResponseCreditMessage = [typeof RESPONSE_CREDIT, number, number]
+/**
+ * WebSockets (docs/websockets.md): a connection upgraded on the main thread, pinned to one worker for its
+ * life. `[WS_OPEN, conn, requestId, url, headers, remoteAddress]`: the handshake is done; call `open`.
+ */
+export type WsOpenMessage = [typeof WS_OPEN, number, string, string, string[], string]
+/** `[WS_MESSAGE, conn, data]`: a whole message from the client, text as a string, binary as bytes (transferred). */
+export type WsMessageMessage = [typeof WS_MESSAGE, number, string | Uint8Array]
+/** `[WS_CLOSED, conn, code, reason]`: the connection is over (the client closed it, or the gateway did): call `close`. */
+export type WsClosedMessage = [typeof WS_CLOSED, number, number, string]
 export type ToWorker = RequestMessage | AbortMessage | StopMessage | RequestChunkMessage | RequestEndMessage | ResponseCreditMessage
+  | WsOpenMessage | WsMessageMessage | WsClosedMessage
 
 /** `[RESPONSE, seq, status, statusText, headers, body]`: a whole response (the fast path). */
 export type ResponseMessage = [typeof RESPONSE, number, number, string, string[], Uint8Array | null]
@@ -67,8 +83,11 @@ export type ResponseEndMessage = [typeof RESPONSE_END, number, SerializedError |
 /** `[REQUEST_CREDIT, seq, bytes]`: the main side may send that many more bytes of the request body. */
 export type RequestCreditMessage = [typeof REQUEST_CREDIT, number, number]
 export type FailureMessage = [typeof FAILURE, number, SerializedError]
-/** `[READY, protocolVersion, threadId]`: the handler is loaded; threadId lets the main side wait for the thread's end. */
-export type ReadyMessage = [typeof READY, number, number]
+/**
+ * `[READY, protocolVersion, threadId, websocket]`: the handler is loaded; threadId lets the main side wait
+ * for the thread's end; websocket says whether the module has `websocket` hooks.
+ */
+export type ReadyMessage = [typeof READY, number, number, boolean]
 export type LoadFailedMessage = [typeof LOAD_FAILED, SerializedError]
 /** A log line from a worker, carrying the bindings as data: `[LOG, level, message, fields]`. */
 export type LogMessage = [typeof LOG, 'warn' | 'error', string, Record<string, unknown>]
@@ -80,8 +99,15 @@ export type LogMessage = [typeof LOG, 'warn' | 'error', string, Record<string, u
 export type RetireMessage = [typeof RETIRE, 'recycle' | 'drain', string]
 /** After STOP: every request answered and every `ctx.waitUntil` settled; the main side ends the thread. */
 export type StoppedMessage = [typeof STOPPED]
+/** `[WS_SEND, conn, data]`: the app sends a message (a string: a text frame; bytes: a binary one, transferred). */
+export type WsSendMessage = [typeof WS_SEND, number, string | Uint8Array]
+/** `[WS_CLOSE, conn, code, reason]`: the app closes the connection. */
+export type WsCloseMessage = [typeof WS_CLOSE, number, number, string]
+/** `[WS_ACK, conn, bytes]`: the app's `message` hook is done with that many bytes (inbound flow control). */
+export type WsAckMessage = [typeof WS_ACK, number, number]
 export type FromWorker = ResponseMessage | FailureMessage | ReadyMessage | LoadFailedMessage | LogMessage
   | ResponseHeadMessage | ResponseChunkMessage | ResponseEndMessage | RequestCreditMessage | RetireMessage | StoppedMessage
+  | WsSendMessage | WsCloseMessage | WsAckMessage
 
 /** What piscina hands each worker's long-running serve task. */
 export interface ServeTask {

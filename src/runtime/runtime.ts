@@ -1,6 +1,7 @@
 import type { AppKind } from '../config/define.ts'
 import { GatewayError } from '../errors.ts'
 import type { GatewayRequest, GatewayResponse, MaybePromise, SignalSource } from '../types.ts'
+import type { WebSocketConnection } from '../websocket/connection.ts'
 
 export type { SignalSource } from '../types.ts'
 
@@ -47,6 +48,10 @@ export interface Runtime {
   /** Stops now; in-flight requests fail with `WG_ERR_RUNTIME_DESTROYED`. */
   destroy (reason?: Error): Promise<void>
   stats (): RuntimeStats
+  /** After `start()`: whether the app takes WebSocket connections (its module has `websocket` hooks; docs/websockets.md). */
+  acceptsWebSocket? (): boolean
+  /** Hands an upgraded connection to the app; it owns the connection from here to its end. */
+  attachWebSocket? (conn: WebSocketConnection): void
 }
 
 type State = 'idle' | 'starting' | 'ready' | 'closing' | 'closed'

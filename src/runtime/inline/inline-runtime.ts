@@ -6,6 +6,9 @@ import { loadHandler } from '../../handler/load.ts'
 import { handlerOptionsOf } from '../../handler/options.ts'
 import { primeWebClasses } from '../../handler/prime.ts'
 import { StreamedBody } from '../../handler/response-body.ts'
+import { hooksOf, WebSocketSessions } from '../../handler/websocket.ts'
+import { WS_CLOSE, WS_SEND } from '../../protocol/messages.ts'
+import type { WebSocketConnection } from '../../websocket/connection.ts'
 import type { FetchHandler, GatewayRequest, GatewayResponse, MaybePromise } from '../../types.ts'
 import { readableFromBody, webStreamFromReadable } from './inline-body.ts'
 import { BaseRuntime, onAbort, type SignalSource } from '../runtime.ts'
@@ -31,6 +34,8 @@ export class InlineRuntime extends BaseRuntime {
   readonly #hooks: RuntimeHooks
   #handler: FetchHandler | undefined
   readonly #background = new Set<Promise<unknown>>()
+  #sessions: WebSocketSessions | undefined
+  readonly #sockets = new Map<number, WebSocketConnection>()
   /** Rejecters of dispatches not yet answered, so that destroy() can answer them. */
   readonly #pending = new Set<(reason: unknown) => void>()
 
@@ -45,6 +50,34 @@ export class InlineRuntime extends BaseRuntime {
     installLightFetch()
     this.#handler = await loadHandler(this.#app.entry, this.#hooks.importVersion, handlerOptionsOf(this.#app))
     await primeWebClasses()
+  }
+
+  acceptsWebSocket (): boolean {
+    return hooksOf(this.#handler) !== undefined
+  }
+
+  /** The app's hooks run on this thread, as its requests do: the same sessions a warm worker runs, without the hop. */
+  attachWebSocket (conn: WebSocketConnection): void {
+    const hooks = hooksOf(this.#handler)
+    if (hooks === undefined) return conn.close(1011, 'the app does not accept websockets')
+    const sockets = this.#sockets
+    this.#sessions ??= new WebSocketSessions(hooks, (message) => {
+      const target = sockets.get(message[1])
+      if (target === undefined) return
+      if (message[0] === WS_SEND) target.send(message[2])
+      else if (message[0] === WS_CLOSE) target.close(message[2], message[3])
+      else target.ack(message[2])
+    }, (id, line, fields) => sockets.get(id)?.logError(line, fields))
+    const sessions = this.#sessions
+    sockets.set(conn.id, conn)
+    conn.sink = {
+      message: (data) => sessions.message(conn.id, data),
+      closed: (code, reason) => {
+        sockets.delete(conn.id)
+        sessions.closed(conn.id, code, reason)
+      },
+    }
+    sessions.open(conn.id, conn.reqId, conn.url, conn.headers, conn.remoteAddress)
   }
 
   protected onDispatch (req: GatewayRequest, abort: SignalSource, started: () => void): MaybePromise<GatewayResponse> {

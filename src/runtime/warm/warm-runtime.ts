@@ -7,8 +7,10 @@ import { GatewayError, reviveError, type SerializedError } from '../../errors.ts
 import { handlerOptionsOf } from '../../handler/options.ts'
 import {
   ABORT, FAILURE, LOAD_FAILED, LOG, PROTOCOL_VERSION, READY, REQUEST, REQUEST_CREDIT, RESPONSE,
-  RESPONSE_CHUNK, RESPONSE_END, RESPONSE_HEAD, RETIRE, STOP, STOPPED, type FromWorker, type ServeTask, type ToWorker,
+  RESPONSE_CHUNK, RESPONSE_END, RESPONSE_HEAD, RETIRE, STOP, STOPPED, WS_ACK, WS_CLOSE, WS_CLOSED, WS_MESSAGE, WS_OPEN, WS_SEND,
+  type FromWorker, type ServeTask, type ToWorker,
 } from '../../protocol/messages.ts'
+import type { WebSocketConnection } from '../../websocket/connection.ts'
 import type { GatewayRequest, GatewayResponse } from '../../types.ts'
 import type { RuntimeHooks } from '../inline/inline-runtime.ts'
 import { COMPILE_CACHE } from '../compile-cache.ts'
@@ -81,6 +83,8 @@ export class WarmRuntime extends BaseRuntime {
   readonly #bodies = new WarmBodies()
   #closing = false
   #sweeper: NodeJS.Timeout | undefined
+  /** Whether the handler module has `websocket` hooks (every thread's READY says). */
+  #websocket = false
   /** Requests waiting for a first routable thread (`workers.min: 0`, or every thread died or retired). */
   #waiting: Waiter[] = []
 
@@ -225,6 +229,7 @@ export class WarmRuntime extends BaseRuntime {
             this.#terminate(thread)
           } else {
             thread.threadId = message[2]
+            this.#websocket = message[3]
             onLoad()
           }
           break
@@ -240,6 +245,9 @@ export class WarmRuntime extends BaseRuntime {
         case STOPPED:
           this.#terminate(thread)
           break
+        case WS_SEND: thread.sockets.get(message[1])?.send(message[2]); break
+        case WS_CLOSE: thread.sockets.get(message[1])?.close(message[2], message[3]); break
+        case WS_ACK: thread.sockets.get(message[1])?.ack(message[2]); break
       }
     }
   }
@@ -289,6 +297,8 @@ export class WarmRuntime extends BaseRuntime {
     thread.port.close()
     // piscina has let go of this thread (its task settled): room for a start that waited for it.
     this.#deferred.shift()?.()
+    // RFC 6455 §7.4.1 1011: the server could not go on with this connection (its thread ended under it).
+    this.#closeSockets(thread, 1011, 'worker exited')
     this.#bodies.failWorker(thread.outbox, new GatewayError('WG_ERR_WORKER_DIED', `worker thread exited while streaming${error === undefined ? '' : `: ${error.message}`}`, { cause: error }))
     if (thread.inFlight > 0) {
       const died = new GatewayError('WG_ERR_WORKER_DIED', `worker thread exited with ${thread.inFlight} request(s) in flight${error === undefined ? '' : `: ${error.message}`}`, { cause: error })
@@ -303,6 +313,38 @@ export class WarmRuntime extends BaseRuntime {
     if (this.#closing || !thread.ready) return
     if (!intended) this.#hooks.onWorkerExit(error ?? new Error('worker stopped'))
     this.#replenish()
+  }
+
+  acceptsWebSocket (): boolean {
+    return this.#websocket
+  }
+
+  /**
+   * Pins a connection to the least-loaded thread for its life: its events cross the thread's port in
+   * order, in the same batches as requests. With no thread to take it, 1013 (try again later).
+   */
+  attachWebSocket (conn: WebSocketConnection): void {
+    let best: WarmThread | undefined
+    for (const thread of this.#threads) {
+      if (thread.routable && (best === undefined || thread.inFlight + thread.sockets.size < best.inFlight + best.sockets.size)) best = thread
+    }
+    if (best === undefined || this.#closing) return conn.close(1013, 'no worker available')
+    const thread = best
+    thread.sockets.set(conn.id, conn)
+    conn.sink = {
+      message: (data) => thread.outbox.push([WS_MESSAGE, conn.id, data], typeof data === 'string' ? undefined : data),
+      closed: (code, reason) => {
+        thread.sockets.delete(conn.id)
+        if (!thread.stopping) thread.outbox.push([WS_CLOSED, conn.id, code, reason])
+        if (thread.retire !== undefined) this.#maybeStop(thread)
+      },
+    }
+    thread.outbox.push([WS_OPEN, conn.id, conn.reqId, conn.url, conn.headers, conn.remoteAddress])
+  }
+
+  /** Closes a thread's connections (their 'close' events reach the thread, which runs the app's close hook). */
+  #closeSockets (thread: WarmThread, code: number, reason: string): void {
+    for (const conn of thread.sockets.values()) conn.close(code, reason)
   }
 
   protected onDispatch (req: GatewayRequest, abort: SignalSource, started: () => void): Promise<GatewayResponse> {
@@ -442,6 +484,10 @@ export class WarmRuntime extends BaseRuntime {
     if (thread.stopping || thread.retire === 'hung' || (thread.retire !== undefined && reason === 'recycle')) return
     thread.retire = reason
     this.#hooks.onWorkerRetire(reason, why, { thread: thread.id, ...fields })
+    // A recycled thread's clients reconnect to its successor (1012 service restart); a hung or failed
+    // thread's connections end with 1011 (internal error).
+    if (reason === 'recycle') this.#closeSockets(thread, 1012, 'service restart')
+    else this.#closeSockets(thread, 1011, reason === 'hung' ? 'the app stopped answering' : 'the app failed')
     if (replace) this.#replenish(Math.max(1, this.#app.workers.min))
     // An older recycling thread may now let this one serve in its place.
     this.#stopRecyclers()
@@ -461,7 +507,7 @@ export class WarmRuntime extends BaseRuntime {
    * 2 × `workers.max` threads) has no room to start (tested).
    */
   #maybeStop (thread: WarmThread): void {
-    if (thread.stopping || !thread.ready || thread.inFlight > 0) return
+    if (thread.stopping || !thread.ready || thread.inFlight > 0 || thread.sockets.size > 0) return
     if (thread.retire === 'recycle' && !this.#threads.some(other => other.routable) && this.#newestServingRecycler() === thread) return
     this.#stop(thread)
   }
@@ -511,7 +557,7 @@ export class WarmRuntime extends BaseRuntime {
     const now = performance.now()
     for (const thread of [...this.#threads]) {
       if (routable <= min) return
-      if (thread.routable && thread.inFlight === 0 && now - thread.idleSince >= idleTimeoutMs) {
+      if (thread.routable && thread.inFlight === 0 && thread.sockets.size === 0 && now - thread.idleSince >= idleTimeoutMs) {
         routable--
         this.#retire(thread, 'drain', `idle for workers.idleTimeout (${idleTimeoutMs} ms) above workers.min (${min})`, { idle: true }, false)
       }
@@ -538,6 +584,7 @@ export class WarmRuntime extends BaseRuntime {
     this.#closing = true
     clearInterval(this.#sweeper)
     for (const start of this.#deferred.splice(0)) start() // each fails: the runtime is closing
+    for (const thread of this.#threads) this.#closeSockets(thread, 1001, 'server shutting down')
     // STOP lets each worker finish its ctx.waitUntil work; it answers STOPPED and its thread ends.
     const threads = [...this.#threads]
     for (const thread of threads) if (!thread.stopping) this.#stop(thread)

@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads'
 import { Outbox, type ToWorker } from '../../protocol/messages.ts'
+import type { WebSocketConnection } from '../../websocket/connection.ts'
 
 /**
  * Why a thread stops taking requests:
@@ -33,6 +34,8 @@ export class WarmThread {
   stopTimer: NodeJS.Timeout | undefined
   /** Requests answered elsewhere (timeout, client gone) whose handler has not finished: seq → deadline timer. */
   readonly abandoned = new Map<number, NodeJS.Timeout>()
+  /** WebSocket connections pinned to this thread for their life (docs/websockets.md), by connection id. */
+  readonly sockets = new Map<number, WebSocketConnection>()
   /** The OS-level thread's id (worker_threads `threadId`), from its READY message. */
   threadId = -1
   /** Resolves once the thread has really ended (not only its task): close() waits for it. */

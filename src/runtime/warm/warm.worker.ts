@@ -10,8 +10,10 @@ import { threadId } from 'node:worker_threads'
 import { StreamedBody, type HandlerResponse } from '../../handler/response-body.ts'
 import {
   ABORT, FAILURE, LOAD_FAILED, LOG, Outbox, PROTOCOL_VERSION, READY, REQUEST, REQUEST_CHUNK, REQUEST_END,
-  RESPONSE, RESPONSE_CREDIT, RETIRE, STOP, STOPPED, type FromWorker, type RequestMessage, type ServeTask, type ToWorker,
+  RESPONSE, RESPONSE_CREDIT, RETIRE, STOP, STOPPED, WS_CLOSED, WS_MESSAGE, WS_OPEN,
+  type FromWorker, type RequestMessage, type ServeTask, type ToWorker,
 } from '../../protocol/messages.ts'
+import { hooksOf, WebSocketSessions } from '../../handler/websocket.ts'
 import type { FetchHandler } from '../../types.ts'
 import { WorkerStreams } from './warm-streams.worker.ts'
 
@@ -58,8 +60,16 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
   }
   onStrayErrors(log, retire)
 
+  const hooks = hooksOf(handler)
+  // The connections pinned to this thread: the main side keeps the sockets, the hooks run here.
+  const sockets = hooks === undefined
+    ? undefined
+    : new WebSocketSessions(hooks, (message, transfer) => outbox.push(message, transfer), (_conn, line, fields) => {
+      log('error', line, { ...fields, err: serializeError(fields.err) })
+    })
+
   const maybeStop = (): void => {
-    if (stopping && inFlight.size === 0 && queue.length === 0) {
+    if (stopping && inFlight.size === 0 && queue.length === 0 && (sockets?.size ?? 0) === 0) {
       stopping = false
       // The main side ends the thread when STOPPED arrives: a serve task that returned would leave the
       // thread (and the handler's module instances) in piscina's pool for the next worker to reuse.
@@ -151,6 +161,9 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
         case REQUEST_END: streams.onRequestEnd(message[1], message[2]); break
         case RESPONSE_CREDIT: streams.onResponseCredit(message[1], message[2]); break
         case STOP: stopping = true; break
+        case WS_OPEN: sockets?.open(message[1], message[2], message[3], message[4], message[5]); break
+        case WS_MESSAGE: sockets?.message(message[1], message[2]); break
+        case WS_CLOSED: sockets?.closed(message[1], message[2], message[3]); break
       }
     }
     if (!draining && queue.length > 0) {
@@ -175,7 +188,7 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
     }
     streams.finish(seq)
   }
-  port.postMessage([[READY, PROTOCOL_VERSION, threadId]])
+  port.postMessage([[READY, PROTOCOL_VERSION, threadId, hooks !== undefined]])
   // Runs until the main side terminates the thread (after STOPPED, or to replace it).
   await new Promise(() => {})
   return undefined
