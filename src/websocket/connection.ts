@@ -39,8 +39,9 @@ export class WebSocketConnection {
   readonly url: string
   readonly headers: string[]
   readonly remoteAddress: string
-  /** Set by the runtime that takes the connection (attachWebSocket). */
-  sink: SocketSink | undefined
+  #sink: SocketSink | undefined
+  /** Client messages that arrived before a runtime took the connection (a warm thread still starting). */
+  #early: Array<string | Uint8Array> | undefined = []
   /** A pong since the last ping (keep-alive, upgrade.ts). */
   alive = true
   readonly #ws: WebSocket
@@ -68,7 +69,9 @@ export class WebSocketConnection {
         ws.pause()
       }
       // A copy that owns its buffer: a warm worker gets it transferred.
-      this.sink?.message(isBinary ? new Uint8Array(data) : data.toString('utf8'))
+      const message = isBinary ? new Uint8Array(data) : data.toString('utf8')
+      if (this.#early !== undefined) this.#early.push(message)
+      else this.#sink?.message(message)
     })
     ws.on('pong', () => { this.alive = true })
     ws.on('error', (error: Error & { code?: string }) => {
@@ -79,9 +82,21 @@ export class WebSocketConnection {
       this.#ended = true
       clearTimeout(this.#closing)
       this.#owner.metrics?.websocketOpen(this.#owner.name, -1)
-      this.sink?.closed(code, reason.toString('utf8'))
+      this.#early = undefined
+      this.#sink?.closed(code, reason.toString('utf8'))
       this.#onEnd(this)
     })
+  }
+
+  /**
+   * Where the client's messages and the connection's end go from now on (a runtime's attachWebSocket);
+   * what arrived before is delivered first, in order. `undefined` detaches (the runtime is gone).
+   */
+  set sink (sink: SocketSink | undefined) {
+    this.#sink = sink
+    const early = this.#early
+    this.#early = undefined
+    if (sink !== undefined && early !== undefined) for (const message of early) sink.message(message)
   }
 
   get ended (): boolean {

@@ -70,6 +70,7 @@ export class InlineRuntime extends BaseRuntime {
     }, (id, line, fields) => sockets.get(id)?.logError(line, fields))
     const sessions = this.#sessions
     sockets.set(conn.id, conn)
+    sessions.open(conn.id, conn.reqId, conn.url, conn.headers, conn.remoteAddress)
     conn.sink = {
       message: (data) => sessions.message(conn.id, data),
       closed: (code, reason) => {
@@ -77,7 +78,6 @@ export class InlineRuntime extends BaseRuntime {
         sessions.closed(conn.id, code, reason)
       },
     }
-    sessions.open(conn.id, conn.reqId, conn.url, conn.headers, conn.remoteAddress)
   }
 
   protected onDispatch (req: GatewayRequest, abort: SignalSource, started: () => void): MaybePromise<GatewayResponse> {

@@ -298,7 +298,12 @@ export class WarmRuntime extends BaseRuntime {
     // piscina has let go of this thread (its task settled): room for a start that waited for it.
     this.#deferred.shift()?.()
     // RFC 6455 §7.4.1 1011: the server could not go on with this connection (its thread ended under it).
-    this.#closeSockets(thread, 1011, 'worker exited')
+    const orphans = [...thread.sockets.values()]
+    thread.sockets.clear()
+    for (const conn of orphans) {
+      conn.sink = undefined
+      conn.close(1011, 'worker exited')
+    }
     this.#bodies.failWorker(thread.outbox, new GatewayError('WG_ERR_WORKER_DIED', `worker thread exited while streaming${error === undefined ? '' : `: ${error.message}`}`, { cause: error }))
     if (thread.inFlight > 0) {
       const died = new GatewayError('WG_ERR_WORKER_DIED', `worker thread exited with ${thread.inFlight} request(s) in flight${error === undefined ? '' : `: ${error.message}`}`, { cause: error })
@@ -328,18 +333,27 @@ export class WarmRuntime extends BaseRuntime {
     for (const thread of this.#threads) {
       if (thread.routable && (best === undefined || thread.inFlight + thread.sockets.size < best.inFlight + best.sockets.size)) best = thread
     }
-    if (best === undefined || this.#closing) return conn.close(1013, 'no worker available')
+    if (this.#closing) return conn.close(1001, 'server shutting down')
+    if (best === undefined) {
+      // None routable now (a thread replacing one that failed, workers.min 0): wait as a request would,
+      // up to queueTimeout; the client's first messages wait with it. Then 1013, try again later.
+      this.#waitForThread(new AbortController().signal).then(() => {
+        if (!conn.ended) this.attachWebSocket(conn)
+      }, () => conn.close(1013, 'no worker available'))
+      return
+    }
     const thread = best
     thread.sockets.set(conn.id, conn)
+    // Open first: setting the sink delivers the messages that waited for a thread.
+    thread.outbox.push([WS_OPEN, conn.id, conn.reqId, conn.url, conn.headers, conn.remoteAddress])
     conn.sink = {
       message: (data) => thread.outbox.push([WS_MESSAGE, conn.id, data], typeof data === 'string' ? undefined : data),
       closed: (code, reason) => {
         thread.sockets.delete(conn.id)
-        if (!thread.stopping) thread.outbox.push([WS_CLOSED, conn.id, code, reason])
+        thread.outbox.push([WS_CLOSED, conn.id, code, reason])
         if (thread.retire !== undefined) this.#maybeStop(thread)
       },
     }
-    thread.outbox.push([WS_OPEN, conn.id, conn.reqId, conn.url, conn.headers, conn.remoteAddress])
   }
 
   /** Closes a thread's connections (their 'close' events reach the thread, which runs the app's close hook). */
