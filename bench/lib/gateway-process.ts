@@ -8,7 +8,7 @@ const SERVE = fileURLToPath(new URL('./serve.ts', import.meta.url))
 const BARE = fileURLToPath(new URL('./bare.ts', import.meta.url))
 
 export interface GatewaySpec {
-  app: 'hello' | 'cpu' | 'stream' | 'io' | 'big'
+  app: 'hello' | 'cpu' | 'stream' | 'io' | 'big' | 'express' | 'ws-echo'
   /** `bare`: the node:http control server (bench/lib/bare.ts), not the gateway. */
   mode: 'warm' | 'inline' | 'bare'
   workers?: { min: number, max: number }

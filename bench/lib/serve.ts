@@ -1,5 +1,5 @@
 // The gateway under test, in a process of its own (the load generator never shares it).
-// Usage: node bench/lib/serve.ts --app hello|cpu|stream|io|big --mode warm|inline [--min N --max N] [--log-level warn]
+// Usage: node bench/lib/serve.ts --app hello|cpu|stream|io|big|express|ws-echo --mode warm|inline [--min N --max N] [--log-level warn]
 //        [--fastcgi HOST:PORT|unix:/path] (also serve FastCGI: bench/fastcgi-front.ts)
 // Prints one JSON line on stdout once listening: {"ready":true,"url":"http://127.0.0.1:PORT","pid":...}.
 // Everything else it writes to stdout is pino's JSON log (at the chosen level). SIGTERM/SIGINT close it.
@@ -15,6 +15,9 @@ const BENCH_APPS = {
   stream: '../apps/stream.ts',
   io: '../../apps/io.ts',
   big: '../../apps/big.ts',
+  // bench/node-apps.ts: an Express app (kind 'node', detected) and a WebSocket echo.
+  express: '../apps/express.ts',
+  'ws-echo': '../apps/ws-echo.ts',
 } as const
 type BenchApp = keyof typeof BENCH_APPS
 

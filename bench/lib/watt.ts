@@ -56,7 +56,8 @@ export async function freePort (): Promise<number> {
 }
 
 /** Writes the Watt project (watt.json + the application) into `dir`. */
-export function writeWattProject (dir: string, options: { port: number, workers: number, wattVersion: string, nodeVersion: string }): void {
+/** `entry`: the application's index.js (default: the hello/cpu server above; bench/node-apps.ts passes its Express app's). */
+export function writeWattProject (dir: string, options: { port: number, workers: number, wattVersion: string, nodeVersion: string, entry?: string }): void {
   mkdirSync(join(dir, 'web/hello'), { recursive: true })
   writeFileSync(join(dir, 'watt.json'), JSON.stringify({
     $schema: `https://schemas.platformatic.dev/wattpm/${options.wattVersion}.json`,
@@ -70,14 +71,14 @@ export function writeWattProject (dir: string, options: { port: number, workers:
   }, null, 2) + '\n')
   writeFileSync(join(dir, 'web/hello/watt.json'), JSON.stringify({ $schema: `https://schemas.platformatic.dev/@platformatic/node/${options.nodeVersion}.json` }, null, 2) + '\n')
   writeFileSync(join(dir, 'web/hello/package.json'), JSON.stringify({ name: 'hello', private: true, type: 'module', main: 'index.js' }, null, 2) + '\n')
-  writeFileSync(join(dir, 'web/hello/index.js'), APP_ENTRY)
+  writeFileSync(join(dir, 'web/hello/index.js'), options.entry ?? APP_ENTRY)
 }
 
 /**
  * `wattpm start DIR` with the pinned node; ready once GET /hello answers 200 (Watt logs nothing at warn),
  * at most `timeoutMs`. Stopped by its pid: SIGTERM, SIGKILL after 10 s.
  */
-export async function startWatt (options: { wattpm: string, dir: string, port: number }, timeoutMs = 60_000): Promise<WattServer> {
+export async function startWatt (options: { wattpm: string, dir: string, port: number, readyPath?: string }, timeoutMs = 60_000): Promise<WattServer> {
   const child = track(spawn(nodeBinary(), [options.wattpm, 'start', options.dir], { cwd: options.dir, stdio: ['ignore', 'pipe', 'pipe'] }))
   const lines: string[] = []
   const keep = (line: string): void => { if (line.trim() !== '' && lines.length < 1000) lines.push(line) }
@@ -90,7 +91,7 @@ export async function startWatt (options: { wattpm: string, dir: string, port: n
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`wattpm exited during start-up (code ${child.exitCode}, signal ${child.signalCode})`)
       if (performance.now() > deadline) throw new Error(`wattpm did not answer on ${url} within ${timeoutMs} ms`)
       try {
-        const res = await fetch(`${url}/hello`, { signal: AbortSignal.timeout(1000) })
+        const res = await fetch(`${url}${options.readyPath ?? '/hello'}`, { signal: AbortSignal.timeout(1000) })
         await res.arrayBuffer()
         if (res.status === 200) break
       } catch {}

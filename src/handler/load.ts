@@ -59,7 +59,7 @@ export async function loadHandler (entry: string, version?: string, options?: Ha
 /**
  * A Node-style app (`(req, res)`: Express, Koa, Fastify, a node:http Server) wrapped as a fetch handler, or
  * undefined when the default export is not one (and `kind: 'node'` does not insist). Loaded only for such
- * apps: light-my-request and node:stream cost a fetch app's cold request nothing.
+ * apps: node:http's classes and AsyncLocalStorage cost a fetch app's cold request nothing.
  */
 async function nodeAppOf (mod: Record<string, unknown>, entry: string, forced: boolean): Promise<FetchHandler | undefined> {
   const { detectNodeApp } = await import('../node-app/detect.ts')

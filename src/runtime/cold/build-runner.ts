@@ -30,9 +30,6 @@ export async function buildRunner (): Promise<string> {
     target: 'node22',
     banner: { js: BANNER },
     legalComments: 'none',
-    // Node-style apps only (node-app/adapter.ts): required from the package's dependencies when one runs,
-    // so that every other cold request does not parse it.
-    external: ['light-my-request', 'light-my-request/*'],
     logLevel: 'silent',
   }).finally(() => { void stop() })
   return result.outputFiles[0].text
