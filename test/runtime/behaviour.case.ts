@@ -2,6 +2,7 @@ import type { Mode } from '../../src/index.ts'
 import { connectionCases } from './cases/connections.case.ts'
 import { embeddingCases } from './cases/embedding.case.ts'
 import { handlerContractCases } from './cases/handler-contract.case.ts'
+import { nodeAppCases } from './cases/node-apps.case.ts'
 import { requestIdCases } from './cases/request-id.case.ts'
 import { roundTripCases } from './cases/round-trip.case.ts'
 import { routingCases } from './cases/routing.case.ts'
@@ -35,4 +36,5 @@ export const BEHAVIOUR: readonly BehaviourGroup[] = [
   { title: 'timeouts and aborts', cases: timeoutCases },
   { title: 'embedding', cases: embeddingCases },
   { title: 'start-up failures', cases: startupCases },
+  { title: 'Node-style apps (Express, Koa, Fastify)', cases: nodeAppCases },
 ]
