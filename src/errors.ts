@@ -44,7 +44,7 @@ export const ERROR_CODES = {
   WG_ERR_OVERLOADED: { statusCode: 503, description: "The app's concurrency limit and wait queue (maxQueue) are full; retry after Retry-After seconds." },
   WG_ERR_QUEUE_TIMEOUT: { statusCode: 503, description: 'The request waited longer than the app\'s queueTimeout for a free slot; retry after Retry-After seconds.' },
   WG_ERR_FASTCGI_MALFORMED: { statusCode: 400, description: 'A web server sent FastCGI records that break the protocol (bad version, truncated or oversized records, records out of order or for an unknown request id); the responder closed that connection only.' },
-  WG_ERR_WEBSOCKET_UNSUPPORTED: { statusCode: 501, description: 'A WebSocket upgrade routed to a cold-mode app: a process per request cannot hold a connection open (docs/websockets.md); run the app in warm or inline mode.' },
+  WG_ERR_WEBSOCKET_UNSUPPORTED: { statusCode: 501, description: 'A WebSocket upgrade the mode cannot serve: to a cold-mode app (a process per request cannot hold a connection open), or to a warm Node-style app whose own upgrade listeners need the socket (docs/websockets.md).' },
   WG_ERR_LISTEN: { statusCode: 500, description: 'The server could not listen on the requested address.' },
   WG_ERR_RELOAD_FAILED: { statusCode: 500, description: 'A reload failed (bad config, a handler that does not load, a runtime that does not start, or the gateway closing); the previous version keeps serving.' },
   WG_ERR_BENCH_OPTIONS: { statusCode: 500, description: 'A `warmgate bench` option or `bench()` option is invalid, or names an app the config does not have.' },

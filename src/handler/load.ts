@@ -6,7 +6,7 @@ import type { LambdaHandler } from '../lambda/adapter.ts'
 import { installAwsLambdaGlobal } from '../lambda/global.ts'
 import type { FetchHandler } from '../types.ts'
 import type { HandlerOptions } from './options.ts'
-import { checkHooks, WEBSOCKET_HOOKS } from './websocket.ts'
+import { checkHooks, NODE_UPGRADE, WEBSOCKET_HOOKS } from './websocket.ts'
 
 // process.getBuiltinModule, not `import … from 'node:…'`: an ESM import of a builtin builds a facade that
 // reads every export, and fs's and util's lazy ones load streams, readline, workers… (~8 ms of each cold request).
@@ -81,7 +81,10 @@ async function nodeAppOf (mod: Record<string, unknown>, entry: string, forced: b
   }
   if (typeof listener !== 'function') throw new GatewayError('WG_ERR_HANDLER_INVALID', `handler module ${entry} exports ${app.what} whose listener is ${describeValue(listener)}, not a function (req, res)`)
   const { createNodeHandler } = await import('../node-app/adapter.ts')
-  return createNodeHandler(listener, app.server)
+  const handler = createNodeHandler(listener, app.server)
+  const server = app.server as { listenerCount?: unknown, emit?: unknown } | undefined
+  if (typeof server?.listenerCount === 'function' && typeof server.emit === 'function') Object.defineProperty(handler, NODE_UPGRADE, { value: server })
+  return handler
 }
 
 /**

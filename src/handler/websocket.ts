@@ -44,6 +44,22 @@ export function hooksOf (handler: unknown): WebSocketHooks | undefined {
   return (handler as { [WEBSOCKET_HOOKS]?: WebSocketHooks } | undefined)?.[WEBSOCKET_HOOKS]
 }
 
+/**
+ * Where loadHandler hangs a Node-style app's own upgrade handling (an exported node:http Server, or
+ * Fastify's, with 'upgrade' listeners: `new WebSocketServer({ server })`, socket.io): it takes the real
+ * request, socket and head, so it can run only where the socket is, on the main thread (inline mode).
+ */
+export const NODE_UPGRADE = Symbol('warmgate.nodeUpgrade')
+
+export type NodeUpgrade = (req: unknown, socket: unknown, head: unknown) => void
+
+/** The app's own upgrade handler, when its server has 'upgrade' listeners now. */
+export function nodeUpgradeOf (handler: unknown): NodeUpgrade | undefined {
+  const server = (handler as { [NODE_UPGRADE]?: { listenerCount (event: string): number, emit (event: string, ...args: unknown[]): boolean } } | undefined)?.[NODE_UPGRADE]
+  if (server === undefined || server.listenerCount('upgrade') === 0) return undefined
+  return (req, socket, head) => { server.emit('upgrade', req, socket, head) }
+}
+
 const HOOK_NAMES = ['open', 'message', 'close', 'error'] as const
 
 /** The module's `websocket` export checked once, at load: a typo fails start-up, not the first connection. */

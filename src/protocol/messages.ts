@@ -85,9 +85,10 @@ export type RequestCreditMessage = [typeof REQUEST_CREDIT, number, number]
 export type FailureMessage = [typeof FAILURE, number, SerializedError]
 /**
  * `[READY, protocolVersion, threadId, websocket]`: the handler is loaded; threadId lets the main side wait
- * for the thread's end; websocket says whether the module has `websocket` hooks.
+ * for the thread's end; websocket: 1 the module has `websocket` hooks, 2 it is a Node-style app whose
+ * server has 'upgrade' listeners of its own (which need the socket: inline mode only), else 0.
  */
-export type ReadyMessage = [typeof READY, number, number, boolean]
+export type ReadyMessage = [typeof READY, number, number, 0 | 1 | 2]
 export type LoadFailedMessage = [typeof LOAD_FAILED, SerializedError]
 /** A log line from a worker, carrying the bindings as data: `[LOG, level, message, fields]`. */
 export type LogMessage = [typeof LOG, 'warn' | 'error', string, Record<string, unknown>]

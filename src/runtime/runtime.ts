@@ -52,6 +52,10 @@ export interface Runtime {
   acceptsWebSocket? (): boolean
   /** Hands an upgraded connection to the app; it owns the connection from here to its end. */
   attachWebSocket? (conn: WebSocketConnection): void
+  /** Inline mode: a Node-style app's own upgrade handling, given the raw request and socket (docs/node-apps.md). */
+  nodeUpgrade? (): ((req: unknown, socket: unknown, head: unknown) => void) | undefined
+  /** Why an upgrade the app would take cannot be served in this mode (a 501), or undefined. */
+  websocketRefusal? (): string | undefined
 }
 
 type State = 'idle' | 'starting' | 'ready' | 'closing' | 'closed'

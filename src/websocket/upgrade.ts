@@ -53,10 +53,20 @@ export function createUpgradeListener (context: ListenerContext, onRequest: (req
     if (app === undefined) return asHttp()
     const id = pickRequestId(req.headers['x-request-id'])
     const asked = { id, method: req.method ?? 'GET', path: target.pathname, started }
-    if (app.config.mode === 'cold') {
-      app.log.warn({ reqId: id, code: 'WG_ERR_WEBSOCKET_UNSUPPORTED' }, 'websocket upgrade refused: a cold-mode app runs one process per request and cannot hold a connection open; run it in warm or inline mode')
+    const refusal = app.config.mode === 'cold'
+      ? 'a cold-mode app runs one process per request and cannot hold a connection open; run it in warm or inline mode'
+      : app.runtime.websocketRefusal?.()
+    if (refusal !== undefined) {
+      app.log.warn({ reqId: id, code: 'WG_ERR_WEBSOCKET_UNSUPPORTED' }, `websocket upgrade refused: ${refusal}`)
       recordAnswer(context, asked, app, 501, false)
       return refuse(socket, id)
+    }
+    // Inline, a Node-style app with 'upgrade' listeners of its own (ws on its server, socket.io): the
+    // request and socket are its to answer, as they would be on its own server.
+    const own = app.closingSockets ? undefined : app.runtime.nodeUpgrade?.()
+    if (own !== undefined) {
+      recordAnswer(context, asked, app, 101, false)
+      return own(req, socket, head)
     }
     if (app.runtime.acceptsWebSocket?.() !== true || app.closingSockets) return asHttp()
     wsModule ??= import('ws')

@@ -220,3 +220,23 @@ describe('cold mode', () => {
     expect(h.lines.some(line => line.code === 'WG_ERR_WEBSOCKET_UNSUPPORTED' && typeof line.reqId === 'string')).toBe(true)
   })
 })
+
+describe("a Node-style app's own upgrade handling (ws attached to its exported server)", () => {
+  it('inline: the app\'s own ws server takes the connection and answers, and plain requests still reach it', async (t) => {
+    const ctx = context('inline', t)
+    const h = await openGateway(ctx, { apps: { app: { route: '/own', entry: `${FIXTURES}node-apps/ws-server.ts` } } })
+    const c = await connectClient(ctx, wsUrl(h.url, '/own/chat'))
+    expect(await c.text()).toBe('welcome /own/chat')
+    c.ws.send('ping me')
+    expect(await c.text()).toBe('ping me')
+    expect((await h.send('/own/x')).text()).toBe('plain request to a ws app\n')
+  })
+
+  it('warm: refused with 501 and the reason (the socket cannot be handed to a worker thread)', async (t) => {
+    const ctx = context('warm', t)
+    const h = await openGateway(ctx, { apps: { app: { route: '/own', entry: `${FIXTURES}node-apps/ws-server.ts` } } })
+    expect((await refusedHandshake(wsUrl(h.url, '/own/chat'))).status).toBe(501)
+    expect(h.lines.some(line => line.code === 'WG_ERR_WEBSOCKET_UNSUPPORTED' && String(line.msg).includes('inline mode'))).toBe(true)
+    expect((await h.send('/own/x')).text()).toBe('plain request to a ws app\n')
+  })
+})

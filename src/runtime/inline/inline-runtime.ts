@@ -6,7 +6,7 @@ import { loadHandler } from '../../handler/load.ts'
 import { handlerOptionsOf } from '../../handler/options.ts'
 import { primeWebClasses } from '../../handler/prime.ts'
 import { StreamedBody } from '../../handler/response-body.ts'
-import { hooksOf, WebSocketSessions } from '../../handler/websocket.ts'
+import { hooksOf, nodeUpgradeOf, WebSocketSessions } from '../../handler/websocket.ts'
 import { WS_CLOSE, WS_SEND } from '../../protocol/messages.ts'
 import type { WebSocketConnection } from '../../websocket/connection.ts'
 import type { FetchHandler, GatewayRequest, GatewayResponse, MaybePromise } from '../../types.ts'
@@ -54,6 +54,10 @@ export class InlineRuntime extends BaseRuntime {
 
   acceptsWebSocket (): boolean {
     return hooksOf(this.#handler) !== undefined
+  }
+
+  nodeUpgrade (): ((req: unknown, socket: unknown, head: unknown) => void) | undefined {
+    return nodeUpgradeOf(this.#handler)
   }
 
   /** The app's hooks run on this thread, as its requests do: the same sessions a warm worker runs, without the hop. */

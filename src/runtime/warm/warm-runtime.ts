@@ -83,8 +83,8 @@ export class WarmRuntime extends BaseRuntime {
   readonly #bodies = new WarmBodies()
   #closing = false
   #sweeper: NodeJS.Timeout | undefined
-  /** Whether the handler module has `websocket` hooks (every thread's READY says). */
-  #websocket = false
+  /** What the handler module does with WebSockets (every thread's READY says; protocol/messages.ts). */
+  #websocket: 0 | 1 | 2 = 0
   /** Requests waiting for a first routable thread (`workers.min: 0`, or every thread died or retired). */
   #waiting: Waiter[] = []
 
@@ -321,7 +321,11 @@ export class WarmRuntime extends BaseRuntime {
   }
 
   acceptsWebSocket (): boolean {
-    return this.#websocket
+    return this.#websocket === 1
+  }
+
+  websocketRefusal (): string | undefined {
+    return this.#websocket === 2 ? "the app's own 'upgrade' listeners need the connection's socket, which cannot be handed to a worker thread; run it in inline mode, or use websocket hooks (docs/websockets.md)" : undefined
   }
 
   /**

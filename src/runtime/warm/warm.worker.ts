@@ -13,7 +13,7 @@ import {
   RESPONSE, RESPONSE_CREDIT, RETIRE, STOP, STOPPED, WS_CLOSED, WS_MESSAGE, WS_OPEN,
   type FromWorker, type RequestMessage, type ServeTask, type ToWorker,
 } from '../../protocol/messages.ts'
-import { hooksOf, WebSocketSessions } from '../../handler/websocket.ts'
+import { hooksOf, nodeUpgradeOf, WebSocketSessions } from '../../handler/websocket.ts'
 import type { FetchHandler } from '../../types.ts'
 import { WorkerStreams } from './warm-streams.worker.ts'
 
@@ -188,7 +188,7 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
     }
     streams.finish(seq)
   }
-  port.postMessage([[READY, PROTOCOL_VERSION, threadId, hooks !== undefined]])
+  port.postMessage([[READY, PROTOCOL_VERSION, threadId, hooks !== undefined ? 1 : nodeUpgradeOf(handler) !== undefined ? 2 : 0]])
   // Runs until the main side terminates the thread (after STOPPED, or to replace it).
   await new Promise(() => {})
   return undefined
