@@ -85,10 +85,13 @@ export function readWebResponse (result: unknown, pooled = false): MaybePromise<
   return readOtherResponse(result)
 }
 
-/** A Node-style app's answer (plain-response.ts): its header lines kept as the app set them, checked as any handler's. */
+/**
+ * A Node-style app's answer (plain-response.ts): its header lines kept as the app set them. Not checked
+ * again: Node's ServerResponse refused a bad name, value or reason phrase when the app set it
+ * (setHeader, writeHead throw ERR_INVALID_HTTP_TOKEN / ERR_INVALID_CHAR), and the adapter checks the status.
+ */
 function readPlainResponse (result: PlainResponse): MaybePromise<HandlerResponse> {
   const { status, statusText, headers, body } = result
-  assertResponseHead(status, statusText, headers)
   if (body === null || body instanceof Uint8Array) return { status, statusText, headers, body }
   return readStart(body.getReader()).then(
     (read) => ({ status, statusText, headers, body: read }),

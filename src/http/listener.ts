@@ -239,7 +239,8 @@ class WireRequest implements GatewayRequest {
  * - more than one `Host` field: RFC 9112 §3.2 says a server MUST answer 400. Node keeps the first in
  *   `req.headers` but the handler gets every raw field, and would see `a.example, b.example`.
  */
-function malformedReason (req: IncomingMessage): string | undefined {
+/** Why a request that Node's parser took is still refused (400), or undefined. The upgrade listener asks too. */
+export function malformedReason (req: IncomingMessage): string | undefined {
   if (req.httpVersionMajor !== 1) return `HTTP/${req.httpVersion} is not served (HTTP/1.0 and HTTP/1.1 are)`
   const raw = req.rawHeaders
   let hosts = 0

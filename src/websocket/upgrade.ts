@@ -7,7 +7,7 @@ import type { WebSocketServer } from 'ws'
 import { errorResponse } from '../gateway/error-response.ts'
 import type { MountedApp } from '../gateway/mounted-app.ts'
 import { isOperatorPath, recordAnswer } from '../gateway/pipeline.ts'
-import type { ListenerContext } from '../http/listener.ts'
+import { malformedReason, type ListenerContext } from '../http/listener.ts'
 import { pickRequestId, requestTarget } from '../http/target.ts'
 import { WebSocketConnection } from './connection.ts'
 
@@ -45,7 +45,9 @@ export function createUpgradeListener (context: ListenerContext, onRequest: (req
   return function onUpgrade (req, socket, head) {
     const started = performance.now()
     const asHttp = (): void => serveAsHttp(req, socket, head, onRequest)
-    if (req.headers.upgrade?.toLowerCase() !== 'websocket' || context.table.starting === true) return asHttp()
+    // Not a WebSocket handshake, a malformed request (the listener answers 400), or the apps still starting
+    // (the listener waits for them, as for any request): the request listener's to answer.
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket' || context.table.starting === true || malformedReason(req) !== undefined) return asHttp()
     const secure = (socket as { encrypted?: boolean }).encrypted === true
     const target = requestTarget(req.url ?? '/', req.headers.host, context.fallbackHost(), secure)
     if (target === undefined || context.adminOnly === true || isOperatorPath(context, target.pathname)) return asHttp()

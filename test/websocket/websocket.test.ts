@@ -240,3 +240,32 @@ describe("a Node-style app's own upgrade handling (ws attached to its exported s
     expect((await h.send('/own/x')).text()).toBe('plain request to a ws app\n')
   })
 })
+
+describe('upgrade requests the gateway does not upgrade', () => {
+  async function rawUpgrade (url: string, path: string, extra = ''): Promise<string> {
+    const { hostname, port } = new URL(url)
+    const { connect } = await import('node:net')
+    const socket = connect(Number(port), hostname)
+    await within(5000, 'connecting', once(socket, 'connect'))
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`)
+    let text = ''
+    socket.setEncoding('latin1').on('data', (chunk: string) => { text += chunk })
+    await within(5000, 'the answer and the close', once(socket, 'close'))
+    return text
+  }
+
+  it('answers a handshake without Sec-WebSocket-Key with 400 (ws), and one with two Host headers with 400 (the gateway)', async (t) => {
+    const ctx = context('warm', t)
+    const h = await openGateway(ctx, config())
+    expect(await rawUpgrade(h.url, '/ws')).toMatch(/^HTTP\/1\.1 400 /)
+    expect(await rawUpgrade(h.url, '/ws', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nHost: evil.example\r\n')).toMatch(/^HTTP\/1\.1 400 /)
+  })
+
+  it('answers an upgrade to the operator endpoints as the plain request it is, never upgraded', async (t) => {
+    const ctx = context('inline', t)
+    const h = await openGateway(ctx, config())
+    const text = await rawUpgrade(h.url, '/__warmgate/health', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n')
+    expect(text).toMatch(/^HTTP\/1\.1 200 /)
+    expect(text).not.toMatch(/101 Switching/)
+  })
+})
