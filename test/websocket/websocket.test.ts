@@ -183,6 +183,19 @@ describe('warm mode: a connection\'s worker goes away', () => {
     expect(await again.text()).toBe('back')
   })
 
+  it('a worker recycled after workers.maxRequests closes its connections with 1012; the client reconnects to its successor', async (t) => {
+    const ctx = context('warm', t)
+    const h = await openGateway(ctx, config({ workers: { min: 1, max: 1, maxRequests: 2 } }))
+    const c = await connectClient(ctx, wsUrl(h.url, '/ws'))
+    c.ws.send('before')
+    expect(await c.text()).toBe('before')
+    for (let i = 0; i < 2; i++) expect((await h.send('/ws/x')).status).toBe(200)
+    expect(await within(5000, 'the close', c.closed)).toEqual({ code: 1012, reason: 'service restart' })
+    const again = await eventually(10_000, 'a new connection', async () => connectClient(ctx, wsUrl(h.url, '/ws')).catch(() => undefined))
+    again.ws.send('stats')
+    expect(JSON.parse(await again.text()).seen).toEqual(['open /ws'])
+  })
+
   it('a worker replaced for a handler that never returns closes its connections with 1011', async (t) => {
     const ctx = context('warm', t)
     const h = await openGateway(ctx, config({ timeout: '300ms' }))
