@@ -22,3 +22,15 @@ export function announcePeer (running: RunningPeer, server: string, app: string)
   process.on('SIGINT', stop)
   process.stdin.on('end', stop).on('error', stop).resume()
 }
+
+/** Listens on 127.0.0.1 (an ephemeral port) and announces it, closing its connections when stopped. */
+export async function listenAndAnnounce (server: import('node:http').Server, name: string, app: string): Promise<void> {
+  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve))
+  announcePeer({
+    port: (server.address() as import('node:net').AddressInfo).port,
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    },
+  }, name, app)
+}

@@ -1,9 +1,8 @@
 // A bare `ws` echo server on node:http, one process: the ceiling for WebSocket echo in bench/node-apps.ts.
 // Same start-up contract as serve.ts (peer-process.ts).
-import type { AddressInfo } from 'node:net'
 import { createServer } from 'node:http'
 import { WebSocketServer } from 'ws'
-import { announcePeer } from './peer-process.ts'
+import { listenAndAnnounce } from './peer-process.ts'
 
 const server = createServer((_req, res) => { res.end('websocket echo\n') })
 // The gateway's own settings: no compression, no client tracking.
@@ -11,11 +10,4 @@ const wss = new WebSocketServer({ server, perMessageDeflate: false, clientTracki
 wss.on('connection', (ws) => {
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }))
 })
-await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve))
-announcePeer({
-  port: (server.address() as AddressInfo).port,
-  close: async () => {
-    server.closeAllConnections()
-    await new Promise((resolve) => server.close(resolve))
-  },
-}, 'ws', 'ws-echo')
+await listenAndAnnounce(server, 'ws', 'ws-echo')

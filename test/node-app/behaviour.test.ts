@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto'
-import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -10,8 +8,8 @@ import { request } from 'undici'
 import { describe, expect, it, type TestContext } from 'vitest'
 import type { GatewayConfig, Mode } from '../../src/index.ts'
 import { killCli, startCli } from '../helpers/cli.ts'
-import { FIXTURES, within } from '../helpers/gateway.ts'
-import { eventually, openGateway, type CaseContext, type Harness } from '../runtime/support.ts'
+import { FIXTURES } from '../helpers/gateway.ts'
+import { eventually, openGateway, rawGet, type CaseContext, type Harness } from '../runtime/support.ts'
 
 // What a Node-style app does beyond one plain answer: streams both ways, timeouts and client aborts as
 // `aborted`/`close` events, errors that escape the framework, in the modes that can show each.
@@ -32,14 +30,6 @@ async function events (h: Harness, key: string): Promise<Record<string, unknown>
   return (await h.send(`/n/events/${key}`)).json<Record<string, unknown>>()
 }
 
-async function rawGet (ctx: CaseContext, url: string, path: string): Promise<Socket> {
-  const { hostname, port } = new URL(url)
-  const socket = connect(Number(port), hostname)
-  ctx.defer(() => socket.destroy())
-  await within(5000, 'connecting a raw socket', once(socket, 'connect'))
-  socket.write(`GET ${path} HTTP/1.1\r\nHost: local\r\n\r\n`)
-  return socket
-}
 
 /** The pattern the fixture's /n/download writes, `size` bytes of it, chunk by chunk. */
 function* pattern (size: number): Generator<Buffer> {

@@ -1,5 +1,4 @@
 import { once } from 'node:events'
-import { connect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from 'undici'
 import { describe, expect, it, type TestContext } from 'vitest'
@@ -7,7 +6,7 @@ import type { GatewayConfig, Mode } from '../../src/index.ts'
 import { generated } from '../fixtures/handlers/generate.ts'
 import type { StreamReport } from '../fixtures/handlers/stream.ts'
 import { within } from '../helpers/gateway.ts'
-import { type CaseContext, eventually, handler, openGateway, type Harness } from './support.ts'
+import { type CaseContext, eventually, handler, openGateway, rawGet, type Harness } from './support.ts'
 
 // A handler's ReadableStream body streams to the client as it is produced (README "Streaming"), in
 // both modes that run fetch handlers in this process: across the thread boundary (warm) and inline.
@@ -31,15 +30,6 @@ async function report (h: Harness, key: string): Promise<StreamReport> {
   return (await h.send(`/stream/report?key=${key}`)).json<StreamReport>()
 }
 
-/** A raw socket sending one GET; the caller decides when (and whether) to read. */
-async function rawGet (ctx: CaseContext, url: string, path: string): Promise<Socket> {
-  const { hostname, port } = new URL(url)
-  const socket = connect(Number(port), hostname)
-  ctx.defer(() => socket.destroy())
-  await within(5000, 'connecting a raw socket', once(socket, 'connect'))
-  socket.write(`GET ${path} HTTP/1.1\r\nHost: local\r\n\r\n`)
-  return socket
-}
 
 describe.each(MODES)('%s mode: response streaming', (mode) => {
   it('sends the first bytes before the handler finishes: the first chunk arrives well before the 500 ms gap ends', async (t) => {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http'
-import { connect, type AddressInfo } from 'node:net'
+import { connect, type AddressInfo, type Socket } from 'node:net'
 import type { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pathToFileURL } from 'node:url'
@@ -98,6 +98,16 @@ export async function openServer (ctx: CaseContext, listener: RequestListener): 
   })))
   const { port } = server.address() as AddressInfo
   return { server, url: `http://127.0.0.1:${port}`, connections: () => connections }
+}
+
+/** A raw socket sending one GET; the caller decides when (and whether) to read. Destroyed when the test ends. */
+export async function rawGet (ctx: CaseContext, url: string, path: string): Promise<Socket> {
+  const { hostname, port } = new URL(url)
+  const socket = connect(Number(port), hostname)
+  ctx.defer(() => socket.destroy())
+  await within(5000, 'connecting a raw socket', once(socket, 'connect'))
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: local\r\n\r\n`)
+  return socket
 }
 
 export function send (agent: Agent, base: string, path: string, options: SendOptions = {}): Promise<Reply> {
