@@ -146,6 +146,28 @@ describe.each(['warm', 'inline'] as const)('%s mode: backpressure and client abo
   })
 })
 
+describe.each(['warm', 'inline', 'cold'] as const)('%s mode: streaming responses and chunked requests', (mode) => {
+  it('sends Server-Sent Events as the app writes them: the head and first event long before the last', async (t) => {
+    const h = await openGateway(context(mode, t), config('10s'))
+    const started = performance.now()
+    const res = await request(`${h.url}/n/sse`, { dispatcher: h.agent })
+    expect(res.headers['content-type']).toBe('text/event-stream')
+    const events: Array<{ text: string, ms: number }> = []
+    for await (const chunk of res.body) events.push({ text: String(chunk), ms: performance.now() - started })
+    expect(events.map(e => e.text).join('')).toBe('data: event 0\n\ndata: event 1\n\ndata: event 2\n\n')
+    // The first event is out ~600 ms before the response ends (two 300 ms gaps follow it).
+    expect(events[events.length - 1].ms - events[0].ms).toBeGreaterThan(400)
+  }, 20_000)
+
+  it('streams a chunked upload as chunked (warm, inline), or hands it over whole with a Content-Length (cold, which takes bodies whole)', async (t) => {
+    const h = await openGateway(context(mode, t), config('10s'))
+    const body = Readable.from([Buffer.from('hello '), Buffer.from('chunked world')])
+    const res = await request(`${h.url}/n/seen-headers`, { method: 'POST', body, dispatcher: h.agent })
+    const seen = mode === 'cold' ? { contentLength: '19', transferEncoding: null } : { contentLength: null, transferEncoding: 'chunked' }
+    expect(await res.body.json()).toEqual({ ...seen, bytes: 19 })
+  }, 20_000)
+})
+
 describe('inline mode (warmgate start): errors that escape the framework', () => {
   it('a throw from a timer and a forgotten rejection each answer 500 with the request id; the gateway keeps serving', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'wg-node-inline-'))
