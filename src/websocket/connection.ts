@@ -15,6 +15,8 @@ export const OUTBOUND_LIMIT = 8 * 1024 * 1024
  * reads again below half of it.
  */
 export const INBOUND_WINDOW = 1024 * 1024
+/** The same in messages: a flood of tiny messages costs per message (each is an object queued for the app), not per byte. */
+export const INBOUND_MESSAGES = 1024
 /** How long a close handshake may take before the socket is cut (ws's own default is 30 s). */
 const CLOSE_GRACE_MS = 5000
 
@@ -47,6 +49,7 @@ export class WebSocketConnection {
   readonly #ws: WebSocket
   readonly #owner: SocketOwner
   #unacked = 0
+  #unackedMessages = 0
   #paused = false
   #ended = false
   #closing: NodeJS.Timeout | undefined
@@ -64,7 +67,8 @@ export class WebSocketConnection {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       this.#owner.metrics?.websocketMessage(this.#owner.name, 'in')
       this.#unacked += data.byteLength
-      if (!this.#paused && this.#unacked > INBOUND_WINDOW) {
+      this.#unackedMessages++
+      if (!this.#paused && (this.#unacked > INBOUND_WINDOW || this.#unackedMessages > INBOUND_MESSAGES)) {
         this.#paused = true
         ws.pause()
       }
@@ -115,10 +119,11 @@ export class WebSocketConnection {
     ws.send(data, { binary: typeof data !== 'string' })
   }
 
-  /** The app handled `bytes` of the client's messages: read the client again once below half the window. */
+  /** The app handled one message of `bytes`: read the client again once below half of both windows. */
   ack (bytes: number): void {
     this.#unacked -= bytes
-    if (this.#paused && this.#unacked <= INBOUND_WINDOW / 2) {
+    this.#unackedMessages--
+    if (this.#paused && this.#unacked <= INBOUND_WINDOW / 2 && this.#unackedMessages <= INBOUND_MESSAGES / 2) {
       this.#paused = false
       this.#ws.resume()
     }
