@@ -16,8 +16,8 @@ export interface HandlerCall {
   headers: string[]
   /** Bytes, nothing, or a body still arriving (a large or chunked upload, README "Streaming"). */
   body: Uint8Array | null | ReadableStream<Uint8Array>
-  /** The client's address (a `GatewayRequest` carries more); absent for `gateway.fetch`. */
-  connection?: { readonly remoteAddress: string }
+  /** The client's address, and where known its port, HTTP version and TLS (a Node-style app's `req`); absent for `gateway.fetch`. */
+  connection?: { readonly remoteAddress: string, readonly remotePort?: number, readonly httpVersion?: string, readonly secure?: boolean }
 }
 
 /**

@@ -4,7 +4,7 @@
 // docs/node-apps.md says what differs from a real socket.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { GatewayError } from '../errors.ts'
-import { callOf, type HandlerCall } from '../handler/invoke.ts'
+import { callOf } from '../handler/invoke.ts'
 import { PlainResponse } from '../handler/plain-response.ts'
 import type { FetchHandler, HandlerContext } from '../types.ts'
 import type { NodeListener } from './detect.ts'
@@ -15,7 +15,6 @@ interface Call { fail (error: unknown): void }
 
 const calls = new AsyncLocalStorage<Call>()
 
-type ConnectionFields = HandlerCall['connection'] & { remotePort?: number, httpVersion?: string, secure?: boolean }
 
 /**
  * Wraps a listener. Per request: the gateway's request becomes an IncomingMessage (raw headers exactly as
@@ -31,7 +30,7 @@ export function createNodeHandler (listener: NodeListener, server: object | unde
     const pairs = call?.headers ?? [...request.headers].flat()
     const source = call === undefined ? request.body : call.body
     const whole = source === null || source instanceof Uint8Array
-    const connection = call?.connection as ConnectionFields | undefined
+    const connection = call?.connection
     const req = createRequest({
       method: request.method,
       url: pathOf(request.url),
@@ -106,12 +105,15 @@ function pathOf (url: string): string {
  * as a buffering proxy (nginx) forwards it: its framing was the client's hop, not the app's.
  */
 function wholeBodyPairs (pairs: string[], length: number): string[] {
-  let framed = false
+  let chunked = false
+  let sized = false
   for (let i = 0; i < pairs.length; i += 2) {
-    const name = pairs[i].toLowerCase()
-    if (name === 'transfer-encoding' || name === 'content-length') framed = true
+    const name = pairs[i]
+    if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') chunked = true
+    else if (name.length === 14 && name.toLowerCase() === 'content-length') sized = true
   }
-  if (!framed) return pairs.slice()
+  // As received, unless chunked, or a body came without a length (gateway.fetch: a web Request has none).
+  if (!chunked && (sized || length === 0)) return pairs.slice()
   const raw: string[] = []
   for (let i = 0; i < pairs.length; i += 2) {
     const name = pairs[i].toLowerCase()

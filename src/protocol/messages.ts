@@ -48,9 +48,10 @@ export const WS_ACK = 24
 /**
  * `[REQUEST, seq, id, method, url, headers, body, remoteAddress]` — seq is the runtime's own key, id the
  * public request id, remoteAddress the client's ('' without a socket: gateway.fetch).
- * A body of `true` is streamed: `REQUEST_CHUNK`s follow, then one `REQUEST_END`.
+ * A body of `true` is streamed: `REQUEST_CHUNK`s follow, then one `REQUEST_END`. Then, when there is a
+ * socket: the client's port, its HTTP version and whether the connection is TLS (a Node-style app's `req`).
  */
-export type RequestMessage = [typeof REQUEST, number, string, string, string, string[], Uint8Array | null | true, string]
+export type RequestMessage = [typeof REQUEST, number, string, string, string, string[], Uint8Array | null | true, string, number?, string?, boolean?]
 /** Cancels a request; for a streamed response, also the client going away mid-body. */
 export type AbortMessage = [typeof ABORT, number]
 export type StopMessage = [typeof STOP]

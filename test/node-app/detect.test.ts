@@ -57,11 +57,28 @@ describe('node apps that are not the frameworks', () => {
     const res = await h.fetch('/n/users/5?a=1')
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ id: '5', query: { a: '1' } })
+    // A web Request's body has no Content-Length of its own: the app gets one, or its body parser would skip it.
+    const posted = await h.fetch('/n/json', { method: 'POST', body: JSON.stringify({ via: 'fetch' }), headers: { 'content-type': 'application/json' } })
+    expect([posted.status, await posted.json()]).toEqual([201, { received: { via: 'fetch' } }])
   })
 
   it('refuses at start-up a server that already listens, and kind: node on a module that is not one, saying why', async () => {
     const start = (entry: string, kind?: 'node'): Promise<unknown> => within(15_000, 'createGateway', createGateway({ apps: { app: { route: '/a', entry, mode: 'inline', kind } } }, { logLevel: 'silent' }).then(async (gw) => { await gw.close(); return gw }))
     await expect(start(`${FIXTURES}node-apps/listening.ts`)).rejects.toThrow(/already listening: export the server without calling listen\(\)/)
     await expect(start(`${FIXTURES}handlers/object-export.ts`, 'node')).rejects.toThrow(/kind: 'node'.*not one/)
+  })
+})
+
+describe.each(['warm', 'inline'] as const)('%s mode: what req.socket and req.httpVersion report', (mode) => {
+  it("the client's address, port and HTTP version, as on a socket", async (t) => {
+    const h = await openGateway({ mode, defer: (fn) => t.onTestFinished(async () => { await fn() }) }, {
+      apps: { express: { route: '/n', entry: `${FIXTURES}node-apps/express.ts` } },
+    })
+    const seen = (await h.send('/n/socket')).json<Record<string, unknown>>()
+    expect(seen).toMatchObject({ remoteAddress: '127.0.0.1', ip: '127.0.0.1', protocol: 'http', secure: false, family: 'IPv4' })
+    expect(seen.remotePort).toBeGreaterThan(0)
+    const { rawExchange } = await import('../runtime/support.ts')
+    const reply = await rawExchange(h.url, 'GET /n/headers HTTP/1.0\r\nHost: local\r\n\r\n')
+    expect(reply).toContain('"httpVersion":"1.0"')
   })
 })

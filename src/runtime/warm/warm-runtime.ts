@@ -406,10 +406,12 @@ export class WarmRuntime extends BaseRuntime {
       thread.inFlight++
       const body = req.body
       if (body instanceof Readable) {
-        thread.outbox.push([REQUEST, seq, req.id, req.method, req.url, req.headers, true, req.connection?.remoteAddress ?? ''])
+        const c = req.connection
+        thread.outbox.push(c === undefined ? [REQUEST, seq, req.id, req.method, req.url, req.headers, true, ''] : [REQUEST, seq, req.id, req.method, req.url, req.headers, true, c.remoteAddress, c.remotePort, c.httpVersion, c.secure])
         this.#bodies.sendRequest(seq, body, thread.outbox)
       } else {
-        thread.outbox.push([REQUEST, seq, req.id, req.method, req.url, req.headers, body, req.connection?.remoteAddress ?? ''], body)
+        const c = req.connection
+        thread.outbox.push(c === undefined ? [REQUEST, seq, req.id, req.method, req.url, req.headers, body, ''] : [REQUEST, seq, req.id, req.method, req.url, req.headers, body, c.remoteAddress, c.remotePort, c.httpVersion, c.secure], body)
       }
       const { maxRequests } = this.#app.workers
       if (maxRequests > 0 && ++thread.served >= maxRequests) this.#retire(thread, 'recycle', `served workers.maxRequests (${maxRequests}) requests`, {}, true)

@@ -92,7 +92,7 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
   }
 
   const run = (message: RequestMessage): void => {
-    const [, seq, id, method, url, headers, body, remoteAddress] = message
+    const [, seq, id, method, url, headers, body, remoteAddress, remotePort, httpVersion, secure] = message
     const controller = new AbortController()
     inFlight.set(seq, controller)
     const waitUntil = (promise: Promise<unknown>): void => {
@@ -108,7 +108,7 @@ export default async function serve (task: ServeTask): Promise<SerializedError |
       checkHeap()
       maybeStop()
     }
-    const call = { id, method, url, headers, body: body === true ? streams.requestBody(seq) : body, connection: remoteAddress === '' ? undefined : { remoteAddress } }
+    const call = { id, method, url, headers, body: body === true ? streams.requestBody(seq) : body, connection: remoteAddress === '' ? undefined : { remoteAddress, remotePort, httpVersion, secure } }
     const answered = (res: HandlerResponse): void => {
       // Still in flight while its body streams: an ABORT then cancels it, and the worker does not stop under it.
       if (res.body instanceof StreamedBody) return void streams.sendResponse(seq, res, res.body, controller.signal).then(settle)
