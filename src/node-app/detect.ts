@@ -20,7 +20,8 @@ export interface NodeApp {
  * - an Express or Connect app: a function with `handle` and `use` methods (Express also has `set`);
  * - a Koa app: an object with `callback()` and `use()`, and a `middleware` array;
  * - a Fastify instance: an object with `routing`, `ready()` and a `server`;
- * - a `node:http` (or https) `Server` that is not listening: its `'request'` listeners are called.
+ * - a `node:http` (or https) `Server` that is not listening: its `'request'` listeners are called;
+ * - any other object with a `handle(req, res)` method and no `fetch` (Connect-style).
  * A plain function is a fetch handler unless its first two parameters are named `req` and `res` (the
  * Node idiom), or `kind: 'node'` says so: a fetch handler `(request, env)` has the same arity.
  */
@@ -63,7 +64,8 @@ export function detectNodeApp (value: unknown, forced: boolean): NodeApp | undef
       },
     }
   }
-  if (forced && typeof app.handle === 'function') {
+  // Connect-style objects: a fetch object (Hono) has `fetch`, never a bare `handle`.
+  if (typeof app.handle === 'function' && typeof app.fetch !== 'function') {
     return { what: 'an object with handle(req, res)', server: undefined, listener: async () => (app.handle as NodeListener).bind(app) }
   }
   return undefined

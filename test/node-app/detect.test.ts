@@ -27,12 +27,12 @@ describe('which default exports are Node-style apps (docs/node-apps.md)', () => 
     expect(detectNodeApp((request: unknown, response: unknown) => [request, response], true)?.what).toBe('a (req, res) function')
   })
 
-  it('leaves a fetch object (Hono-like), a server without request listeners, and other values alone', () => {
+  it('leaves a fetch object (Hono-like, even with a handle), a server without request listeners, and other values alone; takes a Connect-style { handle }', () => {
     expect(detectNodeApp({ fetch: () => new Response('x') }, false)).toBeUndefined()
     expect(detectNodeApp(createServer(), false)).toBeUndefined()
     for (const value of [null, undefined, 42, 'app', [], {}]) expect(detectNodeApp(value, false)).toBeUndefined()
-    expect(detectNodeApp({ handle: () => {} }, false)).toBeUndefined()
-    expect(detectNodeApp({ handle: () => {} }, true)?.what).toBe('an object with handle(req, res)')
+    expect(detectNodeApp({ handle: () => {}, fetch: () => new Response('x') }, false)).toBeUndefined()
+    expect(detectNodeApp({ handle: () => {} }, false)?.what).toBe('an object with handle(req, res)')
   })
 })
 
