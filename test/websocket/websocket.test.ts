@@ -123,6 +123,15 @@ describe.each(['warm', 'inline'] as const)('%s mode: WebSockets', (mode) => {
     expect(await c.text(5000)).toBe(`slept ${big.length}`)
   }, 20_000)
 
+  it('keeps a connection open past the server\'s request, headers and keep-alive timeouts (they are HTTP\'s, not a WebSocket\'s)', async (t) => {
+    const ctx = context(mode, t)
+    const h = await openGateway(ctx, { ...config(), server: { requestTimeout: '1s', headersTimeout: '1s', keepAliveTimeout: '500ms' } })
+    const c = await connectClient(ctx, wsUrl(h.url, '/ws'))
+    await sleep(2200)
+    c.ws.send('still here')
+    expect(await c.text()).toBe('still here')
+  })
+
   it('closes every connection with 1001 when the gateway shuts down', async (t) => {
     const ctx = context(mode, t)
     const h = await openGateway(ctx, config())
