@@ -35,6 +35,7 @@ const APPS: Record<string, Exchange[]> = {
     { path: '/n/file' },
     { path: '/n/file', options: { method: 'HEAD' } },
     { path: '/n/file', options: { headers: { range: 'bytes=2-7' } } },
+    { path: '/n/big-file' },
     { path: '/n/hello', options: { headers: { 'if-none-match': '"12-wrong"' } } },
     { path: '/n/reject' },
     { path: '/n/text-stream' },
@@ -50,6 +51,7 @@ const APPS: Record<string, Exchange[]> = {
   fastify: [
     ...COMMON,
     { path: '/n/late' },
+    { path: '/n/stream' },
     { path: '/n/json', options: { method: 'POST', body: '{not json', headers: { 'content-type': 'application/json' } } },
   ],
 }
