@@ -1,4 +1,4 @@
-// warmgate → php-fpm vs nginx → php-fpm (target ≥ 0.8×), in one run.
+// warmgate → php-fpm vs nginx → php-fpm (target ≥ 0.6×, docs/benchmarking.md), in one run.
 //
 //   npm run bench:php -- [--rounds 2] [--duration 5] [--warmup 1] [--connections 4] [--children 4]
 //
@@ -31,7 +31,7 @@ import { readTreeCpu } from './lib/proc-tree.ts'
 const HELLO = fileURLToPath(new URL('./apps/php/hello.php', import.meta.url))
 const HELLO_TS = fileURLToPath(new URL('../apps/hello.ts', import.meta.url))
 const BODY = 'Hello from PHP\n'
-const TARGET = 0.8
+const TARGET = 0.6
 
 interface Front { url: string, pid: number, stop: () => Promise<void> }
 type FrontName = 'warmgate' | 'nginx' | 'ceiling'
